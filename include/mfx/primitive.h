@@ -1,0 +1,54 @@
+// Primitive: the operation recorded in a graph node. Every op is either a
+// primitive or a composition of primitives; a primitive carries its kernels
+// and (with the transforms) its differentiation and batching rules.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mfx/array.h"
+
+namespace mfx {
+
+class Primitive {
+ public:
+  explicit Primitive(Device device = default_device()) : device_(device) {}
+  virtual ~Primitive() = default;
+  Primitive(const Primitive&) = delete;
+  Primitive& operator=(const Primitive&) = delete;
+
+  /// Stable name, e.g. "Add", used in errors, graph dumps and fusion reports.
+  virtual std::string name() const = 0;
+
+  /// Computes `outputs` (already shaped and typed, not yet allocated) from
+  /// evaluated `inputs` on the CPU.
+  virtual void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) = 0;
+  /// Same on a GPU; primitives without a GPU kernel throw.
+  virtual void eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs);
+
+  /// Reverse-mode rule: cotangents of the inputs listed in `argnums`.
+  virtual std::vector<array> vjp(const std::vector<array>& primals,
+                                 const std::vector<array>& cotangents,
+                                 const std::vector<int>& argnums,
+                                 const std::vector<array>& outputs);
+  /// Forward-mode rule: tangents of the outputs given tangents of `argnums`.
+  virtual std::vector<array> jvp(const std::vector<array>& primals,
+                                 const std::vector<array>& tangents,
+                                 const std::vector<int>& argnums);
+  /// Batching rule: outputs and their batch axes given inputs and their batch
+  /// axes (-1 for "not batched").
+  virtual std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                               const std::vector<int>& axes);
+
+  /// True when `other` computes the same function (same type and parameters);
+  /// used for common-subexpression elimination.
+  virtual bool is_equivalent(const Primitive& other) const { return false; }
+
+  Device device() const { return device_; }
+
+ private:
+  Device device_;
+};
+
+}  // namespace mfx

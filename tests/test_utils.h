@@ -1,0 +1,50 @@
+// Shared helpers for the test suite.
+#pragma once
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "mfx/mfx.h"
+
+namespace mfx::test {
+
+/// Values of `a` as doubles in row-major order.
+inline std::vector<double> values(array a) { return a.to_vector<double>(); }
+
+/// Checks shape and values (|x - y| <= atol + rtol |y|, NaN == NaN).
+inline void check_close(array a, const std::vector<double>& expected, const Shape& shape,
+                        double rtol = 1e-6, double atol = 1e-6) {
+  INFO("shape " << shape_str(a.shape()) << " expected " << shape_str(shape));
+  REQUIRE(a.shape() == shape);
+  auto got = values(a);
+  REQUIRE(got.size() == expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    INFO("element " << i << ": got " << got[i] << " expected " << expected[i]);
+    if (std::isnan(expected[i])) {
+      CHECK(std::isnan(got[i]));
+    } else if (std::isinf(expected[i])) {
+      CHECK(got[i] == expected[i]);
+    } else {
+      CHECK(std::abs(got[i] - expected[i]) <= atol + rtol * std::abs(expected[i]));
+    }
+  }
+}
+
+/// Checks that `f` throws std::invalid_argument whose message contains all `parts`.
+template <typename F>
+void check_throws_with(F&& f, const std::vector<std::string>& parts) {
+  try {
+    f();
+    FAIL("expected std::invalid_argument");
+  } catch (const std::invalid_argument& e) {
+    std::string msg = e.what();
+    for (auto& p : parts) {
+      INFO("message: " << msg << " should contain: " << p);
+      CHECK(msg.find(p) != std::string::npos);
+    }
+  }
+}
+
+}  // namespace mfx::test
