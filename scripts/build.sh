@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Configures and builds mfx into ./build (Release, Ninja, ccache, lld).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install_deps.sh
+# Lets ccache hit across checkouts in different folders (CI clones afresh).
+export CCACHE_BASEDIR="$PWD"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
+cmake --build build -j"$(nproc)"

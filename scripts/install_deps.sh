@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages mfx builds and tests with (Debian 12).
+# Skips apt entirely when everything is already there.
+set -euo pipefail
+
+packages=(g++ cmake ninja-build ccache lld libopenblas-dev libfmt-dev nlohmann-json3-dev catch2
+          python3)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
