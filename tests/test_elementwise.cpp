@@ -170,3 +170,22 @@ TEST_CASE("elementwise errors", "[elementwise][errors]") {
   check_throws_with([] { where(array({true, false}), ones({3}), ones({3})); }, {"[where]", "(2)", "(3)"});
   check_throws_with([] { add(array(), ones({1})); }, {"null"});
 }
+
+TEST_CASE("large elementwise ops split across threads give exact results", "[elementwise][parallel]") {
+  const int64_t n = 300007;  // not a multiple of any chunk size
+  array a = arange(n, float64);
+  array b = a * 2.0;  // scalar broadcast path
+  array c = a + b;    // contiguous path
+  array m = reshape(arange(600 * 700, float64), {600, 700});
+  array t = transpose(m) + 1.0;  // strided path, split by rows
+  auto cv = c.to_vector<double>();
+  bool ok = true;
+  for (int64_t i = 0; i < n; ++i) ok = ok && cv[i] == 3.0 * static_cast<double>(i);
+  CHECK(ok);
+  auto tv = t.to_vector<double>();
+  for (int64_t i = 0; i < 700; ++i) {
+    for (int64_t j = 0; j < 600; ++j) ok = ok && tv[i * 600 + j] == static_cast<double>(j * 700 + i + 1);
+  }
+  CHECK(ok);
+  CHECK(sum(exp(a * 0.0)).item<double>() == static_cast<double>(n));
+}

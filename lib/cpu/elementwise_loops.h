@@ -3,6 +3,7 @@
 #pragma once
 
 #include "cpu/dispatch.h"
+#include "cpu/parallel.h"
 #include "cpu/strided.h"
 
 namespace mfx::cpu {
@@ -13,8 +14,9 @@ void unary_loop(const array& in, array& out, F f) {
   Out* o = out.data_ptr<Out>();
   const T* x = in.data_ptr<T>();
   if (in.flags().row_contiguous) {
-    const int64_t n = out.size();
-    for (int64_t i = 0; i < n; ++i) o[i] = f(x[i]);
+    parallel_for(out.size(), kElementwiseGrain, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) o[i] = f(x[i]);
+    });
     return;
   }
   for_each_row<2>(in.shape(), {&in.strides(), &out.strides()},
@@ -22,7 +24,8 @@ void unary_loop(const array& in, array& out, F f) {
                     const T* xp = x + off[0];
                     Out* op = o + off[1];
                     for (int64_t i = 0; i < n; ++i) op[i] = f(xp[i * inc[0]]);
-                  });
+                  },
+                  /*parallel=*/true);
 }
 
 template <typename T, typename Out, typename F>
@@ -31,9 +34,24 @@ void binary_loop(const array& a, const array& b, array& out, F f) {
   Out* o = out.data_ptr<Out>();
   const T* x = a.data_ptr<T>();
   const T* y = b.data_ptr<T>();
-  if (a.flags().row_contiguous && b.flags().row_contiguous) {
-    const int64_t n = out.size();
-    for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
+  // One-element buffers are broadcast scalars (x * 2, x + bias of size 1).
+  const bool a_scalar = a.data_size() == 1, b_scalar = b.data_size() == 1;
+  const bool a_flat = a.flags().row_contiguous, b_flat = b.flags().row_contiguous;
+  if ((a_flat || a_scalar) && (b_flat || b_scalar)) {
+    parallel_for(out.size(), kElementwiseGrain, [&](int64_t lo, int64_t hi) {
+      if (a_flat && b_flat) {
+        for (int64_t i = lo; i < hi; ++i) o[i] = f(x[i], y[i]);
+      } else if (b_flat) {
+        const T xv = *x;
+        for (int64_t i = lo; i < hi; ++i) o[i] = f(xv, y[i]);
+      } else if (a_flat) {
+        const T yv = *y;
+        for (int64_t i = lo; i < hi; ++i) o[i] = f(x[i], yv);
+      } else {
+        const Out v = f(*x, *y);
+        for (int64_t i = lo; i < hi; ++i) o[i] = v;
+      }
+    });
     return;
   }
   for_each_row<3>(out.shape(), {&a.strides(), &b.strides(), &out.strides()},
@@ -53,7 +71,8 @@ void binary_loop(const array& a, const array& b, array& out, F f) {
                     } else {
                       for (int64_t i = 0; i < n; ++i) op[i] = f(xp[i * inc[0]], yp[i * inc[1]]);
                     }
-                  });
+                  },
+                  /*parallel=*/true);
 }
 
 }  // namespace mfx::cpu

@@ -1,10 +1,12 @@
 // Iteration over strided (possibly broadcast or reversed) views (internal).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
 
+#include "cpu/parallel.h"
 #include "mfx/array.h"
 
 namespace mfx::cpu {
@@ -38,14 +40,16 @@ Layout<N> collapse(const Shape& shape, const std::array<const Strides*, N>& stri
 }
 
 /// Calls row(offsets, n, inner_strides) for every innermost row of `shape`,
-/// where offsets are element offsets of the row start per operand.
+/// where offsets are element offsets of the row start per operand. With
+/// `parallel`, large iteration spaces are split by rows across the thread
+/// pool (row must then only write to memory owned by its row).
 template <size_t N, typename F>
-void for_each_row(const Shape& shape_in, const std::array<const Strides*, N>& strides_in, F&& row) {
+void for_each_row(const Shape& shape_in, const std::array<const Strides*, N>& strides_in, F&& row,
+                  bool parallel = false) {
   Layout<N> L = collapse<N>(shape_in, strides_in);
-  std::array<int64_t, N> off{};
   if (L.shape.empty()) {
     std::array<int64_t, N> zero{};
-    row(off, int64_t{1}, zero);
+    row(zero, int64_t{1}, zero);
     return;
   }
   for (auto d : shape_in)
@@ -56,17 +60,33 @@ void for_each_row(const Shape& shape_in, const std::array<const Strides*, N>& st
   for (size_t k = 0; k < N; ++k) inner_stride[k] = L.strides[k][nd - 1];
   int64_t outer = 1;
   for (int d = 0; d < nd - 1; ++d) outer *= L.shape[d];
-  std::vector<int64_t> idx(nd, 0);
-  for (int64_t r = 0; r < outer; ++r) {
-    row(off, inner, inner_stride);
+
+  auto run_rows = [&](int64_t r0, int64_t r1) {
+    // Multi-index and offsets of row r0 (rows enumerate dims 0..nd-2).
+    std::vector<int64_t> idx(nd, 0);
+    std::array<int64_t, N> off{};
+    int64_t rem = r0;
     for (int d = nd - 2; d >= 0; --d) {
-      if (++idx[d] < L.shape[d]) {
-        for (size_t k = 0; k < N; ++k) off[k] += L.strides[k][d];
-        break;
-      }
-      for (size_t k = 0; k < N; ++k) off[k] -= L.strides[k][d] * (L.shape[d] - 1);
-      idx[d] = 0;
+      idx[d] = rem % L.shape[d];
+      rem /= L.shape[d];
+      for (size_t k = 0; k < N; ++k) off[k] += idx[d] * L.strides[k][d];
     }
+    for (int64_t r = r0; r < r1; ++r) {
+      row(off, inner, inner_stride);
+      for (int d = nd - 2; d >= 0; --d) {
+        if (++idx[d] < L.shape[d]) {
+          for (size_t k = 0; k < N; ++k) off[k] += L.strides[k][d];
+          break;
+        }
+        for (size_t k = 0; k < N; ++k) off[k] -= L.strides[k][d] * (L.shape[d] - 1);
+        idx[d] = 0;
+      }
+    }
+  };
+  if (parallel && outer > 1 && outer * inner >= 2 * kElementwiseGrain) {
+    parallel_for(outer, std::max<int64_t>(1, kElementwiseGrain / inner), run_rows);
+  } else {
+    run_rows(0, outer);
   }
 }
 
