@@ -168,7 +168,8 @@ std::vector<array> split(const array& a, const std::vector<int64_t>& indices, in
 array slice(const array& a, const Shape& start, const Shape& stop, const Shape& step = {});
 /// Slice of one axis.
 array slice_axis(const array& a, int axis, int64_t start, int64_t stop, int64_t step = 1);
-/// Constant padding; pad_width holds (before, after) per axis.
+/// Constant padding; pad_width holds (before, after) per axis (a single pair
+/// applies to every axis). `value` is converted to a's dtype.
 array pad(const array& a, const std::vector<std::pair<int64_t, int64_t>>& pad_width,
           const array& value = array(0.0f));
 /// Reverses the given axes (a view).
@@ -189,7 +190,8 @@ array take_along_axis(const array& a, const array& indices, int axis);
 /// Copy of `a` with a[.., indices[..], ..] = updates along `axis`
 /// (numpy.put_along_axis / torch.scatter). Duplicates: the last write wins.
 array scatter(const array& a, const array& indices, const array& updates, int axis);
-/// Same, accumulating: a[.., indices[..], ..] += updates (torch.scatter_add).
+/// Same, accumulating: a[.., indices[..], ..] += updates (torch.scatter_add;
+/// bool accumulates with logical or).
 array scatter_add(const array& a, const array& indices, const array& updates, int axis);
 /// One-hot encoding along a new last axis; out-of-range classes give zeros.
 array one_hot(const array& indices, int64_t num_classes, Dtype dtype = float32);
@@ -198,6 +200,7 @@ array sort(const array& a, int axis = -1);
 /// Indices (int32) that sort `a` along `axis` (stable).
 array argsort(const array& a, int axis = -1);
 /// The k largest values along `axis` in descending order, and their int32 indices.
+/// Ties keep the lower index first; NaN ranks above every number.
 std::pair<array, array> topk(const array& a, int64_t k, int axis = -1);
 
 // -------------------------------------------------------------- operators
