@@ -1,0 +1,228 @@
+// CPU kernels of the counter-based random primitives: Threefry-2x32-20 blocks
+// and the values derived from them.
+#include <fmt/format.h>
+
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "cpu/dispatch.h"
+#include "cpu/parallel.h"
+#include "primitives/random.h"
+
+namespace mfx {
+
+std::pair<uint32_t, uint32_t> threefry2x32(uint32_t k0, uint32_t k1, uint32_t c0, uint32_t c1) {
+  // Rotation constants R_32x2 and the key-schedule parity of Threefry.
+  constexpr int rot[8] = {13, 15, 26, 6, 17, 29, 16, 24};
+  const uint32_t ks[3] = {k0, k1, 0x1BD11BDAu ^ k0 ^ k1};
+  uint32_t x0 = c0 + ks[0];
+  uint32_t x1 = c1 + ks[1];
+  for (int r = 0; r < 20; ++r) {
+    x0 += x1;
+    x1 = (x1 << rot[r % 8]) | (x1 >> (32 - rot[r % 8]));
+    x1 ^= x0;
+    if (r % 4 == 3) {  // key injection s after every fourth round
+      const uint32_t s = static_cast<uint32_t>(r / 4 + 1);
+      x0 += ks[s % 3];
+      x1 += ks[(s + 1) % 3] + s;
+    }
+  }
+  return {x0, x1};
+}
+
+namespace {
+
+// Elements per parallel chunk: a Threefry block costs ~20x an elementwise op.
+constexpr int64_t kRandomGrain = 1 << 12;
+
+struct Key {
+  uint32_t k0, k1;
+};
+
+// The two words of an evaluated key (shape and dtype were checked by the op).
+Key read_key(const array& key, const char* op) {
+  uint32_t w[2];
+  const int64_t stride = key.strides()[0];
+  cpu::dispatch_index(key.dtype(), op, [&](auto t) {
+    using T = typename decltype(t)::type;
+    const T* p = key.data_ptr<T>();
+    for (int i = 0; i < 2; ++i) {
+      const T v = p[i * stride];
+      if constexpr (std::is_same_v<T, int64_t>) {
+        if (v < 0 || v > int64_t{0xFFFFFFFF}) {
+          throw std::invalid_argument(fmt::format(
+              "[{}] key word {} is {}, outside [0, 2^32); keys hold two 32-bit words", op, i, v));
+        }
+      }
+      w[i] = static_cast<uint32_t>(v);  // int32: its 32-bit pattern
+    }
+  });
+  return {w[0], w[1]};
+}
+
+// The block at counter i: (i >> 32, i & 0xffffffff).
+inline std::pair<uint32_t, uint32_t> block(Key k, uint64_t i) {
+  return threefry2x32(k.k0, k.k1, static_cast<uint32_t>(i >> 32), static_cast<uint32_t>(i));
+}
+
+inline uint32_t word32(Key k, uint64_t i) {
+  auto [y0, y1] = block(k, i);
+  return y0 ^ y1;
+}
+
+inline uint64_t word64(Key k, uint64_t i) {
+  auto [y0, y1] = block(k, i);
+  return (static_cast<uint64_t>(y0) << 32) | y1;
+}
+
+// The neighbouring representable value of a floating T (halves step their bits).
+template <typename T>
+T step_toward(T v, bool up) {
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    return std::nextafter(
+        v, up ? std::numeric_limits<T>::infinity() : -std::numeric_limits<T>::infinity());
+  } else {
+    uint16_t b = v.bits;
+    const bool negative = (b & 0x8000u) != 0;
+    if ((b & 0x7fffu) == 0) {  // ±0: the smallest subnormal of the wanted sign
+      b = up ? 0x0001u : 0x8001u;
+    } else if (negative == up) {
+      --b;  // towards zero
+    } else {
+      ++b;  // away from zero
+    }
+    return T::from_bits(b);
+  }
+}
+
+// The smallest T >= v and the largest T < v (v finite).
+template <typename T>
+T ceil_to(double v) {
+  T t = T(v);
+  return static_cast<double>(t) < v ? step_toward(t, true) : t;
+}
+template <typename T>
+T below(double v) {
+  T t = T(v);
+  return static_cast<double>(t) >= v ? step_toward(t, false) : t;
+}
+
+template <typename T>
+void fill_uniform(Key k, double low, double high, array& out) {
+  const T lo = ceil_to<T>(low);
+  const T hi = below<T>(high);
+  const double lo_d = static_cast<double>(lo), hi_d = static_cast<double>(hi);
+  if (!(lo_d <= hi_d)) {
+    throw std::invalid_argument(
+        fmt::format("[uniform] no {} value lies in [{}, {})", dtype_name(out.dtype()), low, high));
+  }
+  const double range = high - low;
+  T* o = out.data_ptr<T>();
+  cpu::parallel_for(out.size(), kRandomGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      double u;
+      if constexpr (std::is_same_v<T, double>) {
+        u = static_cast<double>(word64(k, i) >> 12) * 0x1p-52;
+      } else {
+        u = static_cast<double>(word32(k, i) >> 9) * 0x1p-23;
+      }
+      // fma rounds once, so the value does not depend on the compiler's contraction.
+      const double r = std::fma(u, range, low);
+      T v;
+      if constexpr (std::is_same_v<T, double> || std::is_same_v<T, float>) {
+        v = static_cast<T>(r);
+      } else {
+        v = T(static_cast<float>(r));
+      }
+      const double vd = static_cast<double>(v);
+      o[i] = vd < lo_d ? lo : (vd > hi_d ? hi : v);
+    }
+  });
+}
+
+}  // namespace
+
+void RandomSplit::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
+  const Key k = read_key(in[0], "split");
+  array& o = out[0];
+  o.allocate();
+  int64_t* p = o.data_ptr<int64_t>();
+  for (int64_t i = 0; i < num_; ++i) {
+    auto [y0, y1] = block(k, start_ + static_cast<uint64_t>(i));
+    p[2 * i] = y0;
+    p[2 * i + 1] = y1;
+  }
+}
+
+void RandomBits::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
+  const Key k = read_key(in[0], "bits");
+  array& o = out[0];
+  o.allocate();
+  int64_t* p = o.data_ptr<int64_t>();
+  cpu::parallel_for(o.size(), kRandomGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) p[i] = word32(k, i);
+  });
+}
+
+void RandomUniform::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
+  const Key k = read_key(in[0], "uniform");
+  array& o = out[0];
+  o.allocate();
+  cpu::dispatch_float(o.dtype(), "uniform",
+                      [&](auto t) { fill_uniform<typename decltype(t)::type>(k, low_, high_, o); });
+}
+
+void RandomInteger::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
+  const Key k = read_key(in[0], "randint");
+  array& o = out[0];
+  o.allocate();
+  // Unsigned arithmetic: the range and the sum wrap correctly for any int64 bounds.
+  const uint64_t range = static_cast<uint64_t>(high_) - static_cast<uint64_t>(low_);
+  const uint64_t base = static_cast<uint64_t>(low_);
+  cpu::dispatch_index(o.dtype(), "randint", [&](auto t) {
+    using T = typename decltype(t)::type;
+    T* p = o.data_ptr<T>();
+    cpu::parallel_for(o.size(), kRandomGrain, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        p[i] = static_cast<T>(static_cast<int64_t>(base + word64(k, i) % range));
+      }
+    });
+  });
+}
+
+void RandomPermutation::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
+  const Key k = read_key(in[0], "permutation");
+  array& o = out[0];
+  o.allocate();
+  // Fisher–Yates: position i (from the end) swaps with a draw from block i.
+  int32_t* p = o.data_ptr<int32_t>();
+  std::iota(p, p + n_, 0);
+  for (int64_t i = n_ - 1; i > 0; --i) {
+    const auto j = static_cast<int64_t>(word64(k, i) % static_cast<uint64_t>(i + 1));
+    std::swap(p[i], p[j]);
+  }
+}
+
+bool RandomSplit::is_equivalent(const Primitive& other) const {
+  auto* o = dynamic_cast<const RandomSplit*>(&other);
+  return o && o->num_ == num_ && o->start_ == start_;
+}
+bool RandomBits::is_equivalent(const Primitive& other) const {
+  auto* o = dynamic_cast<const RandomBits*>(&other);
+  return o && o->shape_ == shape_;
+}
+bool RandomUniform::is_equivalent(const Primitive& other) const {
+  auto* o = dynamic_cast<const RandomUniform*>(&other);
+  return o && o->shape_ == shape_ && o->low_ == low_ && o->high_ == high_;
+}
+bool RandomInteger::is_equivalent(const Primitive& other) const {
+  auto* o = dynamic_cast<const RandomInteger*>(&other);
+  return o && o->shape_ == shape_ && o->low_ == low_ && o->high_ == high_;
+}
+bool RandomPermutation::is_equivalent(const Primitive& other) const {
+  auto* o = dynamic_cast<const RandomPermutation*>(&other);
+  return o && o->n_ == n_;
+}
+
+}  // namespace mfx
