@@ -1,0 +1,114 @@
+#include "io/atomic_file.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <random>
+#include <stdexcept>
+#include <system_error>
+
+namespace mfx::io {
+
+namespace {
+
+std::string error_text(int err) {
+  return std::generic_category().message(err);
+}
+
+// Directory part of a path ("." when there is none), for the temporary file
+// and the directory fsync.
+std::string dir_of(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// 64 random-ish bits: random_device when it works, mixed with time and a
+// process-wide counter so concurrent saves in one process never collide.
+uint64_t random_suffix() {
+  static std::atomic<uint64_t> counter{0};
+  uint64_t r = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  try {
+    std::random_device rd;
+    r ^= (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  } catch (...) {
+    // No entropy source: time and the counter still make the name unique here.
+  }
+  return r ^ (counter.fetch_add(1) * 0x9e3779b97f4a7c15ull);
+}
+
+}  // namespace
+
+AtomicFile::AtomicFile(std::string path, std::string op)
+    : path_(std::move(path)), op_(std::move(op)) {
+  if (path_.empty()) throw std::runtime_error(fmt::format("[{}] empty file path", op_));
+  if (path_.back() == '/') {
+    throw std::runtime_error(fmt::format("[{}] '{}' names a directory, not a file", op_, path_));
+  }
+  std::string dir = dir_of(path_);
+  std::string base = path_.substr(path_.find_last_of('/') + 1);
+  for (int attempt = 0;; ++attempt) {
+    tmp_ = fmt::format("{}/.{}.tmp-{}-{:016x}", dir, base, static_cast<long>(::getpid()),
+                       random_suffix());
+    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd_ >= 0) return;
+    int err = errno;
+    if (err == EEXIST && attempt < 16) continue;
+    throw std::runtime_error(
+        fmt::format("[{}] cannot create a temporary file '{}' to write '{}': {}", op_, tmp_, path_,
+                    error_text(err)));
+  }
+}
+
+AtomicFile::~AtomicFile() {
+  if (!committed_) discard();
+}
+
+void AtomicFile::discard() noexcept {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  if (!tmp_.empty()) ::unlink(tmp_.c_str());
+}
+
+void AtomicFile::fail(const std::string& what, int err) {
+  discard();
+  throw std::runtime_error(fmt::format("[{}] {} '{}': {}", op_, what, path_, error_text(err)));
+}
+
+void AtomicFile::write(const void* data, size_t n) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    // Linux writes at most ~2 GiB per call; larger requests come back partial.
+    ssize_t w = ::write(fd_, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      fail("cannot write", errno);
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+void AtomicFile::commit() {
+  if (::fsync(fd_) != 0) fail("cannot flush (fsync)", errno);
+  int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) fail("cannot close", errno);
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0)
+    fail("cannot rename the temporary file onto", errno);
+  committed_ = true;
+  // Persist the directory entry; the data is already safe, so a directory
+  // that cannot be opened or synced (some file systems) is not an error.
+  int dfd = ::open(dir_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+}  // namespace mfx::io
