@@ -245,13 +245,29 @@ TEST_CASE("io: the exact bytes written for small files") {
                          std::string("\x00\x00\x80\x3f\x00\x00\x00\x40", 8);  // 1.0f, 2.0f LE
   CHECK(read_bytes(path) == expected);
 
-  // Tensors are laid out in sorted name order; 105 header bytes pad to 112.
+  // Same element size: sorted name order; 105 header bytes pad to 112.
   save_safetensors(path, {{"b", array({1, 2, 3}, {3}, uint8)}, {"a", array(int32_t{7})}});
   std::string header2 = R"({"a":{"dtype":"I32","shape":[],"data_offsets":[0,4]},)"
                         R"("b":{"dtype":"U8","shape":[3],"data_offsets":[4,7]}})";
   REQUIRE(header2.size() == 105);
   CHECK(read_bytes(path) ==
         le64(112) + header2 + std::string(7, ' ') + std::string("\x07\0\0\0\x01\x02\x03", 7));
+}
+
+TEST_CASE("io: tensors are aligned to their element size (larger elements first)") {
+  TempDir dir;
+  std::string path = dir.file("aligned.safetensors");
+  // By name alone "a" (3 bytes) would push the float64 "b" to offset 3.
+  save_safetensors(path, {{"a", array({1, 2, 3}, {3}, uint8)}, {"b", array({0.5, 1.5})},
+                          {"c", array({1.f, 2.f, 3.f})}});
+  std::string header = R"({"b":{"dtype":"F64","shape":[2],"data_offsets":[0,16]},)"
+                       R"("c":{"dtype":"F32","shape":[3],"data_offsets":[16,28]},)"
+                       R"("a":{"dtype":"U8","shape":[3],"data_offsets":[28,31]}})";
+  std::string bytes = read_bytes(path);
+  CHECK(bytes.substr(8, header.size()) == header);
+  auto back = load_safetensors(path);
+  CHECK(back.at("b").to_vector<double>() == std::vector<double>{0.5, 1.5});
+  CHECK(back.at("a").to_vector<int>() == std::vector<int>{1, 2, 3});
 }
 
 TEST_CASE("io: files from other writers load (hand-built per the spec)") {

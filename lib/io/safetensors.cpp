@@ -307,12 +307,20 @@ void save_safetensors(const std::string& path, const std::map<std::string, array
   }
   mfx::eval(all);
 
+  // Data order as the reference writer: larger element sizes first, then by
+  // name, so every tensor starts at an offset aligned to its element size
+  // (zero-copy readers rely on that).
+  std::vector<std::pair<std::string, array>> ordered(arrays.begin(), arrays.end());
+  std::stable_sort(ordered.begin(), ordered.end(), [](const auto& x, const auto& y) {
+    return x.second.itemsize() > y.second.itemsize();
+  });
+
   // Key order as the reference writer: metadata first, then the tensors in
   // data order; fields dtype, shape, data_offsets.
   ordered_json header = ordered_json::object();
   if (!metadata.empty()) header[kMetadataKey] = metadata;
   uint64_t offset = 0;
-  for (auto& [name, a] : arrays) {
+  for (auto& [name, a] : ordered) {
     ordered_json info = ordered_json::object();
     info["dtype"] = dtype_code(a.dtype());
     info["shape"] = a.shape();
@@ -335,7 +343,7 @@ void save_safetensors(const std::string& path, const std::map<std::string, array
   file.write(len_bytes, 8);
   file.write(text.data(), text.size());
   std::vector<char> scratch;
-  for (auto& [name, a] : arrays) {
+  for (auto& [name, a] : ordered) {
     if (a.size() == 0) continue;
     if (a.flags().row_contiguous) {
       file.write(a.raw_data(), a.nbytes());
