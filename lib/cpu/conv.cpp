@@ -1,0 +1,143 @@
+// CPU kernel of Conv2d: im2col + gemm per batch element and group. The
+// column buffer is built for a block of output rows at a time so its size
+// stays bounded for large images; 1x1 convolutions with unit stride and no
+// padding use the input plane as the column matrix directly.
+#include <algorithm>
+#include <vector>
+
+#include "cpu/copy.h"
+#include "cpu/dispatch.h"
+#include "cpu/gemm.h"
+#include "cpu/parallel.h"
+#include "primitives/conv.h"
+
+namespace mfx {
+
+namespace {
+
+using cpu::compute_t;
+
+// Elements of the column buffer per block (a few MB).
+constexpr int64_t kColumnBudget = 1 << 20;
+
+struct ConvGeometry {
+  int64_t n, c, h, w;     // input
+  int64_t o, cg, kh, kw;  // weight
+  int64_t ho, wo;         // output
+  int64_t sh, sw, ph, pw, dh, dw;
+  int64_t groups;
+};
+
+// Column rows (ci, ki, kj) x output positions of rows [oh0, oh1).
+template <typename C>
+void im2col(const C* x, const ConvGeometry& g, int64_t oh0, int64_t oh1, C* col) {
+  const int64_t rows = g.cg * g.kh * g.kw, width = (oh1 - oh0) * g.wo;
+  cpu::parallel_for(rows,
+                    std::max<int64_t>(1, cpu::kElementwiseGrain / std::max<int64_t>(1, width)),
+                    [&](int64_t r0, int64_t r1) {
+                      for (int64_t r = r0; r < r1; ++r) {
+                        const int64_t ci = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw;
+                        const C* plane = x + ci * g.h * g.w;
+                        C* dst = col + r * width;
+                        for (int64_t oh = oh0; oh < oh1; ++oh) {
+                          const int64_t ih = oh * g.sh - g.ph + ki * g.dh;
+                          C* d = dst + (oh - oh0) * g.wo;
+                          if (ih < 0 || ih >= g.h) {
+                            std::fill(d, d + g.wo, C(0));
+                            continue;
+                          }
+                          const C* src = plane + ih * g.w;
+                          for (int64_t ow = 0; ow < g.wo; ++ow) {
+                            const int64_t iw = ow * g.sw - g.pw + kj * g.dw;
+                            d[ow] = (iw >= 0 && iw < g.w) ? src[iw] : C(0);
+                          }
+                        }
+                      }
+                    });
+}
+
+// A row-major buffer of `a` in the compute type (a itself when possible).
+template <typename T, typename C>
+const C* compute_buffer(const array& a, array& keep, std::vector<C>& scratch) {
+  if constexpr (std::is_same_v<T, C>) {
+    keep = cpu::row_contiguous(a);
+    return keep.data_ptr<C>();
+  } else {
+    scratch.resize(a.size());
+    cpu::copy_to_row_major(a, scratch.data(), dtype_of<C>);
+    return scratch.data();
+  }
+}
+
+template <typename T>
+void conv_impl(const array& x, const array& w, array& out, const ConvGeometry& g) {
+  using C = compute_t<T>;
+  constexpr bool same = std::is_same_v<T, C>;
+  out.allocate();
+  if (out.size() == 0) return;
+  T* o = out.data_ptr<T>();
+  const int64_t og = g.o / g.groups, kdim = g.cg * g.kh * g.kw, plane = g.ho * g.wo;
+  if (kdim == 0) {
+    std::fill(o, o + out.size(), T(0));
+    return;
+  }
+  array xkeep, wkeep;
+  std::vector<C> xs, ws;
+  const C* xp = compute_buffer<T, C>(x, xkeep, xs);
+  const C* wp = compute_buffer<T, C>(w, wkeep, ws);
+
+  const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+  const int64_t block = std::clamp<int64_t>(kColumnBudget / (kdim * g.wo), 1, g.ho);
+  std::vector<C> col(direct ? 0 : kdim * block * g.wo);
+  std::vector<C> obuf(same ? 0 : og * plane);
+  auto bi = [](int64_t v) { return cpu::blas_int(v, "conv2d"); };
+  for (int64_t n = 0; n < g.n; ++n) {
+    for (int64_t gi = 0; gi < g.groups; ++gi) {
+      const C* xg = xp + (n * g.c + gi * g.cg) * g.h * g.w;
+      const C* wg = wp + gi * og * kdim;
+      T* dst = o + (n * g.o + gi * og) * plane;
+      C* cp = same ? reinterpret_cast<C*>(dst) : obuf.data();
+      if (direct) {
+        cpu::gemm(false, false, bi(og), bi(plane), bi(kdim), wg, bi(kdim), xg, bi(plane), cp,
+                  bi(plane));
+      } else {
+        for (int64_t oh0 = 0; oh0 < g.ho; oh0 += block) {
+          const int64_t oh1 = std::min(g.ho, oh0 + block), width = (oh1 - oh0) * g.wo;
+          im2col(xg, g, oh0, oh1, col.data());
+          cpu::gemm(false, false, bi(og), bi(width), bi(kdim), wg, bi(kdim), col.data(), bi(width),
+                    cp + oh0 * g.wo, bi(plane));
+        }
+      }
+      if constexpr (!same) {
+        for (int64_t i = 0; i < og * plane; ++i) dst[i] = T(obuf[i]);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void Conv2d::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
+  const array &x = in[0], &w = in[1];
+  const Shape &xs = x.shape(), &ws = w.shape(), &os = out[0].shape();
+  ConvGeometry g;
+  g.n = xs[0], g.c = xs[1], g.h = xs[2], g.w = xs[3];
+  g.o = ws[0], g.cg = ws[1], g.kh = ws[2], g.kw = ws[3];
+  g.ho = os[2], g.wo = os[3];
+  g.sh = stride_.first, g.sw = stride_.second;
+  g.ph = padding_.first, g.pw = padding_.second;
+  g.dh = dilation_.first, g.dw = dilation_.second;
+  g.groups = groups_;
+  cpu::dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    conv_impl<T>(x, w, out[0], g);
+  });
+}
+
+bool Conv2d::is_equivalent(const Primitive& other) const {
+  auto* o = dynamic_cast<const Conv2d*>(&other);
+  return o && o->stride_ == stride_ && o->padding_ == padding_ && o->dilation_ == dilation_ &&
+         o->groups_ == groups_;
+}
+
+}  // namespace mfx

@@ -1,0 +1,147 @@
+// conv2d (the Conv2d primitive) and conv_transpose2d (a composite: conv2d of
+// the zero-inserted, padded input with the flipped, channel-swapped kernel,
+// so its gradients follow from conv2d's and the view ops').
+#include "primitives/conv.h"
+#include "mfx/nn.h"
+#include "ops/op_utils.h"
+
+namespace mfx {
+
+namespace {
+
+std::string pair_str(Pair p) {
+  return fmt::format("({},{})", p.first, p.second);
+}
+
+void check_pair(Pair p, int64_t min, const char* what, const char* op) {
+  if (p.first < min || p.second < min) {
+    throw std::invalid_argument(
+        fmt::format("[{}] {} must be >= {}, got {}", op, what, min, pair_str(p)));
+  }
+}
+
+// Promoted floating dtype of input and weight; integers are rejected.
+Dtype conv_dtype(const array& x, const array& w, const char* op) {
+  if (!is_floating(x.dtype()) || !is_floating(w.dtype())) {
+    throw std::invalid_argument(fmt::format(
+        "[{}] integer and bool inputs are not supported, got input {} {} and weight {} {}", op,
+        dtype_name(x.dtype()), shape_str(x.shape()), dtype_name(w.dtype()), shape_str(w.shape())));
+  }
+  return promote_types(x.dtype(), w.dtype());
+}
+
+void check_rank4(const array& x, const array& w, const char* op, const char* wlayout) {
+  if (x.ndim() != 4 || w.ndim() != 4) {
+    throw std::invalid_argument(
+        fmt::format("[{}] expected input [N,C,H,W] and weight {}, got shapes {} and {}", op,
+                    wlayout, shape_str(x.shape()), shape_str(w.shape())));
+  }
+  if (w.shape()[2] < 1 || w.shape()[3] < 1) {
+    throw std::invalid_argument(
+        fmt::format("[{}] empty kernel in weight of shape {}", op, shape_str(w.shape())));
+  }
+}
+
+// Pads axis `axis` by (before, after); negative amounts crop instead.
+array pad_or_crop(const array& x, int axis, int64_t before, int64_t after) {
+  std::vector<std::pair<int64_t, int64_t>> widths(x.ndim(), {0, 0});
+  widths[axis] = {std::max<int64_t>(before, 0), std::max<int64_t>(after, 0)};
+  array y = pad(x, widths);
+  int64_t n = y.shape()[axis];
+  return slice_axis(y, axis, std::max<int64_t>(-before, 0), n - std::max<int64_t>(-after, 0));
+}
+
+}  // namespace
+
+array conv2d(const array& x, const array& w, Pair stride, Pair padding, Pair dilation, int groups) {
+  check_valid(x, "conv2d");
+  check_valid(w, "conv2d");
+  check_rank4(x, w, "conv2d", "[O,C/groups,kH,kW]");
+  Dtype t = conv_dtype(x, w, "conv2d");
+  check_pair(stride, 1, "stride", "conv2d");
+  check_pair(dilation, 1, "dilation", "conv2d");
+  check_pair(padding, 0, "padding", "conv2d");
+  if (groups < 1)
+    throw std::invalid_argument(fmt::format("[conv2d] groups must be >= 1, got {}", groups));
+  const int64_t n = x.shape()[0], c = x.shape()[1], h = x.shape()[2], wd = x.shape()[3];
+  const int64_t o = w.shape()[0], kh = w.shape()[2], kw = w.shape()[3];
+  if (c % groups != 0 || o % groups != 0 || w.shape()[1] * groups != c) {
+    throw std::invalid_argument(fmt::format(
+        "[conv2d] input {} with {} channels and weight {} do not match for groups={} (need C "
+        "and O divisible by groups and weight.shape[1] == C/groups)",
+        shape_str(x.shape()), c, shape_str(w.shape()), groups));
+  }
+  const int64_t eh = h + 2 * padding.first - dilation.first * (kh - 1) - 1;
+  const int64_t ew = wd + 2 * padding.second - dilation.second * (kw - 1) - 1;
+  if (eh < 0 || ew < 0) {
+    throw std::invalid_argument(fmt::format(
+        "[conv2d] kernel ({},{}) with dilation {} is larger than the padded input ({},{}) of "
+        "input {}",
+        kh, kw, pair_str(dilation), h + 2 * padding.first, wd + 2 * padding.second,
+        shape_str(x.shape())));
+  }
+  Shape out{n, o, eh / stride.first + 1, ew / stride.second + 1};
+  return array(out, t, std::make_shared<Conv2d>(stride, padding, dilation, groups),
+               {astype(x, t), astype(w, t)});
+}
+
+array conv_transpose2d(const array& x, const array& w, Pair stride, Pair padding,
+                       Pair output_padding, Pair dilation, int groups) {
+  const char* op = "conv_transpose2d";
+  check_valid(x, op);
+  check_valid(w, op);
+  check_rank4(x, w, op, "[C,O/groups,kH,kW]");
+  Dtype t = conv_dtype(x, w, op);
+  check_pair(stride, 1, "stride", op);
+  check_pair(dilation, 1, "dilation", op);
+  check_pair(padding, 0, "padding", op);
+  check_pair(output_padding, 0, "output_padding", op);
+  if (groups < 1)
+    throw std::invalid_argument(fmt::format("[{}] groups must be >= 1, got {}", op, groups));
+  if (output_padding.first >= std::max(stride.first, dilation.first) ||
+      output_padding.second >= std::max(stride.second, dilation.second)) {
+    throw std::invalid_argument(
+        fmt::format("[{}] output_padding {} must be smaller than stride {} or dilation {}", op,
+                    pair_str(output_padding), pair_str(stride), pair_str(dilation)));
+  }
+  const int64_t n = x.shape()[0], c = x.shape()[1], h = x.shape()[2], wd = x.shape()[3];
+  const int64_t og = w.shape()[1], kh = w.shape()[2], kw = w.shape()[3];
+  if (w.shape()[0] != c || c % groups != 0) {
+    throw std::invalid_argument(
+        fmt::format("[{}] input {} with {} channels and weight {} do not match for groups={} (need "
+                    "weight.shape[0] == C and C divisible by groups)",
+                    op, shape_str(x.shape()), c, shape_str(w.shape()), groups));
+  }
+  const int64_t ho = (h - 1) * stride.first - 2 * padding.first + dilation.first * (kh - 1) +
+                     output_padding.first + 1;
+  const int64_t wo = (wd - 1) * stride.second - 2 * padding.second + dilation.second * (kw - 1) +
+                     output_padding.second + 1;
+  if (h < 1 || wd < 1 || ho < 1 || wo < 1) {
+    throw std::invalid_argument(
+        fmt::format("[{}] input {} with weight {}, stride {}, padding {} gives a non-positive "
+                    "output size ({},{})",
+                    op, shape_str(x.shape()), shape_str(w.shape()), pair_str(stride),
+                    pair_str(padding), ho, wo));
+  }
+  array xi = astype(x, t);
+  // Insert stride-1 zeros between input pixels.
+  if (stride.first > 1 || stride.second > 1) {
+    xi = reshape(xi, {n, c, h, 1, wd, 1});
+    xi = pad(xi, {{0, 0}, {0, 0}, {0, 0}, {0, stride.first - 1}, {0, 0}, {0, stride.second - 1}});
+    xi = reshape(xi, {n, c, h * stride.first, wd * stride.second});
+    xi = slice(xi, {0, 0, 0, 0}, {n, c, (h - 1) * stride.first + 1, (wd - 1) * stride.second + 1});
+  }
+  // A full correlation pads by the dilated kernel extent - 1; `padding`
+  // trims that, `output_padding` adds to the bottom/right.
+  const int64_t fh = dilation.first * (kh - 1) - padding.first;
+  const int64_t fw = dilation.second * (kw - 1) - padding.second;
+  xi = pad_or_crop(xi, 2, fh, fh + output_padding.first);
+  xi = pad_or_crop(xi, 3, fw, fw + output_padding.second);
+  // [C, O/g, kH, kW] -> [O, C/g, kH, kW] per group, spatially flipped.
+  array wt = reshape(astype(w, t), {groups, c / groups, og, kh, kw});
+  wt = reshape(transpose(wt, {0, 2, 1, 3, 4}), {groups * og, c / groups, kh, kw});
+  wt = flip(wt, {2, 3});
+  return conv2d(xi, wt, {1, 1}, {0, 0}, dilation, groups);
+}
+
+}  // namespace mfx

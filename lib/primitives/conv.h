@@ -1,0 +1,31 @@
+// Convolution primitive (internal).
+#pragma once
+
+#include <utility>
+
+#include "mfx/primitive.h"
+
+namespace mfx {
+
+/// 2-d cross-correlation of x [N, C, H, W] with w [O, C/groups, kH, kW]
+/// (one floating dtype) -> [N, O, H_out, W_out], PyTorch conv2d semantics.
+/// Parameters are (height, width) pairs.
+class Conv2d : public Primitive {
+ public:
+  using Pair = std::pair<int64_t, int64_t>;
+  Conv2d(Pair stride, Pair padding, Pair dilation, int groups)
+      : stride_(stride), padding_(padding), dilation_(dilation), groups_(groups) {}
+  Pair stride() const { return stride_; }
+  Pair padding() const { return padding_; }
+  Pair dilation() const { return dilation_; }
+  int groups() const { return groups_; }
+  std::string name() const override { return "Conv2d"; }
+  void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
+  bool is_equivalent(const Primitive& other) const override;
+
+ private:
+  Pair stride_, padding_, dilation_;
+  int groups_;
+};
+
+}  // namespace mfx
