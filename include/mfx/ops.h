@@ -103,28 +103,48 @@ array where(const array& cond, const array& a, const array& b);
 array stop_gradient(const array& a);
 
 // -------------------------------------------------------------- reductions
-// `axes` may be negative; an empty axes list in the *_all forms means all.
+// `axes` may be negative. The forms without axes reduce every axis; an empty
+// axes vector reduces nothing (numpy's axis=()). The `int axis` forms make a
+// braced single axis, sum(a, {1}), pick the axis rather than `keepdims`.
+// Result dtypes: sum/prod/cumsum give int32 for bool/uint8/int32, int64 for
+// int64, and keep floats (halves accumulate in float32, float32 sums in
+// float32 blocks added in double); mean/var/std/logsumexp/softmax give floats
+// (integers -> float32); max/min keep the dtype and propagate NaN; all/any
+// give bool. max/min/argmax/argmin of an empty extent throw; an empty sum is
+// 0, prod 1, all true, any false, mean NaN.
 
 array sum(const array& a, const std::vector<int>& axes, bool keepdims = false);
+array sum(const array& a, int axis, bool keepdims = false);
 array sum(const array& a, bool keepdims = false);
 array mean(const array& a, const std::vector<int>& axes, bool keepdims = false);
+array mean(const array& a, int axis, bool keepdims = false);
 array mean(const array& a, bool keepdims = false);
 array prod(const array& a, const std::vector<int>& axes, bool keepdims = false);
+array prod(const array& a, int axis, bool keepdims = false);
 array prod(const array& a, bool keepdims = false);
 array max(const array& a, const std::vector<int>& axes, bool keepdims = false);
+array max(const array& a, int axis, bool keepdims = false);
 array max(const array& a, bool keepdims = false);
 array min(const array& a, const std::vector<int>& axes, bool keepdims = false);
+array min(const array& a, int axis, bool keepdims = false);
 array min(const array& a, bool keepdims = false);
 array all(const array& a, const std::vector<int>& axes, bool keepdims = false);
+array all(const array& a, int axis, bool keepdims = false);
 array all(const array& a, bool keepdims = false);
 array any(const array& a, const std::vector<int>& axes, bool keepdims = false);
+array any(const array& a, int axis, bool keepdims = false);
 array any(const array& a, bool keepdims = false);
 /// Variance with `ddof` delta degrees of freedom.
 array var(const array& a, const std::vector<int>& axes, bool keepdims = false, int ddof = 0);
+array var(const array& a, int axis, bool keepdims = false, int ddof = 0);
 array var(const array& a, bool keepdims = false, int ddof = 0);
 array std(const array& a, const std::vector<int>& axes, bool keepdims = false, int ddof = 0);
+array std(const array& a, int axis, bool keepdims = false, int ddof = 0);
 array std(const array& a, bool keepdims = false, int ddof = 0);
+/// log(sum(exp(a))) computed stably: all -inf gives -inf, any +inf gives
+/// +inf, an empty extent gives -inf.
 array logsumexp(const array& a, const std::vector<int>& axes, bool keepdims = false);
+array logsumexp(const array& a, int axis, bool keepdims = false);
 array logsumexp(const array& a, bool keepdims = false);
 /// Index (int32) of the first maximum along `axis`.
 array argmax(const array& a, int axis, bool keepdims = false);
@@ -132,6 +152,8 @@ array argmin(const array& a, int axis, bool keepdims = false);
 /// Cumulative sum along `axis`; `reverse` sums from the end, `inclusive`
 /// includes the current element.
 array cumsum(const array& a, int axis, bool reverse = false, bool inclusive = true);
+/// Softmax over `axes`, shifted by the max for stability; a slice that is all
+/// -inf (or holds +inf) gives NaN, like PyTorch.
 array softmax(const array& a, const std::vector<int>& axes);
 array softmax(const array& a, int axis = -1);
 array log_softmax(const array& a, const std::vector<int>& axes);
