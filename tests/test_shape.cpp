@@ -5,18 +5,8 @@
 using namespace mfx;
 using mfx::test::check_close;
 using mfx::test::check_throws_with;
+using mfx::test::iota;
 using mfx::test::values;
-
-namespace {
-
-// np.arange(n).reshape(shape) as int32.
-array iota(Shape shape) {
-  int64_t n = 1;
-  for (auto d : shape) n *= d;
-  return reshape(arange(n, int32), shape);
-}
-
-}  // namespace
 
 TEST_CASE("concatenate values along several axes", "[shape]") {
   array a = iota({2, 3});

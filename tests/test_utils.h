@@ -11,7 +11,16 @@
 namespace mfx::test {
 
 /// Values of `a` as doubles in row-major order.
-inline std::vector<double> values(array a) { return a.to_vector<double>(); }
+inline std::vector<double> values(array a) {
+  return a.to_vector<double>();
+}
+
+/// np.arange(n).reshape(shape) as int32.
+inline array iota(Shape shape) {
+  int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return reshape(arange(n, int32), shape);
+}
 
 /// Checks shape and values (|x - y| <= atol + rtol |y|, NaN == NaN).
 inline void check_close(array a, const std::vector<double>& expected, const Shape& shape,
