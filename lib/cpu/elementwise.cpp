@@ -4,6 +4,7 @@
 
 #include "cpu/copy.h"
 #include "cpu/elementwise_loops.h"
+#include "cpu/fast_math.h"
 #include "primitives/elementwise.h"
 
 namespace mfx {
@@ -49,10 +50,61 @@ C erfinv_impl(C y) {
   return static_cast<C>(r);
 }
 
+// Contiguous float32 loops over the fast_math kernels. With GCC on x86-64 an
+// AVX2+FMA clone (8 lanes) is also built and picked at load time; the default
+// clone is the SSE2 baseline. FMA contraction may change the last bit.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define MFX_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define MFX_SIMD_CLONES
+#endif
+
+MFX_SIMD_CLONES void fast_unary_f32(UnaryOp op, const float* x, float* o, int64_t n) {
+  switch (op) {
+    case UnaryOp::Exp:
+      for (int64_t i = 0; i < n; ++i) o[i] = cpu::fast::exp(x[i]);
+      break;
+    case UnaryOp::Log:
+      for (int64_t i = 0; i < n; ++i) o[i] = cpu::fast::log(x[i]);
+      break;
+    case UnaryOp::Tanh:
+      for (int64_t i = 0; i < n; ++i) o[i] = cpu::fast::tanh(x[i]);
+      break;
+    default:
+      for (int64_t i = 0; i < n; ++i) o[i] = cpu::fast::sigmoid(x[i]);
+      break;
+  }
+}
+
 template <typename T>
 void eval_unary_float(UnaryOp op, const array& x, array& out) {
   using C = compute_t<T>;
   auto run = [&](auto f) { cpu::unary_loop<T, T>(x, out, [&](T v) { return T(f(C(v))); }); };
+  // float32 and the half types (computed in float) use the branch-free
+  // kernels of fast_math.h: contiguous float32 through fast_unary_f32, the
+  // rest through unary_loop (SSE2-vectorised for float32). float64 keeps libm.
+  if constexpr (std::is_same_v<C, float>) {
+    const bool fast_op =
+        op == UnaryOp::Exp || op == UnaryOp::Log || op == UnaryOp::Tanh || op == UnaryOp::Sigmoid;
+    if constexpr (std::is_same_v<T, float>) {
+      if (fast_op && x.flags().row_contiguous) {
+        out.allocate();
+        const float* xp = x.data_ptr<float>();
+        float* o = out.data_ptr<float>();
+        cpu::parallel_for(out.size(), cpu::kElementwiseGrain, [&](int64_t lo, int64_t hi) {
+          fast_unary_f32(op, xp + lo, o + lo, hi - lo);
+        });
+        return;
+      }
+    }
+    switch (op) {
+      case UnaryOp::Exp: return run([](C v) { return cpu::fast::exp(v); });
+      case UnaryOp::Log: return run([](C v) { return cpu::fast::log(v); });
+      case UnaryOp::Tanh: return run([](C v) { return cpu::fast::tanh(v); });
+      case UnaryOp::Sigmoid: return run([](C v) { return cpu::fast::sigmoid(v); });
+      default: break;
+    }
+  }
   switch (op) {
     case UnaryOp::Exp: return run([](C v) { return std::exp(v); });
     case UnaryOp::Log: return run([](C v) { return std::log(v); });
