@@ -209,7 +209,7 @@ void array::set_data(std::shared_ptr<Buffer> buffer, Strides strides, int64_t of
 }
 
 template <Scalar T>
-T array::item() {
+T array::item() const {
   if (size() != 1) {
     throw std::invalid_argument(
         fmt::format("[item] array of shape {} has {} elements, not 1", shape_str(shape()), size()));
@@ -221,7 +221,7 @@ T array::item() {
 }
 
 template <Element T>
-const T* array::data() {
+const T* array::data() const {
   if (dtype_of<T> != dtype()) {
     throw std::invalid_argument(fmt::format("[data] requested {} from an array of dtype {}",
                                             dtype_name(dtype_of<T>), dtype_name(dtype())));
@@ -231,7 +231,7 @@ const T* array::data() {
 }
 
 template <Scalar T>
-std::vector<T> array::to_vector() {
+std::vector<T> array::to_vector() const {
   eval();
   if constexpr (std::is_same_v<T, bool>) {
     // std::vector<bool> is bit-packed: go through bytes.
@@ -246,9 +246,9 @@ std::vector<T> array::to_vector() {
 }
 
 #define MFX_INSTANTIATE_ACCESSORS(T)              \
-  template T array::item<T>();                    \
-  template const T* array::data<T>();             \
-  template std::vector<T> array::to_vector<T>();
+  template T array::item<T>() const;              \
+  template const T* array::data<T>() const;       \
+  template std::vector<T> array::to_vector<T>() const;
 MFX_INSTANTIATE_ACCESSORS(bool)
 MFX_INSTANTIATE_ACCESSORS(uint8_t)
 MFX_INSTANTIATE_ACCESSORS(int32_t)

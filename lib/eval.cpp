@@ -6,6 +6,7 @@
 
 #include "mfx/array.h"
 #include "mfx/primitive.h"
+#include "transforms/trace.h"
 
 namespace mfx {
 
@@ -47,12 +48,13 @@ void eval(std::vector<array> roots) {
       if (!o.is_evaluated()) {
         throw std::logic_error(fmt::format("[eval] {} left an output unset", p.name()));
       }
-      o.detach();
+      // Transforms walk the graph after f ran, so tracing keeps the edges.
+      if (!transforms::tracing()) o.detach();
     }
     a = array();  // let intermediates die as soon as their consumers ran
   }
 }
 
-void array::eval() { mfx::eval({*this}); }
+void array::eval() const { mfx::eval({*this}); }
 
 }  // namespace mfx

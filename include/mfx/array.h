@@ -83,22 +83,23 @@ class array {
   bool valid() const { return node_ != nullptr; }
 
   // ---- evaluation and data ----
-  /// Runs the graph this array depends on.
-  void eval();
+  /// Runs the graph this array depends on. (const: evaluation fills the
+  /// shared node, the handle's value does not change.)
+  void eval() const;
   bool is_evaluated() const;
 
   /// The value of a one-element array, converted to T (evaluates).
   template <Scalar T>
-  T item();
+  T item() const;
 
   /// Pointer to the first element (evaluates). T must be the array's dtype.
   /// The layout is given by strides(); use to_vector() for a row-major copy.
   template <Element T>
-  const T* data();
+  const T* data() const;
 
   /// Row-major copy of all elements converted to T (evaluates).
   template <Scalar T>
-  std::vector<T> to_vector();
+  std::vector<T> to_vector() const;
 
   /// Element strides of the evaluated layout (views may be non-contiguous).
   const Strides& strides() const;

@@ -9,6 +9,8 @@
 #include "mfx/linalg.h"
 #include "mfx/nn.h"
 #include "mfx/ops.h"
+#include "mfx/optimizers.h"
 #include "mfx/primitive.h"
 #include "mfx/random.h"
+#include "mfx/transforms.h"
 #include "mfx/tree.h"
