@@ -58,7 +58,7 @@ bool Broadcast::is_equivalent(const Primitive& other) const {
 }
 bool Slice::is_equivalent(const Primitive& other) const {
   auto* o = dynamic_cast<const Slice*>(&other);
-  return o && o->start_ == start_ && o->step_ == step_;
+  return o && o->start_ == start_ && o->step_ == step_ && o->out_shape_ == out_shape_;
 }
 
 }  // namespace mfx

@@ -235,7 +235,8 @@ array slice(const array& a, const Shape& start, const Shape& stop, const Shape& 
     identity = identity && b == 0 && st == 1 && len == n;
   }
   if (identity) return a;
-  return array(out, a.dtype(), std::make_shared<Slice>(std::move(first), std::move(steps)), {a});
+  return array(out, a.dtype(), std::make_shared<Slice>(std::move(first), std::move(steps), out),
+               {a});
 }
 
 array slice_axis(const array& a, int axis, int64_t start, int64_t stop, int64_t step) {

@@ -14,6 +14,10 @@ class Arange : public Primitive {
   std::string name() const override { return "Arange"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  /// No inputs, so nothing to differentiate: an empty list of cotangents.
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums,
+                         const std::vector<array>& outputs) override;
 
  private:
   double start_, step_;

@@ -21,6 +21,8 @@ const char* unary_op_name(UnaryOp op);
 const char* binary_op_name(BinaryOp op);
 
 /// out = op(x); output dtype decided by the op function.
+/// Derivatives (elementwise_grad.cpp): the usual ones; abs has slope 0 at 0;
+/// sign/floor/ceil/round, bool results and integer inputs give zeros.
 class Unary : public Primitive {
  public:
   explicit Unary(UnaryOp op) : op_(op) {}
@@ -28,12 +30,22 @@ class Unary : public Primitive {
   std::string name() const override { return unary_op_name(op_); }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums,
+                         const std::vector<array>& outputs) override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) override;
 
  private:
   UnaryOp op_;
 };
 
 /// out = op(a, b) for inputs of one dtype and one (broadcast) shape.
+/// Derivatives (elementwise_grad.cpp): maximum/minimum route the cotangent to
+/// the selected input (to a NaN input when one is NaN), ties split it 1/2 each;
+/// power's d/da is 0 where b == 0 and d/db is 0 where a == 0 (no 0 * inf);
+/// remainder = a - b floor(a/b) (d/db = -floor(a/b)); floor_divide,
+/// comparisons, logical ops and integer inputs give zeros.
 class Binary : public Primitive {
  public:
   explicit Binary(BinaryOp op) : op_(op) {}
@@ -41,6 +53,11 @@ class Binary : public Primitive {
   std::string name() const override { return binary_op_name(op_); }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums,
+                         const std::vector<array>& outputs) override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) override;
 
  private:
   BinaryOp op_;
@@ -52,9 +69,15 @@ class Select : public Primitive {
   std::string name() const override { return "Select"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums,
+                         const std::vector<array>& outputs) override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) override;
 };
 
-/// Element type conversion.
+/// Element type conversion. Float-to-float casts pass derivatives (cast
+/// back); casts from or to integer/bool types give zeros.
 class AsType : public Primitive {
  public:
   explicit AsType(Dtype dtype) : dtype_(dtype) {}
@@ -62,6 +85,11 @@ class AsType : public Primitive {
   std::string name() const override { return "AsType"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums,
+                         const std::vector<array>& outputs) override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) override;
 
  private:
   Dtype dtype_;
@@ -73,6 +101,11 @@ class StopGradient : public Primitive {
   std::string name() const override { return "StopGradient"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums,
+                         const std::vector<array>& outputs) override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) override;
 };
 
 }  // namespace mfx

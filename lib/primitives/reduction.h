@@ -29,6 +29,10 @@ const char* scan_op_name(ScanOp op);
 ///   All, Any:  bool (x != 0).
 /// An empty reduced extent gives the identity (0, 1, true, false); the op
 /// functions reject empty Max/Min before building the graph.
+/// Derivatives (reduction_grad.cpp): Prod handles zeros exactly (one zero in
+/// a group gets the product of the others, two or more give zeros); Max/Min
+/// split the cotangent evenly over the elements equal to the result (like
+/// JAX); All/Any, integer inputs and integer results give zeros.
 class Reduce : public Primitive {
  public:
   Reduce(ReduceOp op, std::vector<int> axes, Dtype out_dtype)
@@ -39,6 +43,11 @@ class Reduce : public Primitive {
   std::string name() const override { return reduce_op_name(op_); }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums,
+                         const std::vector<array>& outputs) override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) override;
 
  private:
   ReduceOp op_;
@@ -57,6 +66,11 @@ class ArgReduce : public Primitive {
   std::string name() const override { return arg_reduce_op_name(op_); }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums,
+                         const std::vector<array>& outputs) override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) override;
 
  private:
   ArgReduceOp op_;
@@ -79,6 +93,11 @@ class Scan : public Primitive {
   std::string name() const override { return scan_op_name(op_); }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums,
+                         const std::vector<array>& outputs) override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) override;
 
  private:
   ScanOp op_;

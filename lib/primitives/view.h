@@ -13,6 +13,11 @@ class Reshape : public Primitive {
   std::string name() const override { return "Reshape"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums,
+                         const std::vector<array>& outputs) override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) override;
 
  private:
   Shape shape_;
@@ -25,6 +30,11 @@ class Transpose : public Primitive {
   std::string name() const override { return "Transpose"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums,
+                         const std::vector<array>& outputs) override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) override;
 
  private:
   std::vector<int> axes_;
@@ -38,25 +48,39 @@ class Broadcast : public Primitive {
   std::string name() const override { return "Broadcast"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums,
+                         const std::vector<array>& outputs) override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) override;
 
  private:
   Shape shape_;
 };
 
 /// Strided slice; start is the first index taken per axis (already clamped),
-/// step may be negative.
+/// step may be negative; out_shape is the result's shape (the jvp rule, which
+/// sees no outputs, needs it).
 class Slice : public Primitive {
  public:
-  Slice(Shape start, Shape step) : start_(std::move(start)), step_(std::move(step)) {}
+  Slice(Shape start, Shape step, Shape out_shape)
+      : start_(std::move(start)), step_(std::move(step)), out_shape_(std::move(out_shape)) {}
   const Shape& start() const { return start_; }
   const Shape& step() const { return step_; }
+  const Shape& out_shape() const { return out_shape_; }
   std::string name() const override { return "Slice"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums,
+                         const std::vector<array>& outputs) override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) override;
 
  private:
   Shape start_;
   Shape step_;
+  Shape out_shape_;
 };
 
 }  // namespace mfx
