@@ -1,0 +1,129 @@
+// The transform engine: vjp, jvp, grad, value_and_grad over arrays and Trees,
+// nesting, closures, evaluation inside traced functions, misuse errors.
+#include <cmath>
+
+#include "test_utils.h"
+
+using namespace mfx;
+using mfx::test::check_close;
+using mfx::test::check_throws_with;
+
+TEST_CASE("grad of a scalar function of an array", "[transforms]") {
+  auto f = [](const array& x) { return sum(x * x * x); };
+  array x({1.0, -2.0, 0.5});
+  check_close(grad(f)(x), {3.0, 12.0, 0.75}, {3}, 1e-12, 1e-12);
+  auto [value, g] = value_and_grad(f)(x);
+  CHECK(value.item<double>() == Approx(1.0 - 8.0 + 0.125));
+  check_close(g, {3.0, 12.0, 0.75}, {3}, 1e-12, 1e-12);
+}
+
+TEST_CASE("grad of grad (second derivative)", "[transforms]") {
+  auto f = [](const array& x) { return sum(x * x * x); };
+  auto df_sum = [&](const array& x) { return sum(grad(f)(x)); };  // sum(3 x^2)
+  check_close(grad(df_sum)(array({1.0, -2.0})), {6.0, -12.0}, {2}, 1e-12, 1e-12);
+}
+
+TEST_CASE("gradients over a Tree keep its structure; extra arguments pass through",
+          "[transforms]") {
+  Tree params{{"w", array({2.0, 3.0})}, {"b", array(0.5)}};
+  array x({1.0, 4.0});
+  auto loss = [](const Tree& p, const array& x) {
+    return sum(square(p["w"].leaf() * x + p["b"].leaf()));
+  };
+  Tree g = grad(loss)(params, x);
+  REQUIRE(g.same_structure(params));
+  // r = w*x + b = (2.5, 12.5); dL/dw = 2 r x = (5, 100); dL/db = 2 sum(r) = 30.
+  check_close(g["w"].leaf(), {5.0, 100.0}, {2}, 1e-12, 1e-12);
+  check_close(g["b"].leaf(), {30.0}, {}, 1e-12, 1e-12);
+}
+
+TEST_CASE("closed-over arrays are constants; unused inputs get zeros", "[transforms]") {
+  array c({1.0, 2.0});
+  // Only the first primal is used; c is a constant of the function.
+  auto [outs, cts] = vjp([&](const std::vector<array>& p) { return std::vector<array>{p[0] * c}; },
+                         {array({3.0, 4.0}), array({5.0})}, {array({1.0, 1.0})});
+  check_close(outs[0], {3.0, 8.0}, {2});
+  check_close(cts[0], {1.0, 2.0}, {2});
+  check_close(cts[1], {0.0}, {1});
+}
+
+TEST_CASE("a primal used twice accumulates both paths", "[transforms]") {
+  auto f = [](const array& x) { return sum(x * x + x); };
+  check_close(grad(f)(array({1.5, -1.0})), {4.0, -1.0}, {2}, 1e-12, 1e-12);
+}
+
+TEST_CASE("evaluating inside a traced function keeps the gradient", "[transforms]") {
+  auto f = [](const array& x) {
+    array y = exp(x);
+    double m = max(y).item<double>();  // evaluates y mid-trace
+    return sum(y) / m;
+  };
+  array x({0.0, 1.0});
+  double e = std::exp(1.0);
+  check_close(grad(f)(x), {1.0 / e, 1.0}, {2}, 1e-12, 1e-12);
+}
+
+TEST_CASE("jvp pushes tangents forward", "[transforms]") {
+  auto [outs, tans] =
+      jvp([](const std::vector<array>& p) { return std::vector<array>{sin(p[0]) * p[1]}; },
+          {array({0.5, 1.0}), array({2.0, 3.0})}, {array({1.0, 0.0}), array({0.0, 1.0})});
+  check_close(outs[0], {std::sin(0.5) * 2.0, std::sin(1.0) * 3.0}, {2}, 1e-12, 1e-12);
+  check_close(tans[0], {std::cos(0.5) * 2.0, std::sin(1.0)}, {2}, 1e-12, 1e-12);
+}
+
+TEST_CASE("jvp of grad (forward over reverse)", "[transforms]") {
+  auto f = [](const array& x) { return sum(x * x * x); };
+  auto [g, hv] = jvp([&](const std::vector<array>& p) { return std::vector<array>{grad(f)(p[0])}; },
+                     {array({1.0, 2.0})}, {array({1.0, 1.0})});
+  check_close(hv[0], {6.0, 12.0}, {2}, 1e-12, 1e-12);
+}
+
+TEST_CASE("transform misuse gives clear errors", "[transforms][errors]") {
+  auto f = [](const array& x) { return sum(x); };
+  check_throws_with([&] { grad(f)(array({1, 2})); }, {"[vjp]", "int32", "(2)"});
+  check_throws_with(
+      [&] {
+        grad([](const array& x) { return x * 2.0; })(array({1.0, 2.0}));
+      },
+      {"[value_and_grad]", "one-element", "(2)"});
+  check_throws_with(
+      [&] {
+        vjp([](const std::vector<array>& p) { return std::vector<array>{p[0]}; },
+            {array({1.0, 2.0})}, {array({1.0})});
+      },
+      {"[vjp]", "(1)", "(2)"});
+  check_throws_with(
+      [&] {
+        jvp([](const std::vector<array>& p) { return p; }, {array({1.0, 2.0})}, {array({1.0})});
+      },
+      {"[jvp]", "(1)", "(2)"});
+}
+
+TEST_CASE("custom_vjp uses the user's backward", "[transforms]") {
+  // Straight-through rounding: forward rounds, backward passes the cotangent.
+  ArrayFn st_round = custom_vjp([](const std::vector<array>& p) { return std::vector<array>{round(p[0])}; },
+                                [](const std::vector<array>&, const std::vector<array>&,
+                                   const std::vector<array>& ct) { return std::vector<array>{ct[0]}; });
+  auto f = [&](const array& x) { return sum(st_round({x})[0] * 3.0); };
+  array x({0.4, 1.6});
+  CHECK(f(x).item<double>() == Approx(6.0));
+  check_close(grad(f)(x), {3.0, 3.0}, {2}, 1e-12, 1e-12);
+  // Forward mode differentiates the function itself (round has zero derivative).
+  auto [o, t] = jvp(st_round, {x}, {array({1.0, 1.0})});
+  check_close(t[0], {0.0, 0.0}, {2});
+}
+
+TEST_CASE("checkpoint recomputes the forward in the backward pass", "[transforms]") {
+  int calls = 0;
+  ArrayFn block = checkpoint([&](const std::vector<array>& p) {
+    ++calls;
+    return std::vector<array>{tanh(p[0] * p[1])};
+  });
+  auto f = [&](const array& x) { return sum(block({x, array({2.0, 3.0})})[0]); };
+  auto plain = [](const array& x) { return sum(tanh(x * array({2.0, 3.0}))); };
+  array x({0.1, -0.2});
+  array g = grad(f)(x);
+  array expected = grad(plain)(x);
+  check_close(g, expected.to_vector<double>(), {2}, 1e-12, 1e-12);
+  CHECK(calls >= 2);  // the shape probe, then the recomputation inside the backward
+}
