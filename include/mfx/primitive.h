@@ -52,3 +52,13 @@ class Primitive {
 };
 
 }  // namespace mfx
+
+/// Declares a primitive's vjp and jvp overrides (inside the class body).
+#define MFX_DECLARE_GRAD_RULES                                                               \
+  std::vector<mfx::array> vjp(const std::vector<mfx::array>& primals,                        \
+                              const std::vector<mfx::array>& cotangents,                     \
+                              const std::vector<int>& argnums,                               \
+                              const std::vector<mfx::array>& outputs) override;              \
+  std::vector<mfx::array> jvp(const std::vector<mfx::array>& primals,                        \
+                              const std::vector<mfx::array>& tangents,                       \
+                              const std::vector<int>& argnums) override

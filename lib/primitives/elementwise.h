@@ -30,11 +30,7 @@ class Unary : public Primitive {
   std::string name() const override { return unary_op_name(op_); }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums,
-                         const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
+  MFX_DECLARE_GRAD_RULES;
 
  private:
   UnaryOp op_;
@@ -53,11 +49,7 @@ class Binary : public Primitive {
   std::string name() const override { return binary_op_name(op_); }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums,
-                         const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
+  MFX_DECLARE_GRAD_RULES;
 
  private:
   BinaryOp op_;
@@ -69,11 +61,7 @@ class Select : public Primitive {
   std::string name() const override { return "Select"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums,
-                         const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
+  MFX_DECLARE_GRAD_RULES;
 };
 
 /// Element type conversion. Float-to-float casts pass derivatives (cast
@@ -85,11 +73,7 @@ class AsType : public Primitive {
   std::string name() const override { return "AsType"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums,
-                         const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
+  MFX_DECLARE_GRAD_RULES;
 
  private:
   Dtype dtype_;
@@ -101,11 +85,7 @@ class StopGradient : public Primitive {
   std::string name() const override { return "StopGradient"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums,
-                         const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
+  MFX_DECLARE_GRAD_RULES;
 };
 
 }  // namespace mfx

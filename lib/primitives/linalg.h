@@ -12,11 +12,7 @@ class Matmul : public Primitive {
  public:
   std::string name() const override { return "Matmul"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums,
-                         const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
+  MFX_DECLARE_GRAD_RULES;
   bool is_equivalent(const Primitive& other) const override;
 };
 

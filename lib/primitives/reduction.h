@@ -43,11 +43,7 @@ class Reduce : public Primitive {
   std::string name() const override { return reduce_op_name(op_); }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums,
-                         const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
+  MFX_DECLARE_GRAD_RULES;
 
  private:
   ReduceOp op_;
@@ -66,11 +62,7 @@ class ArgReduce : public Primitive {
   std::string name() const override { return arg_reduce_op_name(op_); }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums,
-                         const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
+  MFX_DECLARE_GRAD_RULES;
 
  private:
   ArgReduceOp op_;
@@ -93,11 +85,7 @@ class Scan : public Primitive {
   std::string name() const override { return scan_op_name(op_); }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums,
-                         const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
+  MFX_DECLARE_GRAD_RULES;
 
  private:
   ScanOp op_;

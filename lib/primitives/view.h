@@ -13,11 +13,7 @@ class Reshape : public Primitive {
   std::string name() const override { return "Reshape"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums,
-                         const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
+  MFX_DECLARE_GRAD_RULES;
 
  private:
   Shape shape_;
@@ -30,11 +26,7 @@ class Transpose : public Primitive {
   std::string name() const override { return "Transpose"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums,
-                         const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
+  MFX_DECLARE_GRAD_RULES;
 
  private:
   std::vector<int> axes_;
@@ -48,11 +40,7 @@ class Broadcast : public Primitive {
   std::string name() const override { return "Broadcast"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums,
-                         const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
+  MFX_DECLARE_GRAD_RULES;
 
  private:
   Shape shape_;
@@ -71,11 +59,7 @@ class Slice : public Primitive {
   std::string name() const override { return "Slice"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums,
-                         const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
+  MFX_DECLARE_GRAD_RULES;
 
  private:
   Shape start_;
