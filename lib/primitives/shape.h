@@ -15,6 +15,7 @@ class Concatenate : public Primitive {
   std::string name() const override { return "Concatenate"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  MFX_DECLARE_GRAD_RULES;
 
  private:
   int axis_;
@@ -30,6 +31,7 @@ class Pad : public Primitive {
   std::string name() const override { return "Pad"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  MFX_DECLARE_GRAD_RULES;
 
  private:
   Shape low_;
