@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mfx/primitive.h"
+#include "mfx/transforms.h"
 #include "test_utils.h"
 
 namespace mfx::test {
@@ -129,6 +130,53 @@ inline void check_grads(const GradFn& f, const std::vector<array>& inputs, const
     double rhs = dot(ct[0], v);
     CHECK(std::abs(lhs - rhs) <= atol + rtol * std::abs(rhs));
     check_close(ct[0], values(ct_all[i]), primals[i].shape(), 1e-12, 1e-12);
+  }
+}
+
+/// Checks the transform engine on a whole function: for f(inputs) (float64
+/// inputs, one floating output) and random tangents v_i, one input at a time
+/// and all at once, mfx::jvp matches central differences
+/// (f(x + h v) - f(x - h v)) / 2h with h = 1e-6, and mfx::vjp with a random
+/// cotangent ct satisfies <ct, J v> = sum_i <vjp(ct)_i, v_i>.
+inline void check_fn_grads(const GradFn& f, const std::vector<array>& inputs, double rtol = 1e-6,
+                           double atol = 1e-6) {
+  const double h = 1e-6;
+  for (auto& x : inputs) x.eval();
+  auto fn = [&](const std::vector<array>& in) -> std::vector<array> { return {f(in)}; };
+  array y = f(inputs);
+  y.eval();
+  REQUIRE(is_floating(y.dtype()));
+  array ct = astype(rand_like(y.shape(), 99), y.dtype());
+  auto [outs, cts] = mfx::vjp(fn, inputs, std::vector<array>{ct});
+  REQUIRE(cts.size() == inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    INFO("input " << i);
+    CHECK(cts[i].shape() == inputs[i].shape());
+    CHECK(cts[i].dtype() == inputs[i].dtype());
+  }
+  const int n = static_cast<int>(inputs.size());
+  // which = -1: perturb every input at once.
+  for (int which = -1; which < n; ++which) {
+    INFO("tangent on input " << which << " (-1: all)");
+    std::vector<array> v, plus, minus;
+    double rhs = 0;
+    for (int i = 0; i < n; ++i) {
+      const array& x = inputs[i];
+      array vi =
+          which < 0 || which == i ? astype(rand_like(x.shape(), 31 + i), x.dtype()) : zeros_like(x);
+      v.push_back(vi);
+      plus.push_back(x + h * vi);
+      minus.push_back(x - h * vi);
+      rhs += dot(cts[i], vi);
+    }
+    auto [o, tans] = mfx::jvp(fn, inputs, v);
+    REQUIRE(tans.size() == 1);
+    CHECK(tans[0].shape() == y.shape());
+    CHECK(tans[0].dtype() == y.dtype());
+    array jv = (f(plus) - f(minus)) / (2 * h);
+    check_close(tans[0], values(jv), y.shape(), rtol, atol);
+    double lhs = dot(ct, jv);
+    CHECK(std::abs(lhs - rhs) <= atol + rtol * std::abs(rhs));
   }
 }
 

@@ -101,9 +101,10 @@ TEST_CASE("transform misuse gives clear errors", "[transforms][errors]") {
 
 TEST_CASE("custom_vjp uses the user's backward", "[transforms]") {
   // Straight-through rounding: forward rounds, backward passes the cotangent.
-  ArrayFn st_round = custom_vjp([](const std::vector<array>& p) { return std::vector<array>{round(p[0])}; },
-                                [](const std::vector<array>&, const std::vector<array>&,
-                                   const std::vector<array>& ct) { return std::vector<array>{ct[0]}; });
+  ArrayFn st_round =
+      custom_vjp([](const std::vector<array>& p) { return std::vector<array>{round(p[0])}; },
+                 [](const std::vector<array>&, const std::vector<array>&,
+                    const std::vector<array>& ct) { return std::vector<array>{ct[0]}; });
   auto f = [&](const array& x) { return sum(st_round({x})[0] * 3.0); };
   array x({0.4, 1.6});
   CHECK(f(x).item<double>() == Approx(6.0));
@@ -126,4 +127,36 @@ TEST_CASE("checkpoint recomputes the forward in the backward pass", "[transforms
   array expected = grad(plain)(x);
   check_close(g, expected.to_vector<double>(), {2}, 1e-12, 1e-12);
   CHECK(calls >= 2);  // the shape probe, then the recomputation inside the backward
+}
+
+TEST_CASE("grad over several arguments (argnums) returns a tuple in that order", "[transforms]") {
+  auto f = [](const array& a, const array& b, const Tree& t) {
+    return sum(a * b) + sum(square(t["w"].leaf()) * a);
+  };
+  array a({1.0, 2.0}), b({3.0, -1.0});
+  Tree t{{"w", array({0.5, 2.0})}};
+  auto [value, g] = value_and_grad<0, 2>(f)(a, b, t);
+  CHECK(value.item<double>() == Approx(1.0 + 0.25 + 8.0));
+  auto [ga, gt] = g;
+  check_close(ga, {3.0 + 0.25, -1.0 + 4.0}, {2}, 1e-12, 1e-12);  // b + w^2
+  REQUIRE(gt.same_structure(t));
+  check_close(gt["w"].leaf(), {1.0, 8.0}, {2}, 1e-12, 1e-12);  // 2 w a
+  auto [gb, ga2] = grad<1, 0>(f)(a, b, t);                     // order follows the argnums
+  check_close(gb, {1.0, 2.0}, {2}, 1e-12, 1e-12);
+  check_close(ga2, mfx::test::values(ga), {2}, 1e-12, 1e-12);
+}
+
+TEST_CASE("auxiliary outputs pass through value_and_grad (has_aux)", "[transforms]") {
+  auto f = [](const array& x) {
+    array loss = sum(x * x);
+    return std::make_pair(loss, Tree{{"mean", mean(x)}, {"n", array(3)}});
+  };
+  array x({1.0, 2.0, 3.0});
+  auto [value, g] = value_and_grad(f)(x);
+  auto [loss, aux] = value;
+  CHECK(loss.item<double>() == Approx(14.0));
+  CHECK(aux["mean"].leaf().item<double>() == Approx(2.0));
+  CHECK(aux["n"].leaf().item<int32_t>() == 3);
+  check_close(g, {2.0, 4.0, 6.0}, {3}, 1e-12, 1e-12);
+  check_close(grad(f)(x), {2.0, 4.0, 6.0}, {3}, 1e-12, 1e-12);
 }

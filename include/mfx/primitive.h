@@ -3,6 +3,7 @@
 // and (with the transforms) its differentiation and batching rules.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -11,7 +12,7 @@
 
 namespace mfx {
 
-class Primitive {
+class Primitive : public std::enable_shared_from_this<Primitive> {
  public:
   explicit Primitive(Device device = default_device()) : device_(device) {}
   virtual ~Primitive() = default;
@@ -36,10 +37,15 @@ class Primitive {
   virtual std::vector<array> jvp(const std::vector<array>& primals,
                                  const std::vector<array>& tangents,
                                  const std::vector<int>& argnums);
-  /// Batching rule: outputs and their batch axes given inputs and their batch
-  /// axes (-1 for "not batched").
+  /// Batching rule: given inputs that carry an extra batch axis at `axes[i]`
+  /// (-1: input i is not batched, at least one is) and the unbatched
+  /// `outputs` (for their shapes and dtypes), returns the batched outputs and
+  /// the position of the batch axis in each. The default applies the
+  /// primitive to every batch element and stacks the results (correct for
+  /// every primitive, but one node per element: fast rules override it).
   virtual std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                               const std::vector<int>& axes);
+                                                               const std::vector<int>& axes,
+                                                               const std::vector<array>& outputs);
 
   /// True when `other` computes the same function (same type and parameters);
   /// used for common-subexpression elimination.
@@ -54,11 +60,16 @@ class Primitive {
 }  // namespace mfx
 
 /// Declares a primitive's vjp and jvp overrides (inside the class body).
-#define MFX_DECLARE_GRAD_RULES                                                               \
-  std::vector<mfx::array> vjp(const std::vector<mfx::array>& primals,                        \
-                              const std::vector<mfx::array>& cotangents,                     \
-                              const std::vector<int>& argnums,                               \
-                              const std::vector<mfx::array>& outputs) override;              \
-  std::vector<mfx::array> jvp(const std::vector<mfx::array>& primals,                        \
-                              const std::vector<mfx::array>& tangents,                       \
+#define MFX_DECLARE_GRAD_RULES                                                           \
+  std::vector<mfx::array> vjp(                                                           \
+      const std::vector<mfx::array>& primals, const std::vector<mfx::array>& cotangents, \
+      const std::vector<int>& argnums, const std::vector<mfx::array>& outputs) override; \
+  std::vector<mfx::array> jvp(const std::vector<mfx::array>& primals,                    \
+                              const std::vector<mfx::array>& tangents,                   \
                               const std::vector<int>& argnums) override
+
+/// Declares a primitive's vmap override (inside the class body).
+#define MFX_DECLARE_VMAP_RULE                                              \
+  std::pair<std::vector<mfx::array>, std::vector<int>> vmap(               \
+      const std::vector<mfx::array>& inputs, const std::vector<int>& axes, \
+      const std::vector<mfx::array>& outputs) override

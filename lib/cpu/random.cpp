@@ -214,11 +214,11 @@ bool RandomBits::is_equivalent(const Primitive& other) const {
 }
 bool RandomUniform::is_equivalent(const Primitive& other) const {
   auto* o = dynamic_cast<const RandomUniform*>(&other);
-  return o && o->shape_ == shape_ && o->low_ == low_ && o->high_ == high_;
+  return o && o->shape_ == shape_ && o->low_ == low_ && o->high_ == high_ && o->dtype_ == dtype_;
 }
 bool RandomInteger::is_equivalent(const Primitive& other) const {
   auto* o = dynamic_cast<const RandomInteger*>(&other);
-  return o && o->shape_ == shape_ && o->low_ == low_ && o->high_ == high_;
+  return o && o->shape_ == shape_ && o->low_ == low_ && o->high_ == high_ && o->dtype_ == dtype_;
 }
 bool RandomPermutation::is_equivalent(const Primitive& other) const {
   auto* o = dynamic_cast<const RandomPermutation*>(&other);

@@ -71,7 +71,7 @@ array uniform(const array& key, const Shape& shape, double low, double high, Dty
     throw std::invalid_argument(
         fmt::format("[uniform] bounds must be finite with low < high, got [{}, {})", low, high));
   }
-  return array(shape, dtype, std::make_shared<RandomUniform>(shape, low, high), {key});
+  return array(shape, dtype, std::make_shared<RandomUniform>(shape, low, high, dtype), {key});
 }
 
 array normal(const array& key, const Shape& shape, double mean, double stddev, Dtype dtype) {
@@ -134,7 +134,7 @@ array randint(const array& key, int64_t low, int64_t high, const Shape& shape, D
     throw std::invalid_argument(
         fmt::format("[randint] bounds [{}, {}) do not fit {}", low, high, dtype_name(dtype)));
   }
-  return array(shape, dtype, std::make_shared<RandomInteger>(shape, low, high), {key});
+  return array(shape, dtype, std::make_shared<RandomInteger>(shape, low, high, dtype), {key});
 }
 
 array permutation(const array& key, int64_t n) {

@@ -22,6 +22,8 @@ class Conv2d : public Primitive {
   std::string name() const override { return "Conv2d"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
 
  private:
   Pair stride_, padding_, dilation_;

@@ -7,14 +7,54 @@
 namespace mfx {
 
 enum class UnaryOp {
-  Negative, Abs, Sign, Exp, Log, Log1p, Expm1, Sqrt, Rsqrt, Square, Reciprocal,
-  Sin, Cos, Tan, Arctan, Tanh, Sigmoid, Erf, Erfinv, Floor, Ceil, Round,
-  LogicalNot, IsNan, IsInf, IsFinite,
+  Negative,
+  Abs,
+  Sign,
+  Exp,
+  Log,
+  Log1p,
+  Expm1,
+  Sqrt,
+  Rsqrt,
+  Square,
+  Reciprocal,
+  Sin,
+  Cos,
+  Tan,
+  Arctan,
+  Tanh,
+  Sigmoid,
+  Erf,
+  Erfinv,
+  Floor,
+  Ceil,
+  Round,
+  LogicalNot,
+  IsNan,
+  IsInf,
+  IsFinite,
 };
 
 enum class BinaryOp {
-  Add, Subtract, Multiply, Divide, FloorDivide, Remainder, Power, Maximum, Minimum, Arctan2,
-  Equal, NotEqual, Less, LessEqual, Greater, GreaterEqual, LogicalAnd, LogicalOr, LogicalXor,
+  Add,
+  Subtract,
+  Multiply,
+  Divide,
+  FloorDivide,
+  Remainder,
+  Power,
+  Maximum,
+  Minimum,
+  Arctan2,
+  Equal,
+  NotEqual,
+  Less,
+  LessEqual,
+  Greater,
+  GreaterEqual,
+  LogicalAnd,
+  LogicalOr,
+  LogicalXor,
 };
 
 const char* unary_op_name(UnaryOp op);
@@ -31,6 +71,7 @@ class Unary : public Primitive {
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
   MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
 
  private:
   UnaryOp op_;
@@ -50,6 +91,7 @@ class Binary : public Primitive {
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
   MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
 
  private:
   BinaryOp op_;
@@ -62,6 +104,7 @@ class Select : public Primitive {
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
   MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
 };
 
 /// Element type conversion. Float-to-float casts pass derivatives (cast
@@ -74,6 +117,7 @@ class AsType : public Primitive {
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
   MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
 
  private:
   Dtype dtype_;
@@ -86,6 +130,7 @@ class StopGradient : public Primitive {
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
   MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
 };
 
 }  // namespace mfx

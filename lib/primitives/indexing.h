@@ -16,6 +16,8 @@ class Gather : public Primitive {
   std::string name() const override { return "Gather"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
 
  private:
   int axis_;
@@ -31,6 +33,8 @@ class GatherAxis : public Primitive {
   std::string name() const override { return "GatherAxis"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
 
  private:
   int axis_;
@@ -53,6 +57,8 @@ class Scatter : public Primitive {
   }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
 
  private:
   int axis_;
@@ -67,6 +73,8 @@ class Sort : public Primitive {
   std::string name() const override { return "Sort"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
 
  private:
   int axis_;
@@ -80,6 +88,8 @@ class ArgSort : public Primitive {
   std::string name() const override { return "ArgSort"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
 
  private:
   int axis_;
@@ -96,6 +106,8 @@ class TopK : public Primitive {
   std::string name() const override { return "TopK"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
 
  private:
   int64_t k_;

@@ -13,6 +13,7 @@ class Matmul : public Primitive {
   std::string name() const override { return "Matmul"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
   bool is_equivalent(const Primitive& other) const override;
 };
 

@@ -24,6 +24,7 @@ class RandomSplit : public Primitive {
   std::string name() const override { return "RandomSplit"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  MFX_DECLARE_GRAD_RULES;
 
  private:
   int64_t num_;
@@ -38,6 +39,7 @@ class RandomBits : public Primitive {
   std::string name() const override { return "RandomBits"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  MFX_DECLARE_GRAD_RULES;
 
  private:
   Shape shape_;
@@ -46,35 +48,41 @@ class RandomBits : public Primitive {
 /// Floats uniform in [low, high) of the output's floating dtype.
 class RandomUniform : public Primitive {
  public:
-  RandomUniform(Shape shape, double low, double high)
-      : shape_(std::move(shape)), low_(low), high_(high) {}
+  RandomUniform(Shape shape, double low, double high, Dtype dtype)
+      : shape_(std::move(shape)), low_(low), high_(high), dtype_(dtype) {}
   const Shape& shape() const { return shape_; }
   double low() const { return low_; }
   double high() const { return high_; }
+  Dtype dtype() const { return dtype_; }
   std::string name() const override { return "RandomUniform"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  MFX_DECLARE_GRAD_RULES;
 
  private:
   Shape shape_;
   double low_, high_;
+  Dtype dtype_;  // the output's: part of the function (CSE) and of the zero tangent
 };
 
 /// Integers uniform in [low, high) of the output's integer dtype.
 class RandomInteger : public Primitive {
  public:
-  RandomInteger(Shape shape, int64_t low, int64_t high)
-      : shape_(std::move(shape)), low_(low), high_(high) {}
+  RandomInteger(Shape shape, int64_t low, int64_t high, Dtype dtype)
+      : shape_(std::move(shape)), low_(low), high_(high), dtype_(dtype) {}
   const Shape& shape() const { return shape_; }
   int64_t low() const { return low_; }
   int64_t high() const { return high_; }
+  Dtype dtype() const { return dtype_; }
   std::string name() const override { return "RandomInteger"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  MFX_DECLARE_GRAD_RULES;
 
  private:
   Shape shape_;
   int64_t low_, high_;
+  Dtype dtype_;  // the output's: part of the function (CSE) and of the zero tangent
 };
 
 /// Fisher–Yates permutation of 0..n-1 (int32).
@@ -85,6 +93,7 @@ class RandomPermutation : public Primitive {
   std::string name() const override { return "RandomPermutation"; }
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
+  MFX_DECLARE_GRAD_RULES;
 
  private:
   int64_t n_;

@@ -44,6 +44,7 @@ class Reduce : public Primitive {
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
   MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
 
  private:
   ReduceOp op_;
@@ -63,6 +64,7 @@ class ArgReduce : public Primitive {
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
   MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
 
  private:
   ArgReduceOp op_;
@@ -86,6 +88,7 @@ class Scan : public Primitive {
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
   MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
 
  private:
   ScanOp op_;

@@ -16,6 +16,7 @@ class Concatenate : public Primitive {
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
   MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
 
  private:
   int axis_;
@@ -32,6 +33,7 @@ class Pad : public Primitive {
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
   MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
 
  private:
   Shape low_;

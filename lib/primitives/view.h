@@ -14,6 +14,7 @@ class Reshape : public Primitive {
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
   MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
 
  private:
   Shape shape_;
@@ -27,6 +28,7 @@ class Transpose : public Primitive {
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
   MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
 
  private:
   std::vector<int> axes_;
@@ -41,6 +43,7 @@ class Broadcast : public Primitive {
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
   MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
 
  private:
   Shape shape_;
@@ -60,6 +63,7 @@ class Slice : public Primitive {
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
   bool is_equivalent(const Primitive& other) const override;
   MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
 
  private:
   Shape start_;

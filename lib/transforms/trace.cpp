@@ -28,6 +28,11 @@ class TraceInput : public Primitive {
                          const std::vector<int>&) override {
     return {tangents[0]};
   }
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes,
+                                                       const std::vector<array>&) override {
+    return {{inputs[0]}, {axes[0]}};
+  }
 };
 
 }  // namespace

@@ -1,0 +1,42 @@
+// Batching rule of Conv2d: the batch folds into the image batch (batched
+// input), into the output channels (batched weights; group-major so each
+// group keeps its channels), or into the groups (both batched).
+#include "mfx/nn.h"
+#include "mfx/ops.h"
+#include "primitives/conv.h"
+#include "transforms/batching.h"
+
+namespace mfx {
+
+std::pair<std::vector<array>, std::vector<int>> Conv2d::vmap(const std::vector<array>& inputs,
+                                                             const std::vector<int>& axes,
+                                                             const std::vector<array>& outputs) {
+  const int64_t batch = batching::batch_size(inputs, axes);
+  const Shape& out = outputs[0].shape();  // [N, O, Ho, Wo]
+  const int64_t n = out[0], o = out[1], ho = out[2], wo = out[3];
+  array x = batching::to_front(inputs[0], axes[0]);
+  array w = batching::to_front(inputs[1], axes[1]);
+  if (axes[1] < 0) {
+    const Shape& s = x.shape();  // [B, N, C, H, W]
+    array y = conv2d(reshape(x, {batch * s[1], s[2], s[3], s[4]}), w, stride_, padding_, dilation_,
+                     groups_);
+    return {{reshape(y, {batch, n, o, ho, wo})}, {0}};
+  }
+  const Shape& ws = w.shape();  // [B, O, C/g, kH, kW]
+  const int64_t g = groups_;
+  if (axes[0] < 0) {
+    array wg =
+        reshape(transpose(reshape(w, {batch, g, o / g, ws[2], ws[3], ws[4]}), {1, 0, 2, 3, 4, 5}),
+                {g * batch * (o / g), ws[2], ws[3], ws[4]});
+    array y = conv2d(x, wg, stride_, padding_, dilation_, groups_);  // [N, g*B*O/g, Ho, Wo]
+    y = transpose(reshape(y, {n, g, batch, o / g, ho, wo}), {0, 2, 1, 3, 4, 5});
+    return {{reshape(y, {n, batch, o, ho, wo})}, {1}};
+  }
+  const Shape& s = x.shape();  // [B, N, C, H, W]
+  array xg = reshape(transpose(x, {1, 0, 2, 3, 4}), {s[1], batch * s[2], s[3], s[4]});
+  array wg = reshape(w, {batch * o, ws[2], ws[3], ws[4]});
+  array y = conv2d(xg, wg, stride_, padding_, dilation_, static_cast<int>(batch * g));
+  return {{reshape(y, {n, batch, o, ho, wo})}, {1}};
+}
+
+}  // namespace mfx
