@@ -1,0 +1,165 @@
+// Running a compiled signature, and the rules that make jit compose with the
+// transforms: derivatives and batching of the traced program, compiled too.
+#include "compiler/jit/compiled.h"
+
+#include <fmt/format.h>
+
+#include "mfx/ops.h"
+
+namespace mfx::jit_detail {
+
+CompiledFunction::CompiledFunction(Graph traced, JitOptions options)
+    : traced_(std::move(traced)), options_(std::move(options)) {
+  plan_ = make_plan(simplify(traced_, &simplify_stats_), options_);
+}
+
+std::vector<array> CompiledFunction::run(const std::vector<array>& inputs) const {
+  std::vector<array> outs = replay(plan_.program, inputs);
+  mfx::eval(outs);
+  return outs;
+}
+
+JitStats CompiledFunction::stats() const {
+  JitStats s;
+  s.traced_nodes = simplify_stats_.traced_nodes;
+  s.noops_removed = simplify_stats_.noops_removed;
+  s.cse_merged = simplify_stats_.cse_merged;
+  s.dead_removed = simplify_stats_.dead_removed;
+  s.constants = simplify_stats_.constants;
+  s.executed_nodes = s.traced_nodes - s.noops_removed - s.cse_merged - s.dead_removed;
+  s.kernels = static_cast<int>(plan_.steps.size());
+  return s;
+}
+
+namespace {
+
+std::string suffix(const char* what, const std::vector<int>& nums) {
+  std::string s = what;
+  for (int n : nums) s += "_" + (n < 0 ? std::string("n") : std::to_string(n));
+  return s;
+}
+
+// The traced program as a function of all inputs, with the ones at `nums`
+// taken from `sub` instead.
+std::vector<array> substituted(const Graph& g, std::vector<array> all, const std::vector<int>& nums,
+                               const std::vector<array>& sub) {
+  for (size_t k = 0; k < nums.size(); ++k) all[nums[k]] = sub[k];
+  return replay(g, all);
+}
+
+}  // namespace
+
+JitFunction& CompiledFunction::backward(const std::vector<int>& nums) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = backward_.find(nums);
+  if (it != backward_.end()) return it->second;
+  const Graph& g = traced_;
+  const size_t n = g.inputs.size();
+  // (primals..., cotangents...) -> cotangents of the primals at nums.
+  ArrayFn bwd = [&g, n, nums](const std::vector<array>& args) {
+    std::vector<array> primals(args.begin(), args.begin() + n);
+    std::vector<array> cts(args.begin() + n, args.end());
+    std::vector<array> diff;
+    for (int a : nums) diff.push_back(primals[a]);
+    ArrayFn fwd = [&](const std::vector<array>& d) { return substituted(g, primals, nums, d); };
+    return mfx::vjp(fwd, diff, cts).second;
+  };
+  JitOptions o = options_;
+  o.name = options_.name + suffix("_vjp", nums);
+  return backward_.emplace(nums, jit(bwd, o)).first->second;
+}
+
+JitFunction& CompiledFunction::forward_tangents(const std::vector<int>& nums) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = forward_tangents_.find(nums);
+  if (it != forward_tangents_.end()) return it->second;
+  const Graph& g = traced_;
+  const size_t n = g.inputs.size();
+  // (primals..., tangents of nums...) -> tangents of the outputs.
+  ArrayFn fwd_t = [&g, n, nums](const std::vector<array>& args) {
+    std::vector<array> primals(args.begin(), args.begin() + n);
+    std::vector<array> tans(args.begin() + n, args.end());
+    std::vector<array> diff;
+    for (int a : nums) diff.push_back(primals[a]);
+    ArrayFn fwd = [&](const std::vector<array>& d) { return substituted(g, primals, nums, d); };
+    return mfx::jvp(fwd, diff, tans).second;
+  };
+  JitOptions o = options_;
+  o.name = options_.name + suffix("_jvp", nums);
+  return forward_tangents_.emplace(nums, jit(fwd_t, o)).first->second;
+}
+
+JitFunction& CompiledFunction::batched(const std::vector<int>& axes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = batched_.find(axes);
+  if (it != batched_.end()) return it->second;
+  const Graph& g = traced_;
+  VmapAxes in_axes;
+  for (int a : axes) in_axes.push_back(a < 0 ? std::nullopt : std::optional<int>(a));
+  ArrayFn f = [&g](const std::vector<array>& args) { return replay(g, args); };
+  JitOptions o = options_;
+  o.name = options_.name + suffix("_vmap", axes);
+  return batched_.emplace(axes, jit(vmap(f, in_axes), o)).first->second;
+}
+
+void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  std::vector<array> res = fn_->run(inputs);
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    outputs[i].set_view(res[i], res[i].strides(), 0, res[i].data_size(), res[i].flags());
+  }
+}
+
+bool Compiled::is_equivalent(const Primitive& other) const {
+  auto* o = dynamic_cast<const Compiled*>(&other);
+  return o && o->fn_ == fn_;
+}
+
+std::vector<array> Compiled::vjp(const std::vector<array>& primals,
+                                 const std::vector<array>& cotangents,
+                                 const std::vector<int>& argnums, const std::vector<array>&) {
+  std::vector<int> diff;
+  for (int a : argnums) {
+    if (is_floating(primals[a].dtype())) diff.push_back(a);
+  }
+  std::vector<array> got;
+  if (!diff.empty()) {
+    std::vector<array> args = primals;
+    args.insert(args.end(), cotangents.begin(), cotangents.end());
+    got = fn_->backward(diff)(args);
+  }
+  std::vector<array> res;
+  size_t k = 0;
+  for (int a : argnums) {
+    res.push_back(is_floating(primals[a].dtype()) ? got[k++] : zeros_like(primals[a]));
+  }
+  return res;
+}
+
+std::vector<array> Compiled::jvp(const std::vector<array>& primals,
+                                 const std::vector<array>& tangents,
+                                 const std::vector<int>& argnums) {
+  std::vector<int> diff;
+  std::vector<array> args = primals;
+  for (size_t k = 0; k < argnums.size(); ++k) {
+    if (!is_floating(primals[argnums[k]].dtype())) continue;
+    diff.push_back(argnums[k]);
+    args.push_back(tangents[k]);
+  }
+  if (diff.empty()) {
+    std::vector<array> zero;
+    for (int v : fn_->traced().outputs) {
+      zero.push_back(zeros(fn_->traced().values[v].shape, fn_->traced().values[v].dtype));
+    }
+    return zero;
+  }
+  return fn_->forward_tangents(diff)(args);
+}
+
+std::pair<std::vector<array>, std::vector<int>> Compiled::vmap(const std::vector<array>& inputs,
+                                                               const std::vector<int>& axes,
+                                                               const std::vector<array>& outputs) {
+  auto res = fn_->batched(axes)(inputs);
+  return {res, std::vector<int>(res.size(), 0)};
+}
+
+}  // namespace mfx::jit_detail

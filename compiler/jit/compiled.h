@@ -1,0 +1,55 @@
+// One compiled signature of a jitted function and the primitive that runs it
+// inside an array graph (internal).
+#pragma once
+
+#include <map>
+#include <mutex>
+
+#include "compiler/jit/graph.h"
+#include "compiler/jit/plan.h"
+#include "mfx/jit.h"
+
+namespace mfx::jit_detail {
+
+class CompiledFunction {
+ public:
+  CompiledFunction(Graph traced, JitOptions options);
+
+  /// Runs the plan on evaluated inputs; returns evaluated outputs.
+  std::vector<array> run(const std::vector<array>& inputs) const;
+
+  const Graph& traced() const { return traced_; }
+  const Plan& plan() const { return plan_; }
+  const JitOptions& options() const { return options_; }
+  JitStats stats() const;
+
+  /// Compiled derivative and batching functions, made on first use per
+  /// argument selection (the engine asks for the same ones every step).
+  JitFunction& backward(const std::vector<int>& argnums);
+  JitFunction& forward_tangents(const std::vector<int>& argnums);
+  JitFunction& batched(const std::vector<int>& axes);
+
+ private:
+  Graph traced_;
+  JitOptions options_;
+  SimplifyStats simplify_stats_;
+  Plan plan_;
+  std::mutex mutex_;
+  std::map<std::vector<int>, JitFunction> backward_, forward_tangents_, batched_;
+};
+
+/// Graph node standing for one call of a compiled function.
+class Compiled : public Primitive {
+ public:
+  explicit Compiled(std::shared_ptr<CompiledFunction> fn) : fn_(std::move(fn)) {}
+  std::string name() const override { return "Compiled(" + fn_->options().name + ")"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  bool is_equivalent(const Primitive& other) const override;
+  MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
+
+ private:
+  std::shared_ptr<CompiledFunction> fn_;
+};
+
+}  // namespace mfx::jit_detail

@@ -1,0 +1,106 @@
+// jit(f): the per-signature cache in front of CompiledFunction.
+#include <fmt/format.h>
+
+#include <map>
+#include <mutex>
+
+#include "compiler/jit/compiled.h"
+
+namespace mfx {
+
+using jit_detail::CompiledFunction;
+
+struct JitFunction::State {
+  ArrayFn f;
+  JitOptions options;
+  std::mutex mutex;
+  std::map<std::string, std::shared_ptr<CompiledFunction>> cache;
+  std::shared_ptr<CompiledFunction> last;
+  int hits = 0;
+};
+
+namespace {
+
+std::string signature(const std::vector<array>& args) {
+  std::string key;
+  for (auto& a : args) key += fmt::format("{}{};", dtype_name(a.dtype()), shape_str(a.shape()));
+  return key;
+}
+
+}  // namespace
+
+JitFunction::JitFunction(ArrayFn f, JitOptions options) : state_(std::make_shared<State>()) {
+  state_->f = std::move(f);
+  state_->options = std::move(options);
+}
+
+std::vector<array> JitFunction::operator()(const std::vector<array>& args) const {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (!args[i].valid()) {
+      throw std::invalid_argument(
+          fmt::format("[jit] {}: argument {} is a null array", state_->options.name, i));
+    }
+  }
+  std::shared_ptr<CompiledFunction> fn;
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    std::string key = signature(args);
+    auto it = state_->cache.find(key);
+    if (it != state_->cache.end()) {
+      fn = it->second;
+      ++state_->hits;
+    } else {
+      std::vector<Shape> shapes;
+      std::vector<Dtype> dtypes;
+      for (auto& a : args) {
+        shapes.push_back(a.shape());
+        dtypes.push_back(a.dtype());
+      }
+      auto g = jit_detail::trace(state_->f, shapes, dtypes, state_->options.name);
+      fn = std::make_shared<CompiledFunction>(std::move(g), state_->options);
+      state_->cache.emplace(key, fn);
+    }
+    state_->last = fn;
+  }
+  std::vector<Shape> shapes;
+  std::vector<Dtype> dtypes;
+  for (int v : fn->traced().outputs) {
+    shapes.push_back(fn->traced().values[v].shape);
+    dtypes.push_back(fn->traced().values[v].dtype);
+  }
+  return array::make_arrays(shapes, dtypes, std::make_shared<jit_detail::Compiled>(fn), args);
+}
+
+int JitFunction::cache_size() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return static_cast<int>(state_->cache.size());
+}
+
+int JitFunction::cache_hits() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->hits;
+}
+
+JitStats JitFunction::stats() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  if (!state_->last) {
+    throw std::logic_error(
+        fmt::format("[jit] {}: no call yet, so no statistics", state_->options.name));
+  }
+  return state_->last->stats();
+}
+
+std::string JitFunction::report_json() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  if (!state_->last) {
+    throw std::logic_error(
+        fmt::format("[jit] {}: no call yet, so no report", state_->options.name));
+  }
+  return jit_detail::plan_report_json(state_->last->plan(), state_->last->stats(), state_->options);
+}
+
+JitFunction jit(ArrayFn f, JitOptions options) {
+  return JitFunction(std::move(f), std::move(options));
+}
+
+}  // namespace mfx

@@ -1,0 +1,34 @@
+// Execution plan of a simplified graph (internal): an ordered list of steps,
+// each a primitive call (a library/opaque op or a generated fused kernel),
+// plus the fusion report data.
+#pragma once
+
+#include <string>
+
+#include "compiler/jit/graph.h"
+#include "mfx/jit.h"
+
+namespace mfx::jit_detail {
+
+struct Plan {
+  /// The executed program: primitives of the simplified graph, with fused
+  /// groups replaced by one FusedKernel node each.
+  Graph program;
+  /// Report entries, one per step of `program`.
+  struct Step {
+    std::string kind;  // "fused" or "primitive"
+    std::string name;
+    std::vector<std::string> source_ops;
+    std::string reason;  // why the step is not part of a fused kernel
+  };
+  std::vector<Step> steps;
+};
+
+/// Plans the simplified graph: with options.fuse, groups fusible nodes into
+/// generated kernels; otherwise every node is its own step.
+Plan make_plan(const Graph& simplified, const JitOptions& options);
+
+/// JSON fusion report of a plan.
+std::string plan_report_json(const Plan& plan, const JitStats& stats, const JitOptions& options);
+
+}  // namespace mfx::jit_detail
