@@ -27,7 +27,7 @@ JitStats CompiledFunction::stats() const {
   s.dead_removed = simplify_stats_.dead_removed;
   s.constants = simplify_stats_.constants;
   s.executed_nodes = s.traced_nodes - s.noops_removed - s.cse_merged - s.dead_removed;
-  s.kernels = static_cast<int>(plan_.steps.size());
+  s.kernels = plan_.launches();
   return s;
 }
 

@@ -1,18 +1,614 @@
-// Planning: which nodes of the simplified graph become one generated kernel.
+// Fusion planning. One forward pass over the simplified graph assigns every
+// elementwise/reduction node to a group (a future kernel) whose iteration
+// space S is fixed by its first node; views of materialised values are
+// inlined as index arithmetic wherever they are read. Reductions keep the
+// group open: a reduction over axes R of a value aligned with S makes R
+// "domain" axes (iterated inside one grid point) and its result a local that
+// later nodes of the same group read back (x - max(x), a / sum(a)).
+//
+// A node joins a group when its shape is aligned with S (same rank, every
+// dim 1 or S's), when doing so creates no cycle between groups, and when the
+// values it reads from other groups can be stored by them. Everything else
+// becomes a library/primitive step with a reason code.
 #include "compiler/jit/plan.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "compiler/jit/fused_kernel.h"
+#include "compiler/kernel_builder.h"
+#include "primitives/elementwise.h"
+#include "primitives/reduction.h"
+#include "primitives/view.h"
 
 namespace mfx::jit_detail {
 
-Plan make_plan(const Graph& g, const JitOptions& options) {
+namespace {
+
+using compiler::Kernel;
+using compiler::PhaseBuilder;
+
+enum class ValueKind { Materialized, Inline, Member };
+
+bool is_elementwise(const Primitive& p) {
+  return dynamic_cast<const Unary*>(&p) || dynamic_cast<const Binary*>(&p) ||
+         dynamic_cast<const Select*>(&p) || dynamic_cast<const AsType*>(&p) ||
+         dynamic_cast<const StopGradient*>(&p);
+}
+bool is_view(const Primitive& p) {
+  return dynamic_cast<const Reshape*>(&p) || dynamic_cast<const Transpose*>(&p) ||
+         dynamic_cast<const Slice*>(&p) || dynamic_cast<const Broadcast*>(&p);
+}
+
+bool aligned(const Shape& s, const Shape& space) {
+  if (s.size() != space.size()) return false;
+  for (size_t a = 0; a < s.size(); ++a) {
+    if (s[a] != 1 && s[a] != space[a]) return false;
+  }
+  return true;
+}
+
+Strides row_major(const Shape& s) {
+  Strides st(s.size());
+  int64_t acc = 1;
+  for (size_t i = s.size(); i-- > 0;) {
+    st[i] = acc;
+    acc *= s[i];
+  }
+  return st;
+}
+
+struct Group {
+  Shape space;
+  std::vector<int> members;  // node indices, topological
+  std::set<int> deps;        // groups this one reads values from (direct)
+};
+
+class Planner {
+ public:
+  Planner(const Graph& g, const JitOptions& options) : g_(g), options_(options) {}
+
+  Plan run();
+
+ private:
+  const Graph& g_;
+  const JitOptions& options_;
+  std::vector<ValueKind> kind_;
+  std::vector<int> group_of_value_;        // Member: its group
+  std::vector<int> producer_;              // node index, -1 for inputs/constants
+  std::vector<std::set<int>> value_deps_;  // non-members: groups upstream
+  std::vector<Group> groups_;
+  std::map<int, std::string> materialize_reason_;  // member values stored by their group
+  std::vector<char> view_step_;                    // inline view nodes executed as steps
+  std::vector<int> group_of_node_;
+
+  std::set<int> deps_of(int v) const {
+    if (kind_[v] == ValueKind::Member) return {group_of_value_[v]};
+    return value_deps_[v];
+  }
+  bool reaches(int from, int to) const {  // group `from` depends (transitively) on `to`
+    std::vector<int> stack{from};
+    std::set<int> seen;
+    while (!stack.empty()) {
+      int x = stack.back();
+      stack.pop_back();
+      if (x == to) return true;
+      if (!seen.insert(x).second) continue;
+      for (int d : groups_[x].deps) stack.push_back(d);
+    }
+    return false;
+  }
+  void materialize(int v, const std::string& reason) {
+    if (kind_[v] == ValueKind::Member) {
+      materialize_reason_.emplace(v, reason);
+    } else if (kind_[v] == ValueKind::Inline) {
+      // The view chain runs as (free) view steps.
+      int n = producer_[v];
+      if (!view_step_[n]) {
+        view_step_[n] = 1;
+        materialize(g_.nodes[n].inputs[0], reason);
+      }
+    }
+  }
+  bool can_join(int node, int grp, const Shape& shape_to_align) const;
+  void join(int node, int grp);
+  bool try_merge(int into, int from);
+  void assign(int node);
+  Kernel build_kernel(int grp, std::vector<int>& args, std::vector<int>& outs) const;
+};
+
+bool Planner::can_join(int node, int grp, const Shape& shape) const {
+  if (!aligned(shape, groups_[grp].space)) return false;
+  for (int u : g_.nodes[node].inputs) {
+    if (kind_[u] == ValueKind::Member && group_of_value_[u] == grp) continue;
+    for (int d : deps_of(u)) {
+      if (d == grp || reaches(d, grp)) return false;  // would need grp before and after d
+    }
+  }
+  return true;
+}
+
+void Planner::join(int node, int grp) {
+  const auto& n = g_.nodes[node];
+  for (int u : n.inputs) {
+    if (kind_[u] == ValueKind::Member && group_of_value_[u] == grp) continue;
+    if (kind_[u] == ValueKind::Member) materialize(u, "OTHER_KERNEL_CONSUMER");
+    for (int d : deps_of(u)) groups_[grp].deps.insert(d);
+  }
+  groups_[grp].members.push_back(node);
+  group_of_node_[node] = grp;
+  for (int v : n.outputs) {
+    kind_[v] = ValueKind::Member;
+    group_of_value_[v] = grp;
+  }
+}
+
+// Merges group `from` into `into` when they share an iteration space and
+// neither depends on the other (independent work in one launch).
+bool Planner::try_merge(int into, int from) {
+  if (into == from || groups_[into].space != groups_[from].space) return false;
+  if (reaches(into, from) || reaches(from, into)) return false;
+  Group& a = groups_[into];
+  Group& b = groups_[from];
+  for (int node : b.members) {
+    group_of_node_[node] = into;
+    for (int v : g_.nodes[node].outputs) group_of_value_[v] = into;
+  }
+  a.members.insert(a.members.end(), b.members.begin(), b.members.end());
+  std::sort(a.members.begin(), a.members.end());
+  a.deps.insert(b.deps.begin(), b.deps.end());
+  b.members.clear();
+  b.deps.clear();
+  for (auto& other : groups_) {
+    if (other.deps.erase(from)) other.deps.insert(into);
+  }
+  a.deps.erase(into);
+  return true;
+}
+
+void Planner::assign(int node) {
+  const auto& n = g_.nodes[node];
+  const Primitive& p = *n.prim;
+  auto non_member_deps = [&] {
+    std::set<int> d;
+    for (int u : n.inputs) {
+      auto s = deps_of(u);
+      d.insert(s.begin(), s.end());
+    }
+    return d;
+  };
+  const auto* reduce = dynamic_cast<const Reduce*>(&p);
+  bool positional_broadcast = false;
+  if (dynamic_cast<const Broadcast*>(&p)) {
+    int u = n.inputs[0];
+    positional_broadcast = kind_[u] == ValueKind::Member &&
+                           g_.values[u].shape.size() == g_.values[n.outputs[0]].shape.size();
+  }
+  if (is_view(p) && !positional_broadcast) {
+    int u = n.inputs[0];
+    if (kind_[u] == ValueKind::Member) materialize(u, "VIEW_CONSUMER");
+    kind_[n.outputs[0]] = ValueKind::Inline;
+    value_deps_[n.outputs[0]] = non_member_deps();
+    return;
+  }
+  if (is_elementwise(p) || reduce || positional_broadcast) {
+    const Shape& shape = reduce ? g_.values[n.inputs[0]].shape : g_.values[n.outputs[0]].shape;
+    bool zero = std::find(shape.begin(), shape.end(), 0) != shape.end();
+    if (!zero) {
+      // Groups of the inputs first (merging same-space ones), then any group
+      // with the same space (horizontal fusion), then a new group.
+      std::vector<int> cands;
+      for (int u : n.inputs) {
+        if (kind_[u] == ValueKind::Member) cands.push_back(group_of_value_[u]);
+      }
+      for (size_t i = 1; i < cands.size(); ++i) {
+        if (cands[i] != cands[0]) try_merge(cands[0], cands[i]);
+      }
+      for (int u : n.inputs) {
+        if (kind_[u] != ValueKind::Member) continue;
+        int grp = group_of_value_[u];
+        if (can_join(node, grp, shape)) {
+          join(node, grp);
+          return;
+        }
+      }
+      if (!positional_broadcast && cands.empty()) {
+        for (int gi = static_cast<int>(groups_.size()) - 1; gi >= 0; --gi) {
+          if (!groups_[gi].members.empty() && groups_[gi].space == shape &&
+              can_join(node, gi, shape)) {
+            join(node, gi);
+            return;
+          }
+        }
+      }
+      if (!positional_broadcast) {
+        groups_.push_back({shape, {}, {}});
+        join(node, static_cast<int>(groups_.size()) - 1);
+        return;
+      }
+    }
+  }
+  // A library call / unfusable primitive: its inputs must exist in memory.
+  for (int u : n.inputs) materialize(u, is_view(p) ? "VIEW_CONSUMER" : "OPAQUE_CONSUMER");
+  for (int v : n.outputs) {
+    kind_[v] = ValueKind::Materialized;
+    value_deps_[v] = non_member_deps();
+  }
+}
+
+// ---------------------------------------------------------------- emission
+
+class KernelEmitter {
+ public:
+  KernelEmitter(const Graph& g, const Group& grp, const std::vector<int>& group_of_value, int id,
+                const std::vector<int>& producer)
+      : g_(g), grp_(grp), group_of_value_(group_of_value), id_(id), producer_(producer) {}
+
+  Kernel build(const std::vector<int>& args, const std::vector<int>& outs, const std::string& name);
+
+ private:
+  const Graph& g_;
+  const Group& grp_;
+  const std::vector<int>& group_of_value_;
+  int id_;
+  const std::vector<int>& producer_;
+  Kernel k_;
+  std::vector<int> domain_axes_, grid_axes_;
+  std::map<int, int> arg_of_value_;
+  std::map<int, int> local_of_value_;           // reduce output -> local
+  std::map<int, std::vector<int>> local_axes_;  // local -> S axes of its dims
+  // Current phase state.
+  PhaseBuilder* b_ = nullptr;
+  std::vector<int> iter_;  // per S axis: expr id of the iteration index, or -1
+  std::map<int, int> memo_;
+
+  bool member(int v) const { return group_of_value_[v] == id_; }
+  int zero() { return b_->index(0); }
+  void begin_phase(compiler::Phase& ph, const std::vector<int64_t>& extents);
+  int emit_value(int v);
+  int emit_member(int v);
+  int emit_index(int v, const std::vector<int>& idx);
+  std::vector<int> positional(const Shape& s) {
+    std::vector<int> idx;
+    for (size_t a = 0; a < s.size(); ++a) {
+      if (s[a] == 1) {
+        idx.push_back(zero());
+      } else {
+        if (iter_[a] < 0) throw std::logic_error("[jit] planner: value outside its phase");
+        idx.push_back(iter_[a]);
+      }
+    }
+    return idx;
+  }
+};
+
+void KernelEmitter::begin_phase(compiler::Phase& ph, const std::vector<int64_t>& extents) {
+  memo_.clear();
+  iter_.assign(grp_.space.size(), -1);
+  ph.domain = extents;
+  b_ = new PhaseBuilder(ph);
+  for (size_t i = 0; i < grid_axes_.size(); ++i) iter_[grid_axes_[i]] = b_->grid_index(i);
+  for (size_t i = 0; i < domain_axes_.size(); ++i) {
+    if (extents[i] == grp_.space[domain_axes_[i]] || grp_.space[domain_axes_[i]] == 1) {
+      iter_[domain_axes_[i]] = extents[i] == 1 ? b_->index(0) : b_->domain_index(i);
+    }
+  }
+}
+
+int KernelEmitter::emit_index(int v, const std::vector<int>& idx) {
+  auto arg = arg_of_value_.find(v);
+  const Shape& s = g_.values[v].shape;
+  if (arg != arg_of_value_.end()) {
+    Strides st = row_major(s);
+    std::vector<int64_t> strides(st.begin(), st.end());
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == 1) strides[i] = 0;
+    }
+    return b_->load(arg->second, g_.values[v].dtype, b_->linear_index(idx, strides));
+  }
+  const auto& n = g_.nodes[producer_[v]];
+  const Primitive& p = *n.prim;
+  const int u = n.inputs[0];
+  const Shape& us = g_.values[u].shape;
+  std::vector<int> ui(us.size());
+  if (dynamic_cast<const Broadcast*>(&p)) {
+    size_t off = s.size() - us.size();
+    for (size_t i = 0; i < us.size(); ++i) ui[i] = us[i] == 1 ? zero() : idx[i + off];
+  } else if (auto* t = dynamic_cast<const Transpose*>(&p)) {
+    for (size_t i = 0; i < s.size(); ++i) ui[t->axes()[i]] = idx[i];
+  } else if (auto* sl = dynamic_cast<const Slice*>(&p)) {
+    for (size_t i = 0; i < us.size(); ++i) {
+      ui[i] = b_->add(b_->index(sl->start()[i]), b_->mul(idx[i], b_->index(sl->step()[i])));
+    }
+  } else if (dynamic_cast<const Reshape*>(&p)) {
+    Strides vs = row_major(s), ust = row_major(us);
+    int lin = b_->linear_index(idx, std::vector<int64_t>(vs.begin(), vs.end()));
+    for (size_t i = 0; i < us.size(); ++i) {
+      ui[i] = us[i] == 1 ? zero() : b_->mod(b_->div(lin, b_->index(ust[i])), b_->index(us[i]));
+    }
+  } else {
+    throw std::logic_error("[jit] planner: unexpected inline node " + p.name());
+  }
+  return emit_index(u, ui);
+}
+
+int KernelEmitter::emit_value(int v) {
+  if (member(v)) return emit_member(v);
+  return emit_index(v, positional(g_.values[v].shape));
+}
+
+int KernelEmitter::emit_member(int v) {
+  auto m = memo_.find(v);
+  if (m != memo_.end()) return m->second;
+  const auto& n = g_.nodes[producer_[v]];
+  const Primitive& p = *n.prim;
+  const Dtype dtype = g_.values[v].dtype;
+  int r;
+  if (auto loc = local_of_value_.find(v); loc != local_of_value_.end()) {
+    std::vector<int> idx;
+    const auto& lshape = k_.locals[loc->second].shape;
+    const auto& axes = local_axes_[loc->second];
+    for (size_t i = 0; i < axes.size(); ++i) {
+      idx.push_back(lshape[i] == 1 ? zero() : iter_[axes[i]]);
+      if (idx.back() < 0) throw std::logic_error("[jit] planner: local read outside its axes");
+    }
+    r = b_->load_local(loc->second, dtype, idx);
+  } else if (dynamic_cast<const Reduce*>(&p)) {
+    throw std::logic_error("[jit] planner: reduction read before its phase");
+  } else if (auto* un = dynamic_cast<const Unary*>(&p)) {
+    r = b_->unary(un->op(), emit_value(n.inputs[0]));
+  } else if (auto* bin = dynamic_cast<const Binary*>(&p)) {
+    int a = emit_value(n.inputs[0]);
+    r = b_->binary(bin->op(), a, emit_value(n.inputs[1]));
+  } else if (dynamic_cast<const Select*>(&p)) {
+    int c = emit_value(n.inputs[0]);
+    int a = emit_value(n.inputs[1]);
+    r = b_->select(c, a, emit_value(n.inputs[2]));
+  } else if (dynamic_cast<const AsType*>(&p)) {
+    r = b_->cast(emit_value(n.inputs[0]), dtype);
+  } else {  // StopGradient, same-rank Broadcast: positional identity
+    r = emit_value(n.inputs[0]);
+  }
+  if (b_->dtype_of(r) != dtype) r = b_->cast(r, dtype);
+  memo_[v] = r;
+  return r;
+}
+
+Kernel KernelEmitter::build(const std::vector<int>& args, const std::vector<int>& outs,
+                            const std::string& name) {
+  k_.name = name;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const auto& val = g_.values[args[i]];
+    int64_t size = 1;
+    for (auto d : val.shape) size *= d;
+    k_.args.push_back({val.dtype, size, false});
+    arg_of_value_[args[i]] = static_cast<int>(i);
+  }
+  for (int v : outs) {
+    const auto& val = g_.values[v];
+    int64_t size = 1;
+    for (auto d : val.shape) size *= d;
+    k_.args.push_back({val.dtype, size, true});
+  }
+  std::set<int> reduced;
+  for (int node : grp_.members) {
+    if (auto* r = dynamic_cast<const Reduce*>(g_.nodes[node].prim.get())) {
+      reduced.insert(r->axes().begin(), r->axes().end());
+    }
+  }
+  for (int a = 0; a < static_cast<int>(grp_.space.size()); ++a) {
+    (reduced.count(a) ? domain_axes_ : grid_axes_).push_back(a);
+  }
+  for (int a : grid_axes_) k_.grid.push_back(grp_.space[a]);
+
+  // One Reduce phase per reduction, in order.
+  for (int node : grp_.members) {
+    const auto& n = g_.nodes[node];
+    auto* r = dynamic_cast<const Reduce*>(n.prim.get());
+    if (!r) continue;
+    const Shape& in = g_.values[n.inputs[0]].shape;
+    std::vector<int64_t> extents;
+    compiler::LocalArray local{r->out_dtype(), {}};
+    std::vector<int> laxes, raxes;
+    for (size_t i = 0; i < domain_axes_.size(); ++i) {
+      int a = domain_axes_[i];
+      extents.push_back(in[a]);
+      if (std::find(r->axes().begin(), r->axes().end(), a) != r->axes().end()) {
+        raxes.push_back(static_cast<int>(i));
+      } else {
+        local.shape.push_back(in[a]);
+        laxes.push_back(a);
+      }
+    }
+    k_.phases.emplace_back();
+    auto& ph = k_.phases.back();
+    ph.kind = compiler::PhaseKind::Reduce;
+    ph.reduced_axes = raxes;
+    begin_phase(ph, extents);
+    int value = emit_value(n.inputs[0]);
+    const bool logical = r->op() == ReduceOp::All || r->op() == ReduceOp::Any;
+    Dtype acc = logical ? bool_ : r->out_dtype();
+    if (b_->dtype_of(value) != acc) value = b_->cast(value, acc);
+    int lid = static_cast<int>(k_.locals.size());
+    local.dtype = acc;
+    k_.locals.push_back(local);
+    local_axes_[lid] = laxes;
+    b_->reduce(r->op(), lid, value);
+    delete b_;
+    b_ = nullptr;
+    local_of_value_[n.outputs[0]] = lid;
+  }
+  // Stores, one Map phase per distinct domain extent.
+  std::map<std::vector<int64_t>, std::vector<size_t>> by_extent;
+  for (size_t o = 0; o < outs.size(); ++o) {
+    std::vector<int64_t> ext;
+    for (int a : domain_axes_) ext.push_back(g_.values[outs[o]].shape[a]);
+    by_extent[ext].push_back(o);
+  }
+  for (auto& [ext, list] : by_extent) {
+    k_.phases.emplace_back();
+    auto& ph = k_.phases.back();
+    begin_phase(ph, ext);
+    for (size_t o : list) {
+      int v = outs[o];
+      const Shape& s = g_.values[v].shape;
+      Strides st = row_major(s);
+      std::vector<int64_t> strides(st.begin(), st.end());
+      for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == 1) strides[i] = 0;
+      }
+      int index = b_->linear_index(positional(s), strides);
+      b_->store(static_cast<int>(args.size() + o), index, emit_value(v));
+    }
+    delete b_;
+    b_ = nullptr;
+  }
+  return k_;
+}
+
+Plan Planner::run() {
+  const size_t nv = g_.values.size();
+  kind_.assign(nv, ValueKind::Materialized);
+  group_of_value_.assign(nv, -1);
+  producer_.assign(nv, -1);
+  value_deps_.assign(nv, {});
+  view_step_.assign(g_.nodes.size(), 0);
+  group_of_node_.assign(g_.nodes.size(), -1);
+  for (size_t i = 0; i < g_.nodes.size(); ++i) {
+    for (int v : g_.nodes[i].outputs) producer_[v] = static_cast<int>(i);
+  }
+  if (options_.fuse) {
+    for (size_t i = 0; i < g_.nodes.size(); ++i) assign(static_cast<int>(i));
+  } else {
+    for (size_t i = 0; i < g_.nodes.size(); ++i) view_step_[i] = 1;
+  }
+  for (int v : g_.outputs) materialize(v, "GRAPH_OUTPUT");
+
+  // Steps: (inputs, outputs, primitive, report entry), then a topological order.
+  struct StepDraft {
+    std::vector<int> inputs, outputs;
+    std::shared_ptr<Primitive> prim;
+    Plan::Step report;
+  };
+  std::vector<StepDraft> drafts;
+  for (size_t i = 0; i < g_.nodes.size(); ++i) {
+    const auto& n = g_.nodes[i];
+    bool opaque = group_of_node_[i] < 0 && (!is_view(*n.prim) || view_step_[i]);
+    if (!opaque) continue;
+    const bool view = is_view(*n.prim);
+    drafts.push_back(
+        {n.inputs,
+         n.outputs,
+         n.prim,
+         {view ? "view" : "primitive",
+          n.prim->name(),
+          {n.prim->name()},
+          !options_.fuse ? "FUSION_DISABLED" : (view ? "VIEW_NO_KERNEL" : "OPAQUE_OP")}});
+  }
+  for (size_t gi = 0; gi < groups_.size(); ++gi) {
+    const Group& grp = groups_[gi];
+    if (grp.members.empty()) continue;  // merged into another
+    std::vector<int> outs;
+    std::set<int> member_nodes(grp.members.begin(), grp.members.end());
+    for (int node : grp.members) {
+      for (int v : g_.nodes[node].outputs) {
+        if (materialize_reason_.count(v)) outs.push_back(v);
+      }
+    }
+    // Arguments: materialised values read by members, directly or via views.
+    std::set<int> args_set;
+    std::function<void(int)> collect = [&](int v) {
+      if (kind_[v] == ValueKind::Member && group_of_value_[v] == static_cast<int>(gi)) return;
+      if (kind_[v] == ValueKind::Inline) return collect(g_.nodes[producer_[v]].inputs[0]);
+      args_set.insert(v);
+    };
+    for (int node : grp.members) {
+      for (int u : g_.nodes[node].inputs) collect(u);
+    }
+    std::vector<int> args(args_set.begin(), args_set.end());
+    std::vector<std::string> sources;
+    for (int node : grp.members) sources.push_back(g_.nodes[node].prim->name());
+    std::string name = fmt::format("{}_k{}", options_.name, gi);
+    for (auto& c : name) {
+      if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+    }
+    try {
+      KernelEmitter em(g_, grp, group_of_value_, static_cast<int>(gi), producer_);
+      Kernel k = em.build(args, outs, name);
+      compiler::CodegenOptions co;
+      co.fast_math = options_.fast_math;
+      auto fk = std::make_shared<FusedKernel>(std::move(k), co);
+      fk->cpu_kernel();  // compile now, so failures fall back below
+      drafts.push_back({args, outs, fk, {"fused", name, sources, ""}});
+    } catch (const std::exception& e) {
+      // Codegen cannot take this group: run its members as primitives.
+      for (int node : grp.members) {
+        const auto& n = g_.nodes[node];
+        drafts.push_back({n.inputs,
+                          n.outputs,
+                          n.prim,
+                          {"primitive",
+                           n.prim->name(),
+                           {n.prim->name()},
+                           std::string("CODEGEN_UNSUPPORTED: ") + e.what()}});
+      }
+    }
+  }
+  // Topological order of the steps over value ids (Kahn).
+  std::vector<int> producer_step(nv, -1);
+  for (size_t s = 0; s < drafts.size(); ++s) {
+    for (int v : drafts[s].outputs) producer_step[v] = static_cast<int>(s);
+  }
+  std::vector<int> pending(drafts.size(), 0);
+  std::vector<std::vector<int>> users(drafts.size());
+  for (size_t s = 0; s < drafts.size(); ++s) {
+    for (int v : drafts[s].inputs) {
+      int p = producer_step[v];
+      if (p >= 0) {
+        ++pending[s];
+        users[p].push_back(static_cast<int>(s));
+      }
+    }
+  }
+  std::vector<int> ready, order;
+  for (size_t s = 0; s < drafts.size(); ++s) {
+    if (!pending[s]) ready.push_back(static_cast<int>(s));
+  }
+  while (!ready.empty()) {
+    std::sort(ready.begin(), ready.end(), std::greater<int>());
+    int s = ready.back();
+    ready.pop_back();
+    order.push_back(s);
+    for (int u : users[s]) {
+      if (--pending[u] == 0) ready.push_back(u);
+    }
+  }
+  if (order.size() != drafts.size()) {
+    throw std::logic_error("[jit] planner produced a cycle between kernels");
+  }
   Plan plan;
-  plan.program = g;
-  for (auto& n : g.nodes) {
-    plan.steps.push_back({"primitive",
-                          n.prim->name(),
-                          {n.prim->name()},
-                          options.fuse ? "NOT_FUSIBLE" : "FUSION_DISABLED"});
+  plan.program.values = g_.values;
+  plan.program.inputs = g_.inputs;
+  plan.program.constants = g_.constants;
+  plan.program.outputs = g_.outputs;
+  for (int s : order) {
+    plan.program.nodes.push_back({drafts[s].prim, drafts[s].inputs, drafts[s].outputs});
+    plan.steps.push_back(drafts[s].report);
+  }
+  for (auto& [v, reason] : materialize_reason_) {
+    plan.materialized.push_back({v, reason});
   }
   return plan;
+}
+
+}  // namespace
+
+Plan make_plan(const Graph& simplified, const JitOptions& options) {
+  return Planner(simplified, options).run();
 }
 
 }  // namespace mfx::jit_detail

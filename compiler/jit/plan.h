@@ -22,6 +22,19 @@ struct Plan {
     std::string reason;  // why the step is not part of a fused kernel
   };
   std::vector<Step> steps;
+  /// Values a fused kernel writes to memory, and why (GRAPH_OUTPUT,
+  /// OPAQUE_CONSUMER, VIEW_CONSUMER, OTHER_KERNEL_CONSUMER).
+  struct Materialized {
+    int value;
+    std::string reason;
+  };
+  std::vector<Materialized> materialized;
+  /// Steps that launch work (fused kernels and primitive calls; views are free).
+  int launches() const {
+    int n = 0;
+    for (auto& s : steps) n += s.kind != "view";
+    return n;
+  }
 };
 
 /// Plans the simplified graph: with options.fuse, groups fusible nodes into

@@ -42,6 +42,15 @@ std::string plan_report_json(const Plan& plan, const JitStats& stats, const JitO
     steps.push_back(std::move(step));
   }
   j["kernels"] = std::move(steps);
+  json mat = json::array();
+  for (auto& m : plan.materialized) {
+    const auto& val = plan.program.values[m.value];
+    mat.push_back({{"value", m.value},
+                   {"shape", val.shape},
+                   {"dtype", dtype_name(val.dtype)},
+                   {"reason", m.reason}});
+  }
+  j["materialized"] = std::move(mat);
   return j.dump(2);
 }
 

@@ -1,0 +1,28 @@
+// A generated kernel as a primitive of the executed program (internal).
+#pragma once
+
+#include <memory>
+#include <mutex>
+
+#include "compiler/codegen.h"
+#include "mfx/primitive.h"
+
+namespace mfx::jit_detail {
+
+class FusedKernel : public Primitive {
+ public:
+  FusedKernel(compiler::Kernel kernel, compiler::CodegenOptions options);
+  std::string name() const override { return kernel_.name; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  const compiler::Kernel& kernel() const { return kernel_; }
+  /// Compiles now (else at the first evaluation).
+  const compiler::CpuKernel& cpu_kernel();
+
+ private:
+  compiler::Kernel kernel_;
+  compiler::CodegenOptions options_;
+  std::once_flag compiled_;
+  std::unique_ptr<compiler::CpuKernel> cpu_;
+};
+
+}  // namespace mfx::jit_detail

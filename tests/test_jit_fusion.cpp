@@ -1,0 +1,133 @@
+// Fusion: kernel counts read from the JSON report, and fused results equal
+// eager ones (exact and fast numerics).
+#include <nlohmann/json.hpp>
+
+#include "grad_check.h"
+#include "mfx/jit.h"
+
+using namespace mfx;
+using mfx::test::check_close;
+using mfx::test::rand_like;
+using mfx::test::values;
+
+namespace {
+
+int fused_kernels(const JitFunction& f) {
+  auto j = nlohmann::json::parse(f.report_json());
+  int n = 0;
+  for (auto& k : j["kernels"]) n += k["kind"] == "fused";
+  return n;
+}
+
+// Runs f eagerly and jitted (exact and fast); returns the exact jit function.
+JitFunction check_against_eager(const ArrayFn& f, const std::vector<array>& args,
+                                const std::string& name, double fast_tol = 1e-4) {
+  auto want = f(args);
+  JitFunction exact = jit(f, {.name = name});
+  JitFunction fast = jit(f, {.name = name + "_fast", .fast_math = true});
+  auto got = exact(args);
+  auto got_fast = fast(args);
+  INFO(exact.report_json());
+  for (size_t k = 0; k < want.size(); ++k) {
+    CHECK(got[k].dtype() == want[k].dtype());
+    double tol = want[k].dtype() == float64 ? 1e-12 : 1e-5;
+    check_close(got[k], values(want[k]), want[k].shape(), tol, tol);
+    check_close(got_fast[k], values(want[k]), want[k].shape(), fast_tol, fast_tol);
+  }
+  return exact;
+}
+
+}  // namespace
+
+TEST_CASE("row softmax is one kernel", "[jit][fusion]") {
+  array x = astype(rand_like({64, 300}, 1) * 5.0, float32);
+  auto jf = check_against_eager(
+      [](const std::vector<array>& a) { return std::vector<array>{softmax(a[0], -1)}; }, {x},
+      "softmax");
+  INFO(jf.report_json());
+  CHECK(jf.stats().kernels == 1);
+  CHECK(fused_kernels(jf) == 1);
+}
+
+TEST_CASE("softmax forward and backward in at most two kernels", "[jit][fusion]") {
+  array x = rand_like({16, 40}, 2), ct = rand_like({16, 40}, 3);
+  auto f = [](const std::vector<array>& a) {
+    auto [outs, cts] =
+        vjp([](const std::vector<array>& p) { return std::vector<array>{softmax(p[0], -1)}; },
+            {a[0]}, std::vector<array>{a[1]});
+    return std::vector<array>{outs[0], cts[0]};
+  };
+  auto jf = check_against_eager(f, {x, ct}, "softmax_fwd_bwd");
+  INFO(jf.report_json());
+  CHECK(jf.stats().kernels <= 2);
+}
+
+TEST_CASE("layer_norm forward is one kernel", "[jit][fusion]") {
+  array x = rand_like({32, 64}, 4), w = rand_like({64}, 5), b = rand_like({64}, 6);
+  auto jf = check_against_eager(
+      [](const std::vector<array>& a) { return std::vector<array>{layer_norm(a[0], a[1], a[2])}; },
+      {x, w, b}, "layer_norm");
+  INFO(jf.report_json());
+  CHECK(jf.stats().kernels == 1);
+}
+
+TEST_CASE(
+    "cost matrix + softmax + row/column max + threshold + normalise + weighted sum is one kernel",
+    "[jit][fusion]") {
+  // The shape of the match-free loss without its matmuls: per image b, a
+  // cost C[m, n] from GT and query features, a softmax over queries, a row
+  // filter (>= rho * row max), a column threshold, row normalisation and a
+  // weighted sum of the cost.
+  const int B = 4, M = 8, N = 30;
+  array gt = rand_like({B, M, 1}, 7), q = rand_like({B, 1, N}, 8), logits = rand_like({B, M, N}, 9);
+  auto f = [](const std::vector<array>& a) {
+    array cost = abs(a[0] - a[1]) * 5.0 + square(a[0] * a[1]);
+    array attn = softmax(a[2], -1);
+    array rowmax = max(attn, 2, true);
+    array r = where(attn >= rowmax * 0.5, attn, zeros_like(attn));
+    array colmax = max(r, 1, true);
+    array s = where(logical_and(r > 0.0, r >= colmax * 0.5), r, zeros_like(r));
+    array norm = s / (sum(s, 2, true) + 1e-6);
+    return std::vector<array>{sum(norm * cost, std::vector<int>{1, 2}, true)};
+  };
+  auto jf = check_against_eager(f, {gt, q, logits}, "matchfree_like");
+  INFO(jf.report_json());
+  CHECK(jf.stats().kernels == 1);
+}
+
+TEST_CASE("fusion across broadcasts, transposes, slices and reshapes of inputs", "[jit][fusion]") {
+  array x = rand_like({6, 8}, 10), y = rand_like({8, 6}, 11), z = rand_like({48}, 12);
+  auto f = [](const std::vector<array>& a) {
+    array t = transpose(a[1]);
+    array r = reshape(a[2], {6, 8});
+    array s = slice(a[0], {0, 7}, {6, -9}, {1, -1});  // columns reversed
+    return std::vector<array>{tanh(t * r + s) - mean(r, 1, true), sum(exp(s), 0)};
+  };
+  auto jf = check_against_eager(f, {x, y, z}, "views");
+  INFO(jf.report_json());
+  CHECK(fused_kernels(jf) >= 1);
+}
+
+TEST_CASE("fusion handles integer, bool and half dtypes and falls back cleanly", "[jit][fusion]") {
+  array xi = array({3, -1, 4, 1, -5, 9}, {2, 3}, int32);
+  array xh = astype(rand_like({2, 3}, 13), float16);
+  auto f = [](const std::vector<array>& a) {
+    return std::vector<array>{sum(a[0] * 2 + 1, 1), any(a[0] > 3, 1), astype(a[1], float32) * 2.0f,
+                              max(a[1], 0)};
+  };
+  check_against_eager(f, {xi, xh}, "dtypes", 1e-3);
+}
+
+TEST_CASE("matmul stays a library call between fused kernels", "[jit][fusion]") {
+  array x = rand_like({8, 16}, 14), w = rand_like({16, 4}, 15), b = rand_like({4}, 16);
+  auto f = [](const std::vector<array>& a) {
+    return std::vector<array>{softmax(tanh(matmul(a[0] * 2.0, a[1]) + a[2]), -1)};
+  };
+  auto jf = check_against_eager(f, {x, w, b}, "mlp");
+  auto j = nlohmann::json::parse(jf.report_json());
+  INFO(j.dump(2));
+  CHECK(jf.stats().kernels == 3);  // prologue kernel, Matmul, epilogue + softmax kernel
+  bool matmul_opaque = false;
+  for (auto& k : j["kernels"]) matmul_opaque |= k["name"] == "Matmul" && k["reason"] == "OPAQUE_OP";
+  CHECK(matmul_opaque);
+}
