@@ -1,5 +1,10 @@
 // Fusion: kernel counts read from the JSON report, and fused results equal
 // eager ones (exact and fast numerics).
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "grad_check.h"
@@ -130,4 +135,45 @@ TEST_CASE("matmul stays a library call between fused kernels", "[jit][fusion]") 
   bool matmul_opaque = false;
   for (auto& k : j["kernels"]) matmul_opaque |= k["name"] == "Matmul" && k["reason"] == "OPAQUE_OP";
   CHECK(matmul_opaque);
+}
+
+TEST_CASE("the fusion report on disk; every fused kernel assembles for sm_80 and sm_90",
+          "[jit][fusion][report]") {
+  namespace fs = std::filesystem;
+  const int B = 4, M = 8, N = 30;
+  array gt = astype(rand_like({B, M, 1}, 17), float32);
+  array q = astype(rand_like({B, 1, N}, 18), float32);
+  auto f = [](const std::vector<array>& a) {
+    array c = abs(a[0] - a[1]);
+    array attn = softmax(c * 3.0f, -1);
+    return std::vector<array>{sum(attn * c, std::vector<int>{1, 2}, false),
+                              layer_norm(c, std::nullopt, std::nullopt)};
+  };
+  auto jf = jit(f, {.name = "report_demo"});
+  jf({gt, q});
+  fs::path dir = fs::temp_directory_path() / fmt::format("mfx_report_{}", ::getpid());
+  jf.write_report(dir.string(), true);
+  for (auto name : {"report.json", "summary.txt", "graph.dot", "graph.html"}) {
+    INFO(name);
+    CHECK(fs::file_size(dir / name) > 0);
+  }
+  std::ifstream in(dir / "report.json");
+  auto j = nlohmann::json::parse(in);
+  int fused = 0;
+  for (auto& k : j["kernels"]) {
+    if (k["kind"] != "fused") continue;
+    ++fused;
+    for (auto arch : {"sm_80", "sm_90"}) {
+      INFO(k["name"] << " " << arch << ": " << k["ptx"][arch].dump());
+      CHECK(k["ptx"][arch]["ok"] == true);
+      CHECK(k["ptx"][arch]["registers"].get<int>() > 0);
+    }
+    CHECK(fs::exists(dir / "kernels" / (k["name"].get<std::string>() + ".mlir")));
+  }
+  CHECK(fused >= 1);
+  CHECK(j["modelled_bytes_per_call"].get<int64_t>() > 0);
+  std::ifstream dot(dir / "graph.dot");
+  std::string text((std::istreambuf_iterator<char>(dot)), std::istreambuf_iterator<char>());
+  CHECK(text.find("subgraph cluster_") != std::string::npos);
+  fs::remove_all(dir);
 }

@@ -1,6 +1,7 @@
 // jit(f): the per-signature cache in front of CompiledFunction.
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <map>
 #include <mutex>
 
@@ -59,6 +60,11 @@ std::vector<array> JitFunction::operator()(const std::vector<array>& args) const
       auto g = jit_detail::trace(state_->f, shapes, dtypes, state_->options.name);
       fn = std::make_shared<CompiledFunction>(std::move(g), state_->options);
       state_->cache.emplace(key, fn);
+      if (const char* dir = std::getenv("MFX_FUSION_REPORT"); dir && *dir) {
+        jit_detail::write_plan_report(
+            fn->plan(), fn->stats(), fn->options(),
+            fmt::format("{}/{}_{}", dir, state_->options.name, state_->cache.size()), false);
+      }
     }
     state_->last = fn;
   }
@@ -97,6 +103,19 @@ std::string JitFunction::report_json() const {
         fmt::format("[jit] {}: no call yet, so no report", state_->options.name));
   }
   return jit_detail::plan_report_json(state_->last->plan(), state_->last->stats(), state_->options);
+}
+
+void JitFunction::write_report(const std::string& dir, bool with_ptx) const {
+  std::shared_ptr<CompiledFunction> fn;
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    fn = state_->last;
+  }
+  if (!fn) {
+    throw std::logic_error(
+        fmt::format("[jit] {}: no call yet, so no report", state_->options.name));
+  }
+  jit_detail::write_plan_report(fn->plan(), fn->stats(), fn->options(), dir, with_ptx);
 }
 
 JitFunction jit(ArrayFn f, JitOptions options) {

@@ -44,4 +44,11 @@ Plan make_plan(const Graph& simplified, const JitOptions& options);
 /// JSON fusion report of a plan.
 std::string plan_report_json(const Plan& plan, const JitStats& stats, const JitOptions& options);
 
+/// Writes the report files into `dir` (created): report.json, summary.txt,
+/// graph.dot, graph.html and kernels/<name>.{kir,mlir[,sm_90.ptx]}. With
+/// `with_ptx` every fused kernel is also compiled for sm_80 and sm_90 and
+/// assembled by ptxas, and the JSON records registers/shared memory.
+void write_plan_report(const Plan& plan, const JitStats& stats, const JitOptions& options,
+                       const std::string& dir, bool with_ptx);
+
 }  // namespace mfx::jit_detail

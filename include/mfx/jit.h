@@ -55,6 +55,14 @@ class JitFunction {
   JitStats stats() const;
   /// The fusion report of the most recently used signature as JSON text.
   std::string report_json() const;
+  /// Writes the fusion report of the most recently used signature into
+  /// `dir`: summary.txt, report.json, graph.dot, graph.html (one cluster per
+  /// kernel) and kernels/<name>.kir/.mlir. With `with_ptx` each fused kernel
+  /// is also compiled to PTX for sm_80/sm_90 and checked by ptxas, and the
+  /// JSON records registers and shared memory. Setting the environment
+  /// variable MFX_FUSION_REPORT=DIR writes a report for every newly compiled
+  /// signature into DIR/<name>_<n>/.
+  void write_report(const std::string& dir, bool with_ptx = false) const;
 
   struct State;
 
