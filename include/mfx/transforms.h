@@ -186,7 +186,8 @@ auto value_and_grad_impl(const F& f, const Args&... args) {
 ///
 /// When f returns std::pair<array, Aux> (a loss and auxiliary results, like
 /// JAX's has_aux) the value is that pair, with the aux passed through
-/// undifferentiated: auto [[loss, aux], g] = value_and_grad(f)(params).
+/// undifferentiated: auto [value, g] = value_and_grad(f)(params);
+/// auto [loss, aux] = value;
 template <int... Argnums, typename F>
 auto value_and_grad(F f) {
   return [f](const auto&... args) {
