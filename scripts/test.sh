@@ -4,4 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
+# The COCO evaluation is compared live against pycocotools: it must run.
+MFX_PYTHON="$(bash scripts/python_deps.sh)"
+export MFX_PYTHON MFX_REQUIRE_PYCOCOTOOLS=1
 ctest --test-dir build --output-on-failure -j"$(nproc)"
