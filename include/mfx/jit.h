@@ -12,8 +12,15 @@
 // time, as in JAX: later changes to them are not seen by cached traces.
 #pragma once
 
+#include <any>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "mfx/transforms.h"
@@ -72,5 +79,106 @@ class JitFunction {
 
 /// jit(f): see the top of this header.
 JitFunction jit(ArrayFn f, JitOptions options = {});
+
+namespace detail {
+
+// Flattening of jit_tree arguments and results: arrays, Trees, and
+// std::pair / std::tuple of those (nested). `structure` keys the cache.
+inline void flatten_into(const array& a, std::vector<array>& out, std::string& structure) {
+  out.push_back(a);
+  structure += "a;";
+}
+inline void flatten_into(const Tree& t, std::vector<array>& out, std::string& structure) {
+  auto l = t.leaves();
+  out.insert(out.end(), l.begin(), l.end());
+  structure += "T" + t.structure_str() + ";";
+}
+template <typename A, typename B>
+void flatten_into(const std::pair<A, B>& p, std::vector<array>& out, std::string& structure) {
+  structure += "(";
+  flatten_into(p.first, out, structure);
+  flatten_into(p.second, out, structure);
+  structure += ")";
+}
+template <typename... Ts>
+void flatten_into(const std::tuple<Ts...>& t, std::vector<array>& out, std::string& structure) {
+  structure += "(";
+  std::apply([&](const auto&... e) { (flatten_into(e, out, structure), ...); }, t);
+  structure += ")";
+}
+
+inline array rebuild_from(const array&, const std::vector<array>& leaves, size_t& pos) {
+  return leaves.at(pos++);
+}
+inline Tree rebuild_from(const Tree& like, const std::vector<array>& leaves, size_t& pos) {
+  size_t n = like.leaves().size();
+  std::vector<array> part(leaves.begin() + pos, leaves.begin() + pos + n);
+  pos += n;
+  return like.unflatten(part);
+}
+template <typename A, typename B>
+std::pair<A, B> rebuild_from(const std::pair<A, B>& like, const std::vector<array>& leaves,
+                             size_t& pos) {
+  A a = rebuild_from(like.first, leaves, pos);
+  B b = rebuild_from(like.second, leaves, pos);
+  return {std::move(a), std::move(b)};
+}
+template <typename... Ts>
+std::tuple<Ts...> rebuild_from(const std::tuple<Ts...>& like, const std::vector<array>& leaves,
+                               size_t& pos) {
+  return std::apply(
+      [&](const auto&... e) { return std::tuple<Ts...>{rebuild_from(e, leaves, pos)...}; }, like);
+}
+
+}  // namespace detail
+
+/// jit for functions of arrays, Trees and std::pair/std::tuple of them,
+/// returning the same kinds of values (e.g. a training step
+/// (params, opt_state, batch) -> (params, opt_state, loss)). One compiled
+/// function per argument structure (tree paths) and signature.
+template <typename F>
+auto jit_tree(F f, JitOptions options = {}) {
+  struct State {
+    std::mutex mutex;
+    std::map<std::string, std::pair<JitFunction, std::shared_ptr<std::any>>> by_structure;
+  };
+  auto state = std::make_shared<State>();
+  return [f, options, state](const auto&... args) {
+    using Result = std::decay_t<decltype(f(args...))>;
+    std::vector<array> flat;
+    std::string structure;
+    (detail::flatten_into(args, flat, structure), ...);
+    std::tuple<std::decay_t<decltype(args)>...> like(args...);
+    JitFunction* fn;
+    std::shared_ptr<std::optional<Result>> result_like;
+    {
+      std::lock_guard<std::mutex> lock(state->mutex);
+      auto it = state->by_structure.find(structure);
+      if (it == state->by_structure.end()) {
+        auto out_like = std::make_shared<std::optional<Result>>();
+        ArrayFn flat_fn = [f, like, out_like](const std::vector<array>& leaves) {
+          size_t pos = 0;
+          auto rebuilt = detail::rebuild_from(like, leaves, pos);
+          Result r = std::apply(f, rebuilt);
+          std::vector<array> out;
+          std::string s;
+          detail::flatten_into(r, out, s);
+          *out_like = r;
+          return out;
+        };
+        it = state->by_structure
+                 .emplace(structure, std::make_pair(jit(flat_fn, options),
+                                                    std::shared_ptr<std::any>(
+                                                        std::make_shared<std::any>(out_like))))
+                 .first;
+      }
+      fn = &it->second.first;
+      result_like = std::any_cast<std::shared_ptr<std::optional<Result>>>(*it->second.second);
+    }
+    std::vector<array> outs = (*fn)(flat);
+    size_t pos = 0;
+    return detail::rebuild_from(**result_like, outs, pos);
+  };
+}
 
 }  // namespace mfx
