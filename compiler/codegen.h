@@ -39,7 +39,27 @@ class CpuKernel {
   virtual double compile_seconds() const = 0;
 };
 
-std::unique_ptr<CpuKernel> compile_cpu(const Kernel& kernel, const CodegenOptions& options);
+/// Compiles `kernel` for this CPU. When `object_code` is given it receives the
+/// native object file (ELF) the JIT produced, so that load_cpu_kernel can
+/// rebuild the kernel later, in this or another process, without MLIR or LLVM
+/// code generation (the kernel cache stores it on disk).
+std::unique_ptr<CpuKernel> compile_cpu(const Kernel& kernel, const CodegenOptions& options,
+                                       std::string* object_code = nullptr);
+
+/// Links object code from compile_cpu(kernel, ..., &object_code) into a fresh
+/// JIT and returns the kernel; `entry` is that kernel's name and `num_args` its
+/// argument count. `mlir` and `lowered_mlir` are kept for CpuKernel::mlir() /
+/// lowered_mlir() and compile_seconds() reports the load time. Only valid on a
+/// host with the same cpu_host_id(); throws std::runtime_error when the object
+/// cannot be loaded or lacks the entry.
+std::unique_ptr<CpuKernel> load_cpu_kernel(const std::string& object_code, const std::string& entry,
+                                           size_t num_args, std::string mlir,
+                                           std::string lowered_mlir);
+
+/// What CPU object code depends on besides the kernel: LLVM version, target
+/// triple, host CPU name and features (object code is reusable only where this
+/// string is equal).
+const std::string& cpu_host_id();
 
 /// A kernel compiled to PTX. Launch: `grid_blocks` blocks of `block_threads`
 /// threads with `shared_bytes` of dynamic shared memory (0 when the kernel

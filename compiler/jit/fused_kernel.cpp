@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "compiler/kernel_cache.h"
 #include "cpu/copy.h"
 #include "cpu/parallel.h"
 
@@ -12,7 +13,8 @@ FusedKernel::FusedKernel(compiler::Kernel kernel, compiler::CodegenOptions optio
     : kernel_(std::move(kernel)), options_(options) {}
 
 const compiler::CpuKernel& FusedKernel::cpu_kernel() {
-  std::call_once(compiled_, [&] { cpu_ = compiler::compile_cpu(kernel_, options_); });
+  std::call_once(compiled_,
+                 [&] { cpu_ = compiler::KernelCache::global().cpu(kernel_, options_); });
   return *cpu_;
 }
 

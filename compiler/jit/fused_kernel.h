@@ -15,14 +15,15 @@ class FusedKernel : public Primitive {
   std::string name() const override { return kernel_.name; }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   const compiler::Kernel& kernel() const { return kernel_; }
-  /// Compiles now (else at the first evaluation).
+  /// Compiles now (else at the first evaluation), through the kernel cache
+  /// (memory and $MFX_CACHE_DIR).
   const compiler::CpuKernel& cpu_kernel();
 
  private:
   compiler::Kernel kernel_;
   compiler::CodegenOptions options_;
   std::once_flag compiled_;
-  std::unique_ptr<compiler::CpuKernel> cpu_;
+  std::shared_ptr<const compiler::CpuKernel> cpu_;
 };
 
 }  // namespace mfx::jit_detail

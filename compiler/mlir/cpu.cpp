@@ -4,11 +4,21 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <stdexcept>
 
 #include "compiler/mlir/emit.h"
+#include "llvm/Config/llvm-config.h"
+#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/ExecutionEngine/Orc/RTDyldObjectLinkingLayer.h"
+#include "llvm/ExecutionEngine/SectionMemoryManager.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
@@ -59,13 +69,15 @@ void lower_to_llvm(ModuleOp module, const std::string& name) {
   }
 }
 
+// `owner` keeps the code alive: an ExecutionEngine (compiled here) or an
+// LLJIT (object code loaded from the kernel cache).
 class JitKernel : public CpuKernel {
  public:
-  JitKernel(std::string mlir, std::string lowered, std::unique_ptr<ExecutionEngine> engine,
-            void (*fn)(void**), size_t nargs, double seconds)
+  JitKernel(std::string mlir, std::string lowered, std::shared_ptr<void> owner, void (*fn)(void**),
+            size_t nargs, double seconds)
       : mlir_(std::move(mlir)),
         lowered_(std::move(lowered)),
-        engine_(std::move(engine)),
+        owner_(std::move(owner)),
         fn_(fn),
         nargs_(nargs),
         seconds_(seconds) {}
@@ -85,15 +97,52 @@ class JitKernel : public CpuKernel {
 
  private:
   std::string mlir_, lowered_;
-  std::unique_ptr<ExecutionEngine> engine_;
+  std::shared_ptr<void> owner_;
   void (*fn_)(void**);
   size_t nargs_;
   double seconds_;
 };
 
+// MLIR 19's ExecutionEngine takes no external llvm::ObjectCache; with
+// enableObjectDump it keeps the object it compiled and can only write it to a
+// file, so go through a temporary file.
+std::string dump_object(ExecutionEngine& engine, const std::string& name) {
+  llvm::SmallString<128> path;
+  int fd = -1;
+  if (auto ec = llvm::sys::fs::createTemporaryFile("mfx-kernel", "o", fd, path)) {
+    throw std::runtime_error(fmt::format(
+        "[compile_cpu] kernel '{}': cannot create a temporary file: {}", name, ec.message()));
+  }
+  llvm::sys::Process::SafelyCloseFileDescriptor(fd);
+  engine.dumpToObjectFile(path);
+  std::ifstream in(path.c_str(), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  llvm::sys::fs::remove(path);
+  if (bytes.empty()) {
+    throw std::runtime_error(
+        fmt::format("[compile_cpu] kernel '{}': the JIT produced no object code", name));
+  }
+  return bytes;
+}
+
 }  // namespace
 
-std::unique_ptr<CpuKernel> compile_cpu(const Kernel& kernel, const CodegenOptions& options) {
+const std::string& cpu_host_id() {
+  static const std::string id = [] {
+    auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
+    if (!jtmb) {
+      llvm::consumeError(jtmb.takeError());
+      return std::string("llvm-" LLVM_VERSION_STRING ";unknown-host");
+    }
+    return fmt::format("llvm-{};{};{};{}", LLVM_VERSION_STRING, jtmb->getTargetTriple().str(),
+                       jtmb->getCPU(), jtmb->getFeatures().getString());
+  }();
+  return id;
+}
+
+std::unique_ptr<CpuKernel> compile_cpu(const Kernel& kernel, const CodegenOptions& options,
+                                       std::string* object_code) {
   auto t0 = std::chrono::steady_clock::now();
   init_llvm();
   auto ctx = detail::make_context();
@@ -118,6 +167,7 @@ std::unique_ptr<CpuKernel> compile_cpu(const Kernel& kernel, const CodegenOption
   eopts.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
   eopts.enableGDBNotificationListener = false;
   eopts.enablePerfNotificationListener = false;
+  eopts.enableObjectDump = object_code != nullptr;
   auto engine = ExecutionEngine::create(*module, eopts);
   if (!engine) {
     throw std::runtime_error(fmt::format("[compile_cpu] kernel '{}': JIT failed: {}", kernel.name,
@@ -130,9 +180,50 @@ std::unique_ptr<CpuKernel> compile_cpu(const Kernel& kernel, const CodegenOption
     throw std::runtime_error(fmt::format("[compile_cpu] kernel '{}': symbol lookup failed: {}",
                                          kernel.name, llvm::toString(fn.takeError())));
   }
+  if (object_code) *object_code = dump_object(**engine, kernel.name);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return std::make_unique<JitKernel>(std::move(mlir), std::move(lowered), std::move(*engine), *fn,
+  return std::make_unique<JitKernel>(std::move(mlir), std::move(lowered),
+                                     std::shared_ptr<ExecutionEngine>(std::move(*engine)), *fn,
                                      kernel.args.size(), seconds);
+}
+
+std::unique_ptr<CpuKernel> load_cpu_kernel(const std::string& object_code, const std::string& entry,
+                                           size_t num_args, std::string mlir,
+                                           std::string lowered_mlir) {
+  auto t0 = std::chrono::steady_clock::now();
+  init_llvm();
+  auto fail = [&](llvm::Error err) {
+    return std::runtime_error(
+        fmt::format("[load_cpu_kernel] kernel '{}': {}", entry, llvm::toString(std::move(err))));
+  };
+  auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!jtmb) throw fail(jtmb.takeError());
+  // The same linking layer and symbol resolution as mlir::ExecutionEngine, so
+  // the object links exactly as it did when it was compiled.
+  auto jit = llvm::orc::LLJITBuilder()
+                 .setJITTargetMachineBuilder(std::move(*jtmb))
+                 .setObjectLinkingLayerCreator(
+                     [](llvm::orc::ExecutionSession& session, const llvm::Triple&) {
+                       return std::make_unique<llvm::orc::RTDyldObjectLinkingLayer>(
+                           session, [] { return std::make_unique<llvm::SectionMemoryManager>(); });
+                     })
+                 .create();
+  if (!jit) throw fail(jit.takeError());
+  auto process = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+      (*jit)->getDataLayout().getGlobalPrefix());
+  if (!process) throw fail(process.takeError());
+  (*jit)->getMainJITDylib().addGenerator(std::move(*process));
+  if (auto err = (*jit)->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(object_code, entry)))
+    throw fail(std::move(err));
+  // The packed wrapper ExecutionEngine generated ("_mlir_" + name); the lookup
+  // links the object now, so run() stays lock-free.
+  auto sym = (*jit)->lookup("_mlir_" + entry);
+  if (!sym) throw fail(sym.takeError());
+  auto fn = sym->toPtr<void (*)(void**)>();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return std::make_unique<JitKernel>(std::move(mlir), std::move(lowered_mlir),
+                                     std::shared_ptr<llvm::orc::LLJIT>(std::move(*jit)), fn,
+                                     num_args, seconds);
 }
 
 }  // namespace mfx::compiler
