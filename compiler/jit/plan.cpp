@@ -262,11 +262,25 @@ class KernelEmitter {
   std::map<int, int> local_of_value_;           // reduce output -> local
   std::map<int, std::vector<int>> local_axes_;  // local -> S axes of its dims
   // Current phase state.
-  PhaseBuilder* b_ = nullptr;
+  std::unique_ptr<PhaseBuilder> b_;
   std::vector<int> iter_;  // per S axis: expr id of the iteration index, or -1
   std::map<int, int> memo_;
 
+  std::map<int, size_t> materialize_before_;  // value -> index of its first reader phase
+
   bool member(int v) const { return group_of_value_[v] == id_; }
+  bool is_reduce_output(int v) const {
+    return dynamic_cast<const Reduce*>(g_.nodes[producer_[v]].prim.get()) != nullptr;
+  }
+  // Member values (not reduction results) reached from `root` without
+  // crossing a reduction result or an already chosen local.
+  void reach(int root, std::set<int>& seen) const {
+    if (!member(root) || is_reduce_output(root) || materialize_before_.count(root)) return;
+    if (!seen.insert(root).second) return;
+    for (int u : g_.nodes[producer_[root]].inputs) reach(u, seen);
+  }
+  bool expensive(int v) const;
+  void choose_materializations(size_t phases, const std::function<std::vector<int>(size_t)>& roots);
   int zero() { return b_->index(0); }
   void begin_phase(compiler::Phase& ph, const std::vector<int64_t>& extents);
   int emit_value(int v);
@@ -286,11 +300,71 @@ class KernelEmitter {
   }
 };
 
+bool KernelEmitter::expensive(int v) const {
+  std::set<int> seen;
+  reach(v, seen);
+  for (int u : seen) {
+    const Primitive& p = *g_.nodes[producer_[u]].prim;
+    if (auto* un = dynamic_cast<const Unary*>(&p)) {
+      switch (un->op()) {
+        case UnaryOp::Exp:
+        case UnaryOp::Log:
+        case UnaryOp::Log1p:
+        case UnaryOp::Expm1:
+        case UnaryOp::Sin:
+        case UnaryOp::Cos:
+        case UnaryOp::Tan:
+        case UnaryOp::Arctan:
+        case UnaryOp::Tanh:
+        case UnaryOp::Sigmoid:
+        case UnaryOp::Erf:
+        case UnaryOp::Erfinv:
+          return true;
+        default:
+          break;
+      }
+    }
+    if (auto* bin = dynamic_cast<const Binary*>(&p)) {
+      if (bin->op() == BinaryOp::Power || bin->op() == BinaryOp::Arctan2) return true;
+    }
+  }
+  return false;
+}
+
+// Largest expensive values first: each one read by two or more phases is
+// computed once into a local (bounded size), which also stops the walk for
+// the values inside it.
+void KernelEmitter::choose_materializations(size_t phases,
+                                            const std::function<std::vector<int>(size_t)>& roots) {
+  // CPU locals live on the stack of the kernel call (256 KiB of float32);
+  // a GPU plan will bound this by shared memory instead.
+  constexpr int64_t kMaxLocal = 1 << 16;
+  std::set<int> candidates;
+  for (size_t i = 0; i < phases; ++i) {
+    std::set<int> seen;
+    for (int r : roots(i)) reach(r, seen);
+    candidates.insert(seen.begin(), seen.end());
+  }
+  for (auto it = candidates.rbegin(); it != candidates.rend(); ++it) {
+    int v = *it;
+    int64_t size = 1;
+    for (int a : domain_axes_) size *= g_.values[v].shape[a];
+    if (size > kMaxLocal || !expensive(v)) continue;
+    std::vector<size_t> users;
+    for (size_t i = 0; i < phases; ++i) {
+      std::set<int> seen;
+      for (int r : roots(i)) reach(r, seen);
+      if (seen.count(v)) users.push_back(i);
+    }
+    if (users.size() >= 2) materialize_before_[v] = users.front();
+  }
+}
+
 void KernelEmitter::begin_phase(compiler::Phase& ph, const std::vector<int64_t>& extents) {
   memo_.clear();
   iter_.assign(grp_.space.size(), -1);
   ph.domain = extents;
-  b_ = new PhaseBuilder(ph);
+  b_ = std::make_unique<PhaseBuilder>(ph);
   for (size_t i = 0; i < grid_axes_.size(); ++i) iter_[grid_axes_[i]] = b_->grid_index(i);
   for (size_t i = 0; i < domain_axes_.size(); ++i) {
     if (extents[i] == grp_.space[domain_axes_[i]] || grp_.space[domain_axes_[i]] == 1) {
@@ -405,67 +479,103 @@ Kernel KernelEmitter::build(const std::vector<int>& args, const std::vector<int>
   }
   for (int a : grid_axes_) k_.grid.push_back(grp_.space[a]);
 
-  // One Reduce phase per reduction, in order.
+  // Phase plan: one Reduce phase per reduction (in order), then one store
+  // phase per distinct output extent; expensive values read by several
+  // phases are computed once into a local by a Map phase placed before
+  // their first reader.
+  struct Spec {
+    enum Kind { ReducePhase, MaterializePhase, StorePhase } kind;
+    int node = -1;                // ReducePhase
+    int value = -1;               // MaterializePhase
+    std::vector<int64_t> extent;  // StorePhase
+    std::vector<size_t> outs;     // StorePhase
+  };
+  std::vector<Spec> specs;
   for (int node : grp_.members) {
-    const auto& n = g_.nodes[node];
-    auto* r = dynamic_cast<const Reduce*>(n.prim.get());
-    if (!r) continue;
-    const Shape& in = g_.values[n.inputs[0]].shape;
-    std::vector<int64_t> extents;
-    compiler::LocalArray local{r->out_dtype(), {}};
-    std::vector<int> laxes, raxes;
-    for (size_t i = 0; i < domain_axes_.size(); ++i) {
-      int a = domain_axes_[i];
-      extents.push_back(in[a]);
-      if (std::find(r->axes().begin(), r->axes().end(), a) != r->axes().end()) {
-        raxes.push_back(static_cast<int>(i));
-      } else {
-        local.shape.push_back(in[a]);
-        laxes.push_back(a);
-      }
+    if (dynamic_cast<const Reduce*>(g_.nodes[node].prim.get())) {
+      specs.push_back({Spec::ReducePhase, node});
     }
-    k_.phases.emplace_back();
-    auto& ph = k_.phases.back();
-    ph.kind = compiler::PhaseKind::Reduce;
-    ph.reduced_axes = raxes;
-    begin_phase(ph, extents);
-    int value = emit_value(n.inputs[0]);
-    const bool logical = r->op() == ReduceOp::All || r->op() == ReduceOp::Any;
-    Dtype acc = logical ? bool_ : r->out_dtype();
-    if (b_->dtype_of(value) != acc) value = b_->cast(value, acc);
-    int lid = static_cast<int>(k_.locals.size());
-    local.dtype = acc;
-    k_.locals.push_back(local);
-    local_axes_[lid] = laxes;
-    b_->reduce(r->op(), lid, value);
-    delete b_;
-    b_ = nullptr;
-    local_of_value_[n.outputs[0]] = lid;
   }
-  // Stores, one Map phase per distinct domain extent.
   std::map<std::vector<int64_t>, std::vector<size_t>> by_extent;
   for (size_t o = 0; o < outs.size(); ++o) {
     std::vector<int64_t> ext;
     for (int a : domain_axes_) ext.push_back(g_.values[outs[o]].shape[a]);
     by_extent[ext].push_back(o);
   }
-  for (auto& [ext, list] : by_extent) {
+  for (auto& [ext, list] : by_extent) specs.push_back({Spec::StorePhase, -1, -1, ext, list});
+  choose_materializations(specs.size(), [&](size_t i) {
+    std::vector<int> roots;
+    if (specs[i].kind == Spec::ReducePhase) roots.push_back(g_.nodes[specs[i].node].inputs[0]);
+    for (size_t o : specs[i].outs) roots.push_back(outs[o]);
+    return roots;
+  });
+  std::vector<Spec> ordered;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    for (auto& [v, first] : materialize_before_) {
+      if (first == i) ordered.push_back({Spec::MaterializePhase, -1, v});
+    }
+    ordered.push_back(specs[i]);
+  }
+
+  for (const Spec& spec : ordered) {
     k_.phases.emplace_back();
     auto& ph = k_.phases.back();
-    begin_phase(ph, ext);
-    for (size_t o : list) {
-      int v = outs[o];
-      const Shape& s = g_.values[v].shape;
-      Strides st = row_major(s);
-      std::vector<int64_t> strides(st.begin(), st.end());
-      for (size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == 1) strides[i] = 0;
+    if (spec.kind == Spec::MaterializePhase) {
+      const Shape& vs = g_.values[spec.value].shape;
+      compiler::LocalArray local{g_.values[spec.value].dtype, {}};
+      for (int a : domain_axes_) local.shape.push_back(vs[a]);
+      begin_phase(ph, local.shape);
+      int value = emit_value(spec.value);
+      int lid = static_cast<int>(k_.locals.size());
+      k_.locals.push_back(local);
+      local_axes_[lid] = domain_axes_;
+      b_->materialize(lid, value);
+      local_of_value_[spec.value] = lid;
+    } else if (spec.kind == Spec::ReducePhase) {
+      const auto& n = g_.nodes[spec.node];
+      auto* r = dynamic_cast<const Reduce*>(n.prim.get());
+      const Shape& in = g_.values[n.inputs[0]].shape;
+      std::vector<int64_t> extents;
+      compiler::LocalArray local{r->out_dtype(), {}};
+      std::vector<int> laxes, raxes;
+      for (size_t i = 0; i < domain_axes_.size(); ++i) {
+        int a = domain_axes_[i];
+        extents.push_back(in[a]);
+        if (std::find(r->axes().begin(), r->axes().end(), a) != r->axes().end()) {
+          raxes.push_back(static_cast<int>(i));
+        } else {
+          local.shape.push_back(in[a]);
+          laxes.push_back(a);
+        }
       }
-      int index = b_->linear_index(positional(s), strides);
-      b_->store(static_cast<int>(args.size() + o), index, emit_value(v));
+      ph.kind = compiler::PhaseKind::Reduce;
+      ph.reduced_axes = raxes;
+      begin_phase(ph, extents);
+      int value = emit_value(n.inputs[0]);
+      const bool logical = r->op() == ReduceOp::All || r->op() == ReduceOp::Any;
+      Dtype acc = logical ? bool_ : r->out_dtype();
+      if (b_->dtype_of(value) != acc) value = b_->cast(value, acc);
+      int lid = static_cast<int>(k_.locals.size());
+      local.dtype = acc;
+      k_.locals.push_back(local);
+      local_axes_[lid] = laxes;
+      b_->reduce(r->op(), lid, value);
+      local_of_value_[n.outputs[0]] = lid;
+    } else {
+      begin_phase(ph, spec.extent);
+      for (size_t o : spec.outs) {
+        int v = outs[o];
+        const Shape& vs = g_.values[v].shape;
+        Strides st = row_major(vs);
+        std::vector<int64_t> strides(st.begin(), st.end());
+        for (size_t i = 0; i < vs.size(); ++i) {
+          if (vs[i] == 1) strides[i] = 0;
+        }
+        int index = b_->linear_index(positional(vs), strides);
+        b_->store(static_cast<int>(args.size() + o), index, emit_value(v));
+      }
     }
-    delete b_;
-    b_ = nullptr;
+    b_.reset();
   }
   return k_;
 }
