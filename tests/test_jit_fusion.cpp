@@ -177,3 +177,28 @@ TEST_CASE("the fusion report on disk; every fused kernel assembles for sm_80 and
   CHECK(text.find("subgraph cluster_") != std::string::npos);
   fs::remove_all(dir);
 }
+
+TEST_CASE("gathers fuse as indexed loads; out-of-range indices still throw", "[jit][fusion]") {
+  array table = rand_like({10, 6}, 19);
+  array idx = array({3, -1, 0, 9, 3}, {5}, int32);
+  array cls = array({0, 5, 2, 2, 1, 4, 3, 0, 5, 1}, {10, 1}, int64);
+  auto f = [](const std::vector<array>& a) {
+    array rows = take(a[0], a[1], 0);               // [5, 6]
+    array picked = take_along_axis(a[0], a[2], 1);  // [10, 1]
+    return std::vector<array>{softmax(rows * 2.0, -1), sum(picked * a[0], 1)};
+  };
+  auto jf = check_against_eager(f, {table, idx, cls}, "gathers");
+  INFO(jf.report_json());
+  auto j = nlohmann::json::parse(jf.report_json());
+  for (auto& k : j["kernels"]) {
+    CHECK(k["name"] != "Gather");
+    CHECK(k["name"] != "GatherAxis");
+  }
+  CHECK(jf.stats().kernels == 2);
+  array bad = array({3, 10, 0, 1, 2}, {5}, int32);
+  mfx::test::check_throws_with(
+      [&] {
+        eval(jf({table, bad, cls}));
+      },
+      {"[take]", "index 10", "size 10"});
+}

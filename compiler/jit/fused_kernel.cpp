@@ -1,5 +1,7 @@
 #include "compiler/jit/fused_kernel.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <mutex>
 
@@ -9,12 +11,33 @@
 
 namespace mfx::jit_detail {
 
-FusedKernel::FusedKernel(compiler::Kernel kernel, compiler::CodegenOptions options)
-    : kernel_(std::move(kernel)), options_(options) {}
+FusedKernel::FusedKernel(compiler::Kernel kernel, compiler::CodegenOptions options,
+                         std::vector<std::pair<int, int64_t>> range_checks)
+    : kernel_(std::move(kernel)), options_(options) {
+  std::sort(range_checks.begin(), range_checks.end());
+  range_checks.erase(std::unique(range_checks.begin(), range_checks.end()), range_checks.end());
+  range_checks_ = std::move(range_checks);
+}
+
+namespace {
+
+template <typename T>
+void check_range(const array& idx, int64_t size, const std::string& kernel) {
+  const T* p = idx.data_ptr<T>();
+  for (int64_t i = 0; i < idx.size(); ++i) {
+    int64_t v = static_cast<int64_t>(p[i]);
+    if (v < -size || v >= size) {
+      throw std::invalid_argument(fmt::format(
+          "[take] index {} is out of range for an axis with size {} (in fused kernel {})", v, size,
+          kernel));
+    }
+  }
+}
+
+}  // namespace
 
 const compiler::CpuKernel& FusedKernel::cpu_kernel() {
-  std::call_once(compiled_,
-                 [&] { cpu_ = compiler::KernelCache::global().cpu(kernel_, options_); });
+  std::call_once(compiled_, [&] { cpu_ = compiler::KernelCache::global().cpu(kernel_, options_); });
   return *cpu_;
 }
 
@@ -26,6 +49,23 @@ void FusedKernel::eval_cpu(const std::vector<array>& inputs, std::vector<array>&
   for (auto& in : inputs) {
     dense.push_back(in.flags().row_contiguous ? in : cpu::row_contiguous(in));
     buffers.push_back(dense.back().raw_data());
+  }
+  for (auto& [arg, size] : range_checks_) {
+    const array& idx = dense[arg];
+    switch (idx.dtype()) {
+      case int32:
+        check_range<int32_t>(idx, size, kernel_.name);
+        break;
+      case int64:
+        check_range<int64_t>(idx, size, kernel_.name);
+        break;
+      case uint8:
+        check_range<uint8_t>(idx, size, kernel_.name);
+        break;
+      default:
+        throw std::invalid_argument(fmt::format("[take] indices of dtype {} in fused kernel {}",
+                                                dtype_name(idx.dtype()), kernel_.name));
+    }
   }
   for (auto& out : outputs) {
     out.allocate();

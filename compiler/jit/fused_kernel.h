@@ -11,7 +11,10 @@ namespace mfx::jit_detail {
 
 class FusedKernel : public Primitive {
  public:
-  FusedKernel(compiler::Kernel kernel, compiler::CodegenOptions options);
+  /// `range_checks`: (argument, size) pairs of gather indices that must lie
+  /// in [-size, size); checked before every launch, like the eager gathers.
+  FusedKernel(compiler::Kernel kernel, compiler::CodegenOptions options,
+              std::vector<std::pair<int, int64_t>> range_checks = {});
   std::string name() const override { return kernel_.name; }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   const compiler::Kernel& kernel() const { return kernel_; }
@@ -22,6 +25,7 @@ class FusedKernel : public Primitive {
  private:
   compiler::Kernel kernel_;
   compiler::CodegenOptions options_;
+  std::vector<std::pair<int, int64_t>> range_checks_;
   std::once_flag compiled_;
   std::shared_ptr<const compiler::CpuKernel> cpu_;
 };

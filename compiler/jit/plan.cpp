@@ -22,6 +22,7 @@
 #include "compiler/jit/fused_kernel.h"
 #include "compiler/kernel_builder.h"
 #include "primitives/elementwise.h"
+#include "primitives/indexing.h"
 #include "primitives/reduction.h"
 #include "primitives/view.h"
 
@@ -42,6 +43,10 @@ bool is_elementwise(const Primitive& p) {
 bool is_view(const Primitive& p) {
   return dynamic_cast<const Reshape*>(&p) || dynamic_cast<const Transpose*>(&p) ||
          dynamic_cast<const Slice*>(&p) || dynamic_cast<const Broadcast*>(&p);
+}
+
+bool is_gather(const Primitive& p) {
+  return dynamic_cast<const Gather*>(&p) || dynamic_cast<const GatherAxis*>(&p);
 }
 
 bool aligned(const Shape& s, const Shape& space) {
@@ -106,11 +111,11 @@ class Planner {
     if (kind_[v] == ValueKind::Member) {
       materialize_reason_.emplace(v, reason);
     } else if (kind_[v] == ValueKind::Inline) {
-      // The view chain runs as (free) view steps.
+      // The view/gather chain runs as primitive steps.
       int n = producer_[v];
       if (!view_step_[n]) {
         view_step_[n] = 1;
-        materialize(g_.nodes[n].inputs[0], reason);
+        for (int u : g_.nodes[n].inputs) materialize(u, reason);
       }
     }
   }
@@ -191,6 +196,16 @@ void Planner::assign(int node) {
   if (is_view(p) && !positional_broadcast) {
     int u = n.inputs[0];
     if (kind_[u] == ValueKind::Member) materialize(u, "VIEW_CONSUMER");
+    kind_[n.outputs[0]] = ValueKind::Inline;
+    value_deps_[n.outputs[0]] = non_member_deps();
+    return;
+  }
+  // A gather becomes an indexed load in its consumers when its indices are
+  // in memory (the kernel checks their range before it runs, like eager).
+  if (is_gather(p) && kind_[n.inputs[1]] != ValueKind::Inline) {
+    for (int u : n.inputs) {
+      if (kind_[u] == ValueKind::Member) materialize(u, "GATHER_OPERAND");
+    }
     kind_[n.outputs[0]] = ValueKind::Inline;
     value_deps_[n.outputs[0]] = non_member_deps();
     return;
@@ -286,6 +301,13 @@ class KernelEmitter {
   int emit_value(int v);
   int emit_member(int v);
   int emit_index(int v, const std::vector<int>& idx);
+  int gather_index(int indices, const std::vector<int>& at, int64_t size);
+
+ public:
+  /// Index arguments and the axis size their values must lie in [-size, size).
+  std::vector<std::pair<int, int64_t>> range_checks_;
+
+ private:
   std::vector<int> positional(const Shape& s) {
     std::vector<int> idx;
     for (size_t a = 0; a < s.size(); ++a) {
@@ -398,6 +420,18 @@ int KernelEmitter::emit_index(int v, const std::vector<int>& idx) {
     for (size_t i = 0; i < us.size(); ++i) {
       ui[i] = b_->add(b_->index(sl->start()[i]), b_->mul(idx[i], b_->index(sl->step()[i])));
     }
+  } else if (auto* ga = dynamic_cast<const Gather*>(&p)) {
+    // out = a.shape[:axis] + idx.shape + a.shape[axis+1:]
+    const int ax = ga->axis();
+    const int k = g_.values[n.inputs[1]].shape.size();
+    std::vector<int> ii(idx.begin() + ax, idx.begin() + ax + k);
+    int j = gather_index(n.inputs[1], ii, us[ax]);
+    for (int i = 0; i < ax; ++i) ui[i] = idx[i];
+    ui[ax] = j;
+    for (size_t i = ax + 1; i < us.size(); ++i) ui[i] = idx[i - 1 + k];
+  } else if (auto* gx = dynamic_cast<const GatherAxis*>(&p)) {
+    ui = idx;
+    ui[gx->axis()] = gather_index(n.inputs[1], idx, us[gx->axis()]);
   } else if (dynamic_cast<const Reshape*>(&p)) {
     Strides vs = row_major(s), ust = row_major(us);
     int lin = b_->linear_index(idx, std::vector<int64_t>(vs.begin(), vs.end()));
@@ -408,6 +442,17 @@ int KernelEmitter::emit_index(int v, const std::vector<int>& idx) {
     throw std::logic_error("[jit] planner: unexpected inline node " + p.name());
   }
   return emit_index(u, ui);
+}
+
+int KernelEmitter::gather_index(int indices, const std::vector<int>& at, int64_t size) {
+  int raw = b_->cast(emit_index(indices, at), int64);
+  int wrapped = b_->add(raw, b_->index(size));
+  int negative = b_->binary(BinaryOp::Less, raw, b_->index(0));
+  auto arg = arg_of_value_.find(indices);
+  if (arg == arg_of_value_.end())
+    throw std::logic_error("[jit] planner: gather indices not in memory");
+  range_checks_.push_back({arg->second, size});
+  return b_->select(negative, wrapped, raw);
 }
 
 int KernelEmitter::emit_value(int v) {
@@ -607,7 +652,9 @@ Plan Planner::run() {
   std::vector<StepDraft> drafts;
   for (size_t i = 0; i < g_.nodes.size(); ++i) {
     const auto& n = g_.nodes[i];
-    bool opaque = group_of_node_[i] < 0 && (!is_view(*n.prim) || view_step_[i]);
+    const bool inline_kind =
+        is_view(*n.prim) || (is_gather(*n.prim) && kind_[n.outputs[0]] == ValueKind::Inline);
+    bool opaque = group_of_node_[i] < 0 && (!inline_kind || view_step_[i]);
     if (!opaque) continue;
     const bool view = is_view(*n.prim);
     drafts.push_back(
@@ -633,7 +680,10 @@ Plan Planner::run() {
     std::set<int> args_set;
     std::function<void(int)> collect = [&](int v) {
       if (kind_[v] == ValueKind::Member && group_of_value_[v] == static_cast<int>(gi)) return;
-      if (kind_[v] == ValueKind::Inline) return collect(g_.nodes[producer_[v]].inputs[0]);
+      if (kind_[v] == ValueKind::Inline) {
+        for (int u : g_.nodes[producer_[v]].inputs) collect(u);
+        return;
+      }
       args_set.insert(v);
     };
     for (int node : grp.members) {
@@ -651,7 +701,7 @@ Plan Planner::run() {
       Kernel k = em.build(args, outs, name);
       compiler::CodegenOptions co;
       co.fast_math = options_.fast_math;
-      auto fk = std::make_shared<FusedKernel>(std::move(k), co);
+      auto fk = std::make_shared<FusedKernel>(std::move(k), co, em.range_checks_);
       fk->cpu_kernel();  // compile now, so failures fall back below
       drafts.push_back({args, outs, fk, {"fused", name, sources, ""}});
     } catch (const std::exception& e) {
