@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(g++ cmake ninja-build ccache lld libopenblas-dev libfmt-dev nlohmann-json3-dev catch2
-          python3 python3-venv python3-pip libmlir-19-dev mlir-19-tools llvm-19-dev libomp-19-dev)
+          python3 python3-venv python3-pip libopenmpi-dev openmpi-bin libmlir-19-dev mlir-19-tools llvm-19-dev libomp-19-dev
+          libjpeg62-turbo-dev libpng-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
