@@ -1,0 +1,197 @@
+// Detection training criteria for DETR-style models (Deformable DETR
+// conventions: sigmoid classification without a background class, boxes in
+// normalised (cx, cy, w, h)).
+//
+// Two criteria over the outputs of every decoder layer:
+//  - hungarian_criterion: the baseline. Per layer and image an exact optimal
+//    one-to-one assignment of ground truths to queries, then sigmoid focal
+//    loss, L1 and 1 - GIoU on the matched pairs (Deformable DETR's
+//    SetCriterion, numerics included).
+//  - matchfree_criterion: the match-free CAQS loss. A learned probe gives a
+//    soft ground-truth x query attention A; a sparse correspondence Â derived
+//    from it replaces the assignment, and A itself is trained to put its mass
+//    on cheap pairs (see DESIGN.md §6 for the exact definition followed here).
+//
+// Everything is built from mfx ops, so mfx::grad differentiates the losses
+// (the assignment and Â are constants). Inputs are float32 or float64.
+// Errors are std::invalid_argument naming the function and the shapes.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "mfx/array.h"
+#include "mfx/tree.h"
+
+namespace mfx::detr {
+
+/// Predictions of the decoder, one entry per decoder layer (all layers have
+/// the same shapes).
+struct DecoderOutputs {
+  std::vector<array> logits;  ///< [B, N, K] class logits (sigmoid, no background class)
+  std::vector<array> boxes;   ///< [B, N, 4] cxcywh in [0, 1] (already through sigmoid)
+  std::vector<array> hidden;  ///< [B, N, D] decoder hidden states (match-free probe only)
+};
+
+/// Ground truths of a batch padded to a common count M (a bucket).
+struct Targets {
+  array labels;  ///< [B, M] int32 class ids in [0, K); padded entries are ignored
+  array boxes;   ///< [B, M, 4] cxcywh normalised; padded entries are ignored
+  array mask;    ///< [B, M] bool, true = real ground truth
+};
+
+/// Padding bucket for a ground-truth count, so jit sees few distinct shapes:
+/// the smallest of 8, 16, 32, 64, ... that is >= max_count (8 for 0).
+/// Throws std::invalid_argument for a negative count.
+int64_t gt_bucket(int64_t max_count);
+
+/// Pads per-image ground truths (labels [M_b] integer, boxes [M_b, 4]
+/// floating) to `bucket` entries: labels int32 padded with 0, boxes (in the
+/// dtype of the first image's boxes, float32 when there is none) padded
+/// with the box (0.5, 0.5, 1, 1), mask true for the first M_b entries. Throws
+/// when the lists differ in length, shapes are wrong, dtypes are not integer
+/// / floating, or some M_b exceeds `bucket`.
+Targets pad_targets(const std::vector<array>& labels, const std::vector<array>& boxes,
+                    int64_t bucket);
+
+/// Weights of the matching cost and the focal parameters.
+struct CostWeights {
+  double cls = 2, l1 = 5, giou = 2, alpha = 0.25, gamma = 2;
+};
+
+// ------------------------------------------------------------ components
+
+/// Focal class cost of Deformable DETR's matcher, [B, M, N] for logits
+/// [B, N, K] and labels [B, M]: pos - neg at each ground truth's class, with
+/// p = sigmoid(z), pos = alpha (1-p)^gamma (-log(p + 1e-8)) and
+/// neg = (1-alpha) p^gamma (-log(1-p + 1e-8)). Labels outside [0, K) throw
+/// at evaluation.
+array focal_class_cost(const array& logits, const array& labels, double alpha, double gamma);
+
+/// Pairwise L1 distance of cxcywh boxes: pred [B, N, 4], gt [B, M, 4] ->
+/// [B, M, N] (torch.cdist with p = 1).
+array l1_cost(const array& pred_boxes, const array& gt_boxes);
+
+/// Pairwise generalized IoU of cxcywh boxes: pred [B, N, 4], gt [B, M, 4] ->
+/// [B, M, N] (the matcher's cost is its negative).
+array pairwise_giou(const array& pred_boxes, const array& gt_boxes);
+
+/// C[B, M, N] (ground truths x queries): exactly the Hungarian matching cost
+/// w.cls * focal_class_cost + w.l1 * l1_cost - w.giou * pairwise_giou, with
+/// the rows of padded ground truths (mask false) set to 0.
+array matching_cost(const array& logits, const array& boxes, const Targets& t,
+                    const CostWeights& w);
+
+/// Elementwise focal terms computed stably from logits z:
+/// FL+(z) = alpha (1 - sigmoid z)^gamma (-log sigmoid z) (the loss of a
+/// positive) and FL-(z) = (1 - alpha) (sigmoid z)^gamma (-log(1 - sigmoid z))
+/// (the loss of a negative).
+array focal_positive(const array& logits, double alpha, double gamma);
+array focal_negative(const array& logits, double alpha, double gamma);
+
+/// Elementwise sigmoid focal loss (Lin et al.) for targets in [0, 1] of the
+/// logits' shape (broadcast), as in Deformable DETR before its reduction:
+/// alpha_t * BCE_with_logits(z, t) * (1 - p_t)^gamma. Summing it and dividing
+/// by num_boxes gives SetCriterion's loss_ce.
+array sigmoid_focal_loss(const array& logits, const array& targets, double alpha, double gamma);
+
+// ------------------------------------------------------------ criteria
+
+/// A loss and its parts for logging (per layer i: "loss_ce_i", "loss_bbox_i",
+/// "loss_giou_i", unweighted and divided by num_boxes; match-free adds "L_w_i",
+/// "L_q_i" and "selected_per_gt_i", an int32 [B, M] count of the queries
+/// selected for each ground truth).
+struct LossResult {
+  array loss;
+  Tree components;
+};
+
+struct HungarianConfig {
+  CostWeights cost;
+  double w_ce = 2, w_bbox = 5, w_giou = 2;
+  /// Normaliser of every term (must be positive and finite; in distributed
+  /// training the global count / world size); default: the number of real
+  /// ground truths in the batch, at least 1.
+  std::optional<double> num_boxes;
+};
+
+/// Optimal assignment of each image's real ground truths to queries for
+/// one layer: result[b] lists (gt, query) pairs as two vectors, gt indices
+/// being positions in the padded M axis. Evaluates the matching cost (no
+/// gradient). Any mask pattern is allowed, not only prefixes.
+struct Matching {
+  std::vector<int64_t> gts;
+  std::vector<int64_t> queries;
+};
+std::vector<Matching> hungarian_match(const array& logits, const array& boxes, const Targets& t,
+                                      const CostWeights& w);
+
+/// Deformable DETR's SetCriterion summed over decoder layers: per layer, the
+/// matching cost is evaluated and solved per image on the host, then
+/// w_ce * sum(sigmoid_focal_loss over all queries x classes with one-hot
+/// targets of the matched pairs) + w_bbox * sum(L1 of matched pairs) +
+/// w_giou * sum(1 - GIoU of matched pairs), each divided by num_boxes.
+/// Gradients flow to logits and boxes (not through the matching). Hidden
+/// states are not used and may be omitted.
+LossResult hungarian_criterion(const DecoderOutputs& out, const Targets& t,
+                               const HungarianConfig& cfg);
+
+/// Parameters of the ground-truth probe (float `dtype`):
+///   mlp_gt: [Linear(K+4 -> width), Linear(width -> width)] (ReLU between),
+///   mlp_q:  [Linear(D+4+K -> width), Linear(width -> width)],
+///   w_q, w_k: [width, width].
+/// Linear layers are {"weight": [out, in], "bias": [out]} like torch, all
+/// initialised uniform in +-1/sqrt(fan_in) (torch.nn.Linear's default; fan_in
+/// = width for w_q and w_k). Deterministic in `key`.
+Tree init_probe(const array& key, int64_t num_classes, int64_t hidden_dim, int64_t width = 256,
+                Dtype dtype = float32);
+
+struct MatchFreeConfig {
+  CostWeights cost;
+  /// Row-filter / column-threshold ratio and the normaliser's epsilon.
+  double rho = 0.5, eps = 1e-6;
+  /// Row normalisation of Â: divide by the row sum + eps, by the row max +
+  /// eps, or not at all.
+  enum class Norm { Sum, Max, None } norm = Norm::Sum;
+  /// L = alpha_w * L_w + beta_q * L_q.
+  double alpha_w = 1, beta_q = 1;
+  /// Weights of the classification, L1 and GIoU parts of L_q.
+  double w_ce = 2, w_bbox = 5, w_giou = 2;
+  /// Stop gradients at the probe's query inputs (hidden, box, probability).
+  bool probe_inputs_stop_gradient = true;
+  std::optional<double> num_boxes;  ///< as in HungarianConfig
+  /// Per layer [B, M, N]: used as Â instead of the sparse correspondence.
+  std::optional<std::vector<array>> fixed_assignment;
+};
+
+/// The probe's attention A[B, M, N]: softmax over queries of
+/// (E_gt W_Q)(E_q W_K)^T / sqrt(width), E_gt = MLP_gt([onehot(label), box]),
+/// E_q = MLP_q([hidden, box, sigmoid(logits)]); rows of padded ground truths
+/// are 0. Computed in the probe's dtype. With stop_inputs the query inputs
+/// carry no gradient.
+array probe_attention(const Tree& probe, const array& logits, const array& boxes,
+                      const array& hidden, const Targets& t, bool stop_inputs = true);
+
+/// Sparse correspondence Â from an attention A[..., M, N] (a constant: no
+/// gradient): row filter R = A where A >= rho * rowmax(A) else 0; column
+/// threshold S = R where R > 0 and R >= rho * colmax(R) else 0; then each
+/// row divided by its sum + eps (Sum), its max + eps (Max) or kept (None).
+array sparse_correspondence(const array& attention, double rho, double eps,
+                            MatchFreeConfig::Norm norm);
+
+/// The match-free (CAQS) criterion summed over decoder layers, per layer
+///   L_w = sum_ij A_ij sg(C_ij),
+///   L_q = w_ce [sum_ij Â_ij FL+(z_{j,c_i}) + sum_jk (1 - y_jk) FL-(z_jk)]
+///         + sum_ij Â_ij (w_bbox |b_j - g_i|_1 + w_giou (1 - GIoU(b_j, g_i))),
+/// both divided by num_boxes, L = alpha_w L_w + beta_q L_q; y_jk = 1 when
+/// query j is selected (Â > 0) for a real ground truth of class k. C is the
+/// matching_cost (stop-gradient), Â is constant, and A sees the detector only
+/// when probe_inputs_stop_gradient is false. With a one-hot Â
+/// (fixed_assignment) L_q equals the Hungarian loss of that assignment.
+/// Nothing is read on the host (num_boxes is computed as an array), so the
+/// criterion can be traced by jit; the padded M only costs compute.
+LossResult matchfree_criterion(const Tree& probe, const DecoderOutputs& out, const Targets& t,
+                               const MatchFreeConfig& cfg);
+
+}  // namespace mfx::detr
