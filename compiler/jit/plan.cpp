@@ -652,8 +652,7 @@ Plan Planner::run() {
   std::vector<StepDraft> drafts;
   for (size_t i = 0; i < g_.nodes.size(); ++i) {
     const auto& n = g_.nodes[i];
-    const bool inline_kind =
-        is_view(*n.prim) || (is_gather(*n.prim) && kind_[n.outputs[0]] == ValueKind::Inline);
+    const bool inline_kind = kind_[n.outputs[0]] == ValueKind::Inline;
     bool opaque = group_of_node_[i] < 0 && (!inline_kind || view_step_[i]);
     if (!opaque) continue;
     const bool view = is_view(*n.prim);

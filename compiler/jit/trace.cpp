@@ -84,7 +84,13 @@ std::vector<array> replay(const Graph& g, const std::vector<array>& inputs) {
   for (auto& c : g.constants) vals[c.value] = c.data;
   for (auto& n : g.nodes) {
     std::vector<array> ins;
-    for (int v : n.inputs) ins.push_back(vals[v]);
+    for (int v : n.inputs) {
+      if (!vals[v].valid()) {
+        throw std::logic_error(
+            fmt::format("[jit] internal: {} reads value {} before it is made", n.prim->name(), v));
+      }
+      ins.push_back(vals[v]);
+    }
     std::vector<Shape> shapes;
     std::vector<Dtype> dtypes;
     for (int v : n.outputs) {
@@ -95,7 +101,12 @@ std::vector<array> replay(const Graph& g, const std::vector<array>& inputs) {
     for (size_t k = 0; k < outs.size(); ++k) vals[n.outputs[k]] = std::move(outs[k]);
   }
   std::vector<array> res;
-  for (int v : g.outputs) res.push_back(vals[v]);
+  for (int v : g.outputs) {
+    if (!vals[v].valid()) {
+      throw std::logic_error(fmt::format("[jit] internal: output value {} is never made", v));
+    }
+    res.push_back(vals[v]);
+  }
   return res;
 }
 

@@ -1,0 +1,54 @@
+// The match-free loss and its gradients under jit equal eager, and fuse.
+#include <nlohmann/json.hpp>
+
+#include "grad_check.h"
+#include "mfx/detr/criteria_trees.h"
+#include "mfx/jit.h"
+
+using namespace mfx;
+using namespace mfx::detr;
+using mfx::test::check_close;
+using mfx::test::rand_like;
+using mfx::test::values;
+
+namespace {
+
+struct Problem {
+  Tree probe, outs, targets;
+};
+
+Problem make_problem(int layers, int B, int N, int K, int D, int M, Dtype dtype) {
+  Problem p;
+  p.probe = init_probe(random::key(1), K, D, 32, dtype);
+  DecoderOutputs o;
+  for (int l = 0; l < layers; ++l) {
+    o.logits.push_back(astype(rand_like({B, N, K}, 10 + l) * 3.0, dtype));
+    o.boxes.push_back(astype(sigmoid(rand_like({B, N, 4}, 20 + l) * 2.0), dtype));
+    o.hidden.push_back(astype(rand_like({B, N, D}, 30 + l), dtype));
+  }
+  p.outs = outputs_tree(o);
+  std::vector<array> labels, boxes;
+  for (int b = 0; b < B; ++b) {
+    int m = b + 1;  // images with different GT counts
+    labels.push_back(astype(remainder(arange(m, int32) * 3 + b, array(K)), int32));
+    boxes.push_back(astype(sigmoid(rand_like({m, 4}, 40 + b)) * 0.5 + 0.25, dtype));
+  }
+  Targets t = pad_targets(labels, boxes, M);
+  p.targets = Tree{{"labels", t.labels}, {"boxes", t.boxes}, {"mask", t.mask}};
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("jit of the match-free loss and its gradients equals eager", "[jit][criteria]") {
+  auto p = make_problem(2, 3, 12, 5, 8, 4, float64);
+  auto step = matchfree_loss_and_grads(2);
+  auto [loss, g_probe, g_outs] = step(p.probe, p.outs, p.targets);
+  auto jstep = jit_tree(step, {.name = "matchfree"});
+  auto [jloss, jg_probe, jg_outs] = jstep(p.probe, p.outs, p.targets);
+  CHECK(jloss.item<double>() == Approx(loss.item<double>()).epsilon(1e-12));
+  auto a = g_probe.leaves(), b = jg_probe.leaves();
+  for (size_t i = 0; i < a.size(); ++i) check_close(b[i], values(a[i]), a[i].shape(), 1e-10, 1e-12);
+  a = g_outs.leaves(), b = jg_outs.leaves();
+  for (size_t i = 0; i < a.size(); ++i) check_close(b[i], values(a[i]), a[i].shape(), 1e-10, 1e-12);
+}
