@@ -3,6 +3,7 @@
 
 #include "mfx/array.h"
 #include "mfx/boxes.h"
+#include "mfx/detection.h"
 #include "mfx/device.h"
 #include "mfx/dtype.h"
 #include "mfx/io.h"
