@@ -202,3 +202,16 @@ TEST_CASE("gathers fuse as indexed loads; out-of-range indices still throw", "[j
       },
       {"[take]", "index 10", "size 10"});
 }
+
+TEST_CASE("constant padding fuses as a bounds test", "[jit][fusion]") {
+  array x = rand_like({3, 4}, 23), e = rand_like({2, 0}, 24);
+  auto f = [](const std::vector<array>& a) {
+    array p = pad(a[0] * 2.0, {{1, 2}, {0, 3}}, array(-1.5));
+    array q = pad(a[1], {{0, 1}, {2, 0}}, array(7.0));  // empty source: only the fill
+    return std::vector<array>{exp(p) + 1.0, q + 1.0};
+  };
+  auto jf = check_against_eager(f, {x, e}, "pads");
+  INFO(jf.report_json());
+  auto j = nlohmann::json::parse(jf.report_json());
+  for (auto& k : j["kernels"]) CHECK(k["name"] != "Pad");
+}

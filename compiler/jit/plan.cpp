@@ -24,6 +24,7 @@
 #include "primitives/elementwise.h"
 #include "primitives/indexing.h"
 #include "primitives/reduction.h"
+#include "primitives/shape.h"
 #include "primitives/view.h"
 
 namespace mfx::jit_detail {
@@ -201,10 +202,11 @@ void Planner::assign(int node) {
     return;
   }
   // A gather becomes an indexed load in its consumers when its indices are
-  // in memory (the kernel checks their range before it runs, like eager).
-  if (is_gather(p) && kind_[n.inputs[1]] != ValueKind::Inline) {
+  // in memory (the kernel checks their range before it runs, like eager); a
+  // constant pad becomes a bounds test selecting between a load and the value.
+  if ((is_gather(p) && kind_[n.inputs[1]] != ValueKind::Inline) || dynamic_cast<const Pad*>(&p)) {
     for (int u : n.inputs) {
-      if (kind_[u] == ValueKind::Member) materialize(u, "GATHER_OPERAND");
+      if (kind_[u] == ValueKind::Member) materialize(u, "GATHER_OR_PAD_OPERAND");
     }
     kind_[n.outputs[0]] = ValueKind::Inline;
     value_deps_[n.outputs[0]] = non_member_deps();
@@ -411,6 +413,24 @@ int KernelEmitter::emit_index(int v, const std::vector<int>& idx) {
   const int u = n.inputs[0];
   const Shape& us = g_.values[u].shape;
   std::vector<int> ui(us.size());
+  if (auto* pad = dynamic_cast<const Pad*>(&p)) {
+    if (std::find(us.begin(), us.end(), 0) != us.end()) return emit_index(n.inputs[1], {});
+    int valid = -1;
+    for (size_t i = 0; i < us.size(); ++i) {
+      int j = b_->add(idx[i], b_->index(-pad->low()[i]));
+      int inside =
+          b_->binary(BinaryOp::LogicalAnd, b_->binary(BinaryOp::GreaterEqual, j, b_->index(0)),
+                     b_->binary(BinaryOp::Less, j, b_->index(us[i])));
+      valid = valid < 0 ? inside : b_->binary(BinaryOp::LogicalAnd, valid, inside);
+      // Clamped so the load stays in bounds; the select discards it outside.
+      ui[i] = b_->binary(BinaryOp::Minimum, b_->binary(BinaryOp::Maximum, j, b_->index(0)),
+                         b_->index(std::max<int64_t>(us[i] - 1, 0)));
+    }
+    int inner = emit_index(u, ui);
+    int fill = emit_index(n.inputs[1], {});
+    if (b_->dtype_of(fill) != b_->dtype_of(inner)) fill = b_->cast(fill, b_->dtype_of(inner));
+    return valid < 0 ? inner : b_->select(valid, inner, fill);
+  }
   if (dynamic_cast<const Broadcast*>(&p)) {
     size_t off = s.size() - us.size();
     for (size_t i = 0; i < us.size(); ++i) ui[i] = us[i] == 1 ? zero() : idx[i + off];
