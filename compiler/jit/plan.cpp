@@ -91,6 +91,9 @@ class Planner {
   std::map<int, std::string> materialize_reason_;  // member values stored by their group
   std::vector<char> view_step_;                    // inline view nodes executed as steps
   std::vector<int> group_of_node_;
+  // Members: the space axis of every dim (-1: a size-1 dim along no axis).
+  std::vector<std::vector<int>> vaxes_;
+  std::map<int, std::vector<int>> red_in_axes_;  // Reduce node -> its input's axes
 
   std::set<int> deps_of(int v) const {
     if (kind_[v] == ValueKind::Member) return {group_of_value_[v]};
@@ -120,15 +123,121 @@ class Planner {
       }
     }
   }
-  bool can_join(int node, int grp, const Shape& shape_to_align) const;
+  std::optional<std::vector<int>> map_into(int node, int grp) const;
+  bool can_join(int node, int grp) const;
   void join(int node, int grp);
   bool try_merge(int into, int from);
   void assign(int node);
   Kernel build_kernel(int grp, std::vector<int>& args, std::vector<int>& outs) const;
 };
 
-bool Planner::can_join(int node, int grp, const Shape& shape) const {
-  if (!aligned(shape, groups_[grp].space)) return false;
+// The axes of `shape` in the space when every dim is 1 or the space's.
+std::optional<std::vector<int>> identity_axes(const Shape& shape, const Shape& space) {
+  if (!aligned(shape, space)) return std::nullopt;
+  std::vector<int> m(shape.size());
+  for (size_t i = 0; i < shape.size(); ++i) m[i] = static_cast<int>(i);
+  return m;
+}
+
+// A mapping is valid when every dim of size > 1 sits on a distinct space axis
+// of the same extent.
+bool valid_axes(const Shape& shape, const std::vector<int>& m, const Shape& space) {
+  std::set<int> used;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == 1) continue;
+    if (m[i] < 0 || shape[i] != space[m[i]] || !used.insert(m[i]).second) return false;
+  }
+  return true;
+}
+
+// Dims still without an axis (-2) take the same-position axis when the ranks
+// agree; size-1 dims may stay unmapped (-1).
+bool fill_positional(const Shape& shape, std::vector<int>& m, const Shape& space) {
+  std::set<int> used;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (m[i] >= 0 && shape[i] > 1) used.insert(m[i]);
+  }
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (m[i] != -2) continue;
+    if (shape[i] == 1) {
+      m[i] = -1;
+    } else if (shape.size() == space.size() && space[i] == shape[i] &&
+               !used.count(static_cast<int>(i))) {
+      m[i] = static_cast<int>(i);
+      used.insert(m[i]);
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The axes the node's reference value (its output; a reduction's input)
+// would have in group `grp`, derived from the axes of its member inputs.
+std::optional<std::vector<int>> Planner::map_into(int node, int grp) const {
+  const auto& n = g_.nodes[node];
+  const Primitive& p = *n.prim;
+  const Shape& space = groups_[grp].space;
+  auto member_of_grp = [&](int u) {
+    return kind_[u] == ValueKind::Member && group_of_value_[u] == grp;
+  };
+  if (dynamic_cast<const Reduce*>(&p) || is_elementwise(p)) {
+    const bool red = dynamic_cast<const Reduce*>(&p) != nullptr;
+    const Shape& shape = red ? g_.values[n.inputs[0]].shape : g_.values[n.outputs[0]].shape;
+    std::vector<int> m(shape.size(), -2);
+    bool any = false;
+    for (int u : n.inputs) {
+      if (!member_of_grp(u)) continue;
+      any = true;
+      const auto& ua = vaxes_[u];
+      for (size_t i = 0; i < shape.size(); ++i) {
+        if (ua[i] < 0) continue;
+        if (m[i] >= 0 && m[i] != ua[i]) return std::nullopt;
+        m[i] = ua[i];
+      }
+    }
+    if (!any) return identity_axes(shape, space);
+    if (!fill_positional(shape, m, space) || !valid_axes(shape, m, space)) return std::nullopt;
+    return m;
+  }
+  // Views of a member: the same elements, so the same space points.
+  const int u = n.inputs[0];
+  if (!member_of_grp(u)) return std::nullopt;
+  const Shape& in = g_.values[u].shape;
+  const Shape& out = g_.values[n.outputs[0]].shape;
+  const auto& ua = vaxes_[u];
+  std::vector<int> m(out.size(), -2);
+  if (auto* t = dynamic_cast<const Transpose*>(&p)) {
+    for (size_t i = 0; i < out.size(); ++i) m[i] = ua[t->axes()[i]];
+  } else if (dynamic_cast<const Broadcast*>(&p)) {
+    size_t off = out.size() - in.size();
+    for (size_t j = off; j < out.size(); ++j) {
+      size_t k = j - off;
+      if (in[k] == out[j] || (ua[k] >= 0 && space[ua[k]] == out[j])) m[j] = ua[k];
+    }
+  } else if (dynamic_cast<const Reshape*>(&p)) {
+    // Only reshapes that add or remove size-1 dims keep the elements in place.
+    std::vector<size_t> in_big, out_big;
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (in[i] != 1) in_big.push_back(i);
+    }
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (out[i] != 1) out_big.push_back(i);
+    }
+    if (in_big.size() != out_big.size()) return std::nullopt;
+    for (size_t k = 0; k < in_big.size(); ++k) {
+      if (in[in_big[k]] != out[out_big[k]]) return std::nullopt;
+      m[out_big[k]] = ua[in_big[k]];
+    }
+  } else {
+    return std::nullopt;
+  }
+  if (!fill_positional(out, m, space) || !valid_axes(out, m, space)) return std::nullopt;
+  return m;
+}
+
+bool Planner::can_join(int node, int grp) const {
+  if (!map_into(node, grp)) return false;
   for (int u : g_.nodes[node].inputs) {
     if (kind_[u] == ValueKind::Member && group_of_value_[u] == grp) continue;
     for (int d : deps_of(u)) {
@@ -140,6 +249,9 @@ bool Planner::can_join(int node, int grp, const Shape& shape) const {
 
 void Planner::join(int node, int grp) {
   const auto& n = g_.nodes[node];
+  std::vector<int> m = *map_into(node, grp);
+  if (dynamic_cast<const Reduce*>(n.prim.get())) red_in_axes_[node] = m;
+  for (int v : n.outputs) vaxes_[v] = m;
   for (int u : n.inputs) {
     if (kind_[u] == ValueKind::Member && group_of_value_[u] == grp) continue;
     if (kind_[u] == ValueKind::Member) materialize(u, "OTHER_KERNEL_CONSUMER");
@@ -188,13 +300,17 @@ void Planner::assign(int node) {
     return d;
   };
   const auto* reduce = dynamic_cast<const Reduce*>(&p);
-  bool positional_broadcast = false;
-  if (dynamic_cast<const Broadcast*>(&p)) {
-    int u = n.inputs[0];
-    positional_broadcast = kind_[u] == ValueKind::Member &&
-                           g_.values[u].shape.size() == g_.values[n.outputs[0]].shape.size();
+  // A view of a member joins its group when it keeps elements on the same
+  // space points (transpose, broadcast, size-1 reshapes).
+  bool positional_view = false;
+  if (is_view(p) && kind_[n.inputs[0]] == ValueKind::Member) {
+    int grp = group_of_value_[n.inputs[0]];
+    if (can_join(node, grp)) {
+      join(node, grp);
+      return;
+    }
   }
-  if (is_view(p) && !positional_broadcast) {
+  if (is_view(p)) {
     int u = n.inputs[0];
     if (kind_[u] == ValueKind::Member) materialize(u, "VIEW_CONSUMER");
     kind_[n.outputs[0]] = ValueKind::Inline;
@@ -212,7 +328,7 @@ void Planner::assign(int node) {
     value_deps_[n.outputs[0]] = non_member_deps();
     return;
   }
-  if (is_elementwise(p) || reduce || positional_broadcast) {
+  if (is_elementwise(p) || reduce || positional_view) {
     const Shape& shape = reduce ? g_.values[n.inputs[0]].shape : g_.values[n.outputs[0]].shape;
     bool zero = std::find(shape.begin(), shape.end(), 0) != shape.end();
     if (!zero) {
@@ -228,25 +344,26 @@ void Planner::assign(int node) {
       for (int u : n.inputs) {
         if (kind_[u] != ValueKind::Member) continue;
         int grp = group_of_value_[u];
-        if (can_join(node, grp, shape)) {
+        if (can_join(node, grp)) {
           join(node, grp);
           return;
         }
       }
-      if (!positional_broadcast && cands.empty()) {
+      if (cands.empty()) {
         for (int gi = static_cast<int>(groups_.size()) - 1; gi >= 0; --gi) {
-          if (!groups_[gi].members.empty() && groups_[gi].space == shape &&
-              can_join(node, gi, shape)) {
+          if (!groups_[gi].members.empty() && groups_[gi].space == shape && can_join(node, gi)) {
             join(node, gi);
             return;
           }
         }
       }
-      if (!positional_broadcast) {
-        groups_.push_back({shape, {}, {}});
-        join(node, static_cast<int>(groups_.size()) - 1);
+      groups_.push_back({shape, {}, {}});
+      int fresh = static_cast<int>(groups_.size()) - 1;
+      if (can_join(node, fresh)) {
+        join(node, fresh);
         return;
       }
+      groups_.pop_back();
     }
   }
   // A library call / unfusable primitive: its inputs must exist in memory.
@@ -262,8 +379,15 @@ void Planner::assign(int node) {
 class KernelEmitter {
  public:
   KernelEmitter(const Graph& g, const Group& grp, const std::vector<int>& group_of_value, int id,
-                const std::vector<int>& producer)
-      : g_(g), grp_(grp), group_of_value_(group_of_value), id_(id), producer_(producer) {}
+                const std::vector<int>& producer, const std::vector<std::vector<int>>& vaxes,
+                const std::map<int, std::vector<int>>& red_in_axes)
+      : g_(g),
+        grp_(grp),
+        group_of_value_(group_of_value),
+        id_(id),
+        producer_(producer),
+        vaxes_(vaxes),
+        red_in_axes_(red_in_axes) {}
 
   Kernel build(const std::vector<int>& args, const std::vector<int>& outs, const std::string& name);
 
@@ -273,6 +397,8 @@ class KernelEmitter {
   const std::vector<int>& group_of_value_;
   int id_;
   const std::vector<int>& producer_;
+  const std::vector<std::vector<int>>& vaxes_;
+  const std::map<int, std::vector<int>>& red_in_axes_;
   Kernel k_;
   std::vector<int> domain_axes_, grid_axes_;
   std::map<int, int> arg_of_value_;
@@ -300,7 +426,7 @@ class KernelEmitter {
   void choose_materializations(size_t phases, const std::function<std::vector<int>(size_t)>& roots);
   int zero() { return b_->index(0); }
   void begin_phase(compiler::Phase& ph, const std::vector<int64_t>& extents);
-  int emit_value(int v);
+  int emit_value(int v, const std::vector<int>& axes);
   int emit_member(int v);
   int emit_index(int v, const std::vector<int>& idx);
   int gather_index(int indices, const std::vector<int>& at, int64_t size);
@@ -310,17 +436,31 @@ class KernelEmitter {
   std::vector<std::pair<int, int64_t>> range_checks_;
 
  private:
-  std::vector<int> positional(const Shape& s) {
+  std::vector<int> positional(const Shape& s, const std::vector<int>& axes) {
     std::vector<int> idx;
-    for (size_t a = 0; a < s.size(); ++a) {
-      if (s[a] == 1) {
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == 1) {
         idx.push_back(zero());
       } else {
-        if (iter_[a] < 0) throw std::logic_error("[jit] planner: value outside its phase");
-        idx.push_back(iter_[a]);
+        if (axes[i] < 0 || iter_[axes[i]] < 0) {
+          throw std::logic_error("[jit] planner: value outside its phase");
+        }
+        idx.push_back(iter_[axes[i]]);
       }
     }
     return idx;
+  }
+  // Extent of each domain axis a value of `shape` on `axes` spans.
+  std::vector<int64_t> extents_of(const Shape& shape, const std::vector<int>& axes) const {
+    std::vector<int64_t> ext;
+    for (int a : domain_axes_) {
+      int64_t e = 1;
+      for (size_t i = 0; i < shape.size(); ++i) {
+        if (axes[i] == a && shape[i] > 1) e = grp_.space[a];
+      }
+      ext.push_back(e);
+    }
+    return ext;
   }
 };
 
@@ -372,7 +512,7 @@ void KernelEmitter::choose_materializations(size_t phases,
   for (auto it = candidates.rbegin(); it != candidates.rend(); ++it) {
     int v = *it;
     int64_t size = 1;
-    for (int a : domain_axes_) size *= g_.values[v].shape[a];
+    for (auto e : extents_of(g_.values[v].shape, vaxes_[v])) size *= e;
     if (size > kMaxLocal || !expensive(v)) continue;
     std::vector<size_t> users;
     for (size_t i = 0; i < phases; ++i) {
@@ -475,9 +615,9 @@ int KernelEmitter::gather_index(int indices, const std::vector<int>& at, int64_t
   return b_->select(negative, wrapped, raw);
 }
 
-int KernelEmitter::emit_value(int v) {
+int KernelEmitter::emit_value(int v, const std::vector<int>& axes) {
   if (member(v)) return emit_member(v);
-  return emit_index(v, positional(g_.values[v].shape));
+  return emit_index(v, positional(g_.values[v].shape, axes));
 }
 
 int KernelEmitter::emit_member(int v) {
@@ -499,18 +639,20 @@ int KernelEmitter::emit_member(int v) {
   } else if (dynamic_cast<const Reduce*>(&p)) {
     throw std::logic_error("[jit] planner: reduction read before its phase");
   } else if (auto* un = dynamic_cast<const Unary*>(&p)) {
-    r = b_->unary(un->op(), emit_value(n.inputs[0]));
+    r = b_->unary(un->op(), emit_value(n.inputs[0], vaxes_[v]));
   } else if (auto* bin = dynamic_cast<const Binary*>(&p)) {
-    int a = emit_value(n.inputs[0]);
-    r = b_->binary(bin->op(), a, emit_value(n.inputs[1]));
+    int a = emit_value(n.inputs[0], vaxes_[v]);
+    r = b_->binary(bin->op(), a, emit_value(n.inputs[1], vaxes_[v]));
   } else if (dynamic_cast<const Select*>(&p)) {
-    int c = emit_value(n.inputs[0]);
-    int a = emit_value(n.inputs[1]);
-    r = b_->select(c, a, emit_value(n.inputs[2]));
+    int c = emit_value(n.inputs[0], vaxes_[v]);
+    int a = emit_value(n.inputs[1], vaxes_[v]);
+    r = b_->select(c, a, emit_value(n.inputs[2], vaxes_[v]));
   } else if (dynamic_cast<const AsType*>(&p)) {
-    r = b_->cast(emit_value(n.inputs[0]), dtype);
-  } else {  // StopGradient, same-rank Broadcast: positional identity
-    r = emit_value(n.inputs[0]);
+    r = b_->cast(emit_value(n.inputs[0], vaxes_[v]), dtype);
+  } else if (dynamic_cast<const StopGradient*>(&p)) {
+    r = emit_value(n.inputs[0], vaxes_[v]);
+  } else {  // a view of a member: the same element at the same space point
+    r = emit_member(n.inputs[0]);
   }
   if (b_->dtype_of(r) != dtype) r = b_->cast(r, dtype);
   memo_[v] = r;
@@ -533,10 +675,17 @@ Kernel KernelEmitter::build(const std::vector<int>& args, const std::vector<int>
     for (auto d : val.shape) size *= d;
     k_.args.push_back({val.dtype, size, true});
   }
+  // Space axes each reduction folds (dims of size 1 fold nothing).
+  std::map<int, std::set<int>> folds;
   std::set<int> reduced;
   for (int node : grp_.members) {
     if (auto* r = dynamic_cast<const Reduce*>(g_.nodes[node].prim.get())) {
-      reduced.insert(r->axes().begin(), r->axes().end());
+      const auto& in_axes = red_in_axes_.at(node);
+      const Shape& in = g_.values[g_.nodes[node].inputs[0]].shape;
+      for (int d : r->axes()) {
+        if (in[d] > 1) folds[node].insert(in_axes[d]);
+      }
+      reduced.insert(folds[node].begin(), folds[node].end());
     }
   }
   for (int a = 0; a < static_cast<int>(grp_.space.size()); ++a) {
@@ -564,8 +713,7 @@ Kernel KernelEmitter::build(const std::vector<int>& args, const std::vector<int>
   std::map<std::vector<int64_t>, std::vector<size_t>> by_extent;
   for (size_t o = 0; o < outs.size(); ++o) {
     std::vector<int64_t> ext;
-    for (int a : domain_axes_) ext.push_back(g_.values[outs[o]].shape[a]);
-    by_extent[ext].push_back(o);
+    by_extent[extents_of(g_.values[outs[o]].shape, vaxes_[outs[o]])].push_back(o);
   }
   for (auto& [ext, list] : by_extent) specs.push_back({Spec::StorePhase, -1, -1, ext, list});
   choose_materializations(specs.size(), [&](size_t i) {
@@ -586,11 +734,10 @@ Kernel KernelEmitter::build(const std::vector<int>& args, const std::vector<int>
     k_.phases.emplace_back();
     auto& ph = k_.phases.back();
     if (spec.kind == Spec::MaterializePhase) {
-      const Shape& vs = g_.values[spec.value].shape;
-      compiler::LocalArray local{g_.values[spec.value].dtype, {}};
-      for (int a : domain_axes_) local.shape.push_back(vs[a]);
+      compiler::LocalArray local{g_.values[spec.value].dtype,
+                                 extents_of(g_.values[spec.value].shape, vaxes_[spec.value])};
       begin_phase(ph, local.shape);
-      int value = emit_value(spec.value);
+      int value = emit_member(spec.value);
       int lid = static_cast<int>(k_.locals.size());
       k_.locals.push_back(local);
       local_axes_[lid] = domain_axes_;
@@ -599,24 +746,24 @@ Kernel KernelEmitter::build(const std::vector<int>& args, const std::vector<int>
     } else if (spec.kind == Spec::ReducePhase) {
       const auto& n = g_.nodes[spec.node];
       auto* r = dynamic_cast<const Reduce*>(n.prim.get());
-      const Shape& in = g_.values[n.inputs[0]].shape;
-      std::vector<int64_t> extents;
+      const auto& in_axes = red_in_axes_.at(spec.node);
+      std::vector<int64_t> extents = extents_of(g_.values[n.inputs[0]].shape, in_axes);
       compiler::LocalArray local{r->out_dtype(), {}};
       std::vector<int> laxes, raxes;
+      const auto& fold = folds[spec.node];
       for (size_t i = 0; i < domain_axes_.size(); ++i) {
         int a = domain_axes_[i];
-        extents.push_back(in[a]);
-        if (std::find(r->axes().begin(), r->axes().end(), a) != r->axes().end()) {
+        if (fold.count(a)) {
           raxes.push_back(static_cast<int>(i));
         } else {
-          local.shape.push_back(in[a]);
+          local.shape.push_back(extents[i]);
           laxes.push_back(a);
         }
       }
       ph.kind = compiler::PhaseKind::Reduce;
       ph.reduced_axes = raxes;
       begin_phase(ph, extents);
-      int value = emit_value(n.inputs[0]);
+      int value = emit_value(n.inputs[0], in_axes);
       const bool logical = r->op() == ReduceOp::All || r->op() == ReduceOp::Any;
       Dtype acc = logical ? bool_ : r->out_dtype();
       if (b_->dtype_of(value) != acc) value = b_->cast(value, acc);
@@ -636,8 +783,8 @@ Kernel KernelEmitter::build(const std::vector<int>& args, const std::vector<int>
         for (size_t i = 0; i < vs.size(); ++i) {
           if (vs[i] == 1) strides[i] = 0;
         }
-        int index = b_->linear_index(positional(vs), strides);
-        b_->store(static_cast<int>(args.size() + o), index, emit_value(v));
+        int index = b_->linear_index(positional(vs, vaxes_[v]), strides);
+        b_->store(static_cast<int>(args.size() + o), index, emit_value(v, vaxes_[v]));
       }
     }
     b_.reset();
@@ -653,6 +800,7 @@ Plan Planner::run() {
   value_deps_.assign(nv, {});
   view_step_.assign(g_.nodes.size(), 0);
   group_of_node_.assign(g_.nodes.size(), -1);
+  vaxes_.assign(nv, {});
   for (size_t i = 0; i < g_.nodes.size(); ++i) {
     for (int v : g_.nodes[i].outputs) producer_[v] = static_cast<int>(i);
   }
@@ -716,7 +864,8 @@ Plan Planner::run() {
       if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
     }
     try {
-      KernelEmitter em(g_, grp, group_of_value_, static_cast<int>(gi), producer_);
+      KernelEmitter em(g_, grp, group_of_value_, static_cast<int>(gi), producer_, vaxes_,
+                       red_in_axes_);
       Kernel k = em.build(args, outs, name);
       compiler::CodegenOptions co;
       co.fast_math = options_.fast_math;
