@@ -21,6 +21,7 @@
 
 #include "compiler/jit/fused_kernel.h"
 #include "compiler/kernel_builder.h"
+#include "cpu/parallel.h"
 #include "primitives/elementwise.h"
 #include "primitives/indexing.h"
 #include "primitives/reduction.h"
@@ -72,7 +73,32 @@ struct Group {
   Shape space;
   std::vector<int> members;  // node indices, topological
   std::set<int> deps;        // groups this one reads values from (direct)
+  std::set<int> reduced;     // space axes some member reduction folds
+
+  // Grid points (parallel instances) if `more` axes were folded too.
+  int64_t grid_size_with(const std::set<int>& more) const {
+    int64_t n = 1;
+    for (int a = 0; a < static_cast<int>(space.size()); ++a) {
+      if (!reduced.count(a) && !more.count(a)) n *= space[a];
+    }
+    return n;
+  }
 };
+
+// Folding a parallel axis must not leave a big kernel with fewer grid
+// points than the CPU has threads to share them (its body would run on one
+// thread); a GPU plan will use its SM count instead.
+constexpr int64_t kBigKernelPoints = 1 << 12;
+
+bool starves_parallelism(const Group& g, const std::set<int>& folds) {
+  const int64_t kMinParallelGrid = 2 * std::max(1, cpu::num_threads());
+  int64_t before = g.grid_size_with({});
+  int64_t after = g.grid_size_with(folds);
+  int64_t points = 1;
+  for (auto d : g.space) points *= d;
+  return after < before && after < kMinParallelGrid && before >= kMinParallelGrid &&
+         points >= kBigKernelPoints && g.members.size() > 1;
+}
 
 class Planner {
  public:
@@ -237,7 +263,16 @@ std::optional<std::vector<int>> Planner::map_into(int node, int grp) const {
 }
 
 bool Planner::can_join(int node, int grp) const {
-  if (!map_into(node, grp)) return false;
+  auto m = map_into(node, grp);
+  if (!m) return false;
+  if (auto* r = dynamic_cast<const Reduce*>(g_.nodes[node].prim.get())) {
+    std::set<int> folds;
+    const Shape& in = g_.values[g_.nodes[node].inputs[0]].shape;
+    for (int d : r->axes()) {
+      if (in[d] > 1) folds.insert((*m)[d]);
+    }
+    if (starves_parallelism(groups_[grp], folds)) return false;
+  }
   for (int u : g_.nodes[node].inputs) {
     if (kind_[u] == ValueKind::Member && group_of_value_[u] == grp) continue;
     for (int d : deps_of(u)) {
@@ -250,7 +285,13 @@ bool Planner::can_join(int node, int grp) const {
 void Planner::join(int node, int grp) {
   const auto& n = g_.nodes[node];
   std::vector<int> m = *map_into(node, grp);
-  if (dynamic_cast<const Reduce*>(n.prim.get())) red_in_axes_[node] = m;
+  if (auto* r = dynamic_cast<const Reduce*>(n.prim.get())) {
+    red_in_axes_[node] = m;
+    const Shape& in = g_.values[n.inputs[0]].shape;
+    for (int d : r->axes()) {
+      if (in[d] > 1) groups_[grp].reduced.insert(m[d]);
+    }
+  }
   for (int v : n.outputs) vaxes_[v] = m;
   for (int u : n.inputs) {
     if (kind_[u] == ValueKind::Member && group_of_value_[u] == grp) continue;
@@ -270,8 +311,13 @@ void Planner::join(int node, int grp) {
 bool Planner::try_merge(int into, int from) {
   if (into == from || groups_[into].space != groups_[from].space) return false;
   if (reaches(into, from) || reaches(from, into)) return false;
+  if (starves_parallelism(groups_[into], groups_[from].reduced) ||
+      starves_parallelism(groups_[from], groups_[into].reduced)) {
+    return false;
+  }
   Group& a = groups_[into];
   Group& b = groups_[from];
+  a.reduced.insert(b.reduced.begin(), b.reduced.end());
   for (int node : b.members) {
     group_of_node_[node] = into;
     for (int v : g_.nodes[node].outputs) group_of_value_[v] = into;
