@@ -1,0 +1,123 @@
+#include "cuda/caching_allocator.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "cuda/driver.h"
+
+namespace mfx::cuda {
+
+namespace {
+
+constexpr size_t kSmall = size_t{1} << 20;
+constexpr size_t kSmallRound = 512;
+constexpr size_t kLargeRound = size_t{2} << 20;
+
+class DriverMemory : public RawMemory {
+ public:
+  void* allocate(size_t bytes) override {
+    CUdeviceptr p = 0;
+    CUresult rc = driver().cuMemAlloc(&p, bytes);
+    if (rc == 2) return nullptr;  // CUDA_ERROR_OUT_OF_MEMORY: the allocator retries
+    check(rc, "cuMemAlloc", fmt::format("of {} bytes", bytes));
+    return reinterpret_cast<void*>(p);
+  }
+  void release(void* ptr, size_t) override {
+    check(driver().cuMemFree(reinterpret_cast<CUdeviceptr>(ptr)), "cuMemFree");
+  }
+  std::string name() const override { return "cuda"; }
+};
+
+}  // namespace
+
+std::unique_ptr<RawMemory> driver_memory() {
+  if (!gpu_available()) {
+    throw std::runtime_error("[cuda] no device memory: " + gpu_unavailable_reason());
+  }
+  return std::make_unique<DriverMemory>();
+}
+
+CachingAllocator::CachingAllocator(std::unique_ptr<RawMemory> raw, size_t limit)
+    : raw_(std::move(raw)), limit_(limit) {}
+
+CachingAllocator::~CachingAllocator() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  empty_cache_locked();
+}
+
+size_t CachingAllocator::round_size(size_t bytes) {
+  if (bytes == 0) bytes = 1;
+  size_t unit = bytes < kSmall ? kSmallRound : kLargeRound;
+  return (bytes + unit - 1) / unit * unit;
+}
+
+void* CachingAllocator::raw_allocate(size_t size) {
+  if (limit_ && stats_.in_use + stats_.cached + size > limit_) return nullptr;
+  void* p = raw_->allocate(size);
+  if (p) ++stats_.raw_allocations;
+  return p;
+}
+
+CachingAllocator::Block CachingAllocator::allocate(size_t bytes, uintptr_t stream) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const size_t size = round_size(bytes);
+  ++stats_.allocations;
+  // Best fit on this stream, wasting at most half of a large block.
+  auto& pool = free_[stream];
+  auto it = pool.lower_bound(size);
+  if (it != pool.end() && (it->first == size || (size >= kSmall && it->first <= 2 * size))) {
+    Block b{it->second, it->first, stream};
+    pool.erase(it);
+    stats_.cached -= b.size;
+    stats_.in_use += b.size;
+    stats_.peak_in_use = std::max(stats_.peak_in_use, stats_.in_use);
+    ++stats_.cache_hits;
+    return b;
+  }
+  void* p = raw_allocate(size);
+  if (!p) {
+    // Out of memory: give the cache back once and try again.
+    ++stats_.cache_flushes;
+    empty_cache_locked();
+    p = raw_allocate(size);
+  }
+  if (!p) {
+    throw std::runtime_error(fmt::format(
+        "[{}] out of memory: requested {} bytes ({} rounded); {} bytes in use, {} cached{} "
+        "(the cache was released and the allocation retried)",
+        raw_->name(), bytes, size, stats_.in_use, stats_.cached,
+        limit_ ? fmt::format(", limit {} bytes", limit_) : std::string()));
+  }
+  stats_.in_use += size;
+  stats_.peak_in_use = std::max(stats_.peak_in_use, stats_.in_use);
+  return {p, size, stream};
+}
+
+void CachingAllocator::release(const Block& block) {
+  if (!block.ptr) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  free_[block.stream].emplace(block.size, block.ptr);
+  stats_.in_use -= block.size;
+  stats_.cached += block.size;
+}
+
+void CachingAllocator::empty_cache() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  empty_cache_locked();
+}
+
+void CachingAllocator::empty_cache_locked() {
+  for (auto& [stream, pool] : free_) {
+    for (auto& [size, ptr] : pool) raw_->release(ptr, size);
+    pool.clear();
+  }
+  stats_.cached = 0;
+}
+
+CachingAllocator::Stats CachingAllocator::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
+
+}  // namespace mfx::cuda

@@ -1,0 +1,105 @@
+// The caching allocator's logic on a host memory backend with a capacity
+// (the CUDA backend plugs cuMemAlloc into the same code).
+#include <cstdlib>
+
+#include "cuda/caching_allocator.h"
+#include "test_utils.h"
+
+using mfx::cuda::CachingAllocator;
+using mfx::cuda::RawMemory;
+
+namespace {
+
+class HostMemory : public RawMemory {
+ public:
+  explicit HostMemory(size_t capacity) : capacity_(capacity) {}
+  void* allocate(size_t bytes) override {
+    if (used_ + bytes > capacity_) return nullptr;
+    used_ += bytes;
+    ++live_;
+    return std::malloc(bytes);
+  }
+  void release(void* p, size_t bytes) override {
+    used_ -= bytes;
+    --live_;
+    std::free(p);
+  }
+  std::string name() const override { return "host-test"; }
+  static inline size_t used_ = 0;
+  static inline int live_ = 0;
+
+ private:
+  size_t capacity_;
+};
+
+}  // namespace
+
+TEST_CASE("sizes round to 512 B below 1 MiB and to 2 MiB above", "[cuda][allocator]") {
+  CHECK(CachingAllocator::round_size(1) == 512);
+  CHECK(CachingAllocator::round_size(513) == 1024);
+  CHECK(CachingAllocator::round_size((1 << 20) + 1) == (size_t{2} << 20));
+  CHECK(CachingAllocator::round_size(size_t{5} << 20) == (size_t{6} << 20));
+}
+
+TEST_CASE("freed blocks are reused on the same stream; statistics add up", "[cuda][allocator]") {
+  HostMemory::used_ = 0;
+  HostMemory::live_ = 0;
+  {
+    CachingAllocator a(std::make_unique<HostMemory>(size_t{64} << 20));
+    auto b1 = a.allocate(1000, 1);
+    auto b2 = a.allocate(size_t{3} << 20, 1);
+    CHECK(a.stats().in_use == 1024 + (size_t{4} << 20));
+    CHECK(a.stats().raw_allocations == 2);
+    a.release(b1);
+    a.release(b2);
+    CHECK(a.stats().in_use == 0);
+    CHECK(a.stats().cached == 1024 + (size_t{4} << 20));
+    auto b3 = a.allocate(900, 1);  // same rounded size: reused
+    CHECK(b3.ptr == b1.ptr);
+    auto b4 = a.allocate(size_t{3} << 20, 2);  // another stream: no reuse
+    CHECK(b4.ptr != b2.ptr);
+    auto b5 = a.allocate(size_t{7} << 21, 1);  // 14 MiB: the 4 MiB block is too small
+    CHECK(b5.ptr != b2.ptr);
+    CHECK(a.stats().cache_hits == 1);
+    CHECK(a.stats().peak_in_use >= a.stats().in_use);
+    a.release(b3);
+    a.release(b4);
+    a.release(b5);
+    a.empty_cache();
+    CHECK(a.stats().cached == 0);
+    CHECK(HostMemory::live_ == 0);
+  }
+  CHECK(HostMemory::used_ == 0);
+}
+
+TEST_CASE("running out of memory releases the cache once, then fails clearly",
+          "[cuda][allocator][errors]") {
+  HostMemory::used_ = 0;
+  CachingAllocator a(std::make_unique<HostMemory>(size_t{8} << 20));
+  auto big = a.allocate(size_t{5} << 20, 1);  // 6 MiB reserved
+  a.release(big);                             // cached on stream 1
+  // 4 MiB on stream 2 does not fit beside the cached 6 MiB: the cache goes.
+  auto other = a.allocate(size_t{4} << 20, 2);
+  CHECK(a.stats().cache_flushes == 1);
+  CHECK(a.stats().cached == 0);
+  mfx::test::check_throws_with(
+      [&] {
+        try {
+          a.allocate(size_t{6} << 20, 2);
+        } catch (const std::runtime_error& e) {
+          throw std::invalid_argument(e.what());
+        }
+      },
+      {"[host-test] out of memory", "requested 6291456 bytes", "4194304 bytes in use"});
+  a.release(other);
+}
+
+TEST_CASE("the memory limit bounds in-use plus cached bytes", "[cuda][allocator]") {
+  CachingAllocator a(std::make_unique<HostMemory>(size_t{1} << 30), size_t{3} << 20);
+  auto b = a.allocate(size_t{2} << 20);
+  CHECK_THROWS_AS(a.allocate(size_t{2} << 20), std::runtime_error);
+  a.release(b);
+  auto c = a.allocate(size_t{2} << 20);  // reuses the cached block
+  CHECK(c.ptr == b.ptr);
+  a.release(c);
+}
