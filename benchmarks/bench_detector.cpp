@@ -1,0 +1,214 @@
+// The full Deformable DETR detector (backbone + transformer + heads):
+//  - small_cpu (half-width ResNet-18, d_model 64, 2 + 2 layers) at B=2,
+//    256x256: forward, and forward + backward of the match-free loss
+//    (model and probe gradients), eager and under jit_tree (the first jitted
+//    call, tracing + compilation + one run, is reported apart);
+//  - coco_r50 (the reference) forward at B=1, 800x1333, eager; its forward +
+//    backward only when the forward took less than --r50-backward-limit
+//    seconds (default 60), since on a small CPU it takes minutes.
+// Peak RSS (getrusage) is reported after each part, and the jitted loss
+// and logits next to the eager ones. Prints a table;
+// --json FILE writes it; --no-r50 skips the R50 part; --quick uses 128x128.
+// The first jitted call only compiles kernels missing from the on-disk
+// kernel cache: run with MFX_CACHE_DIR set to an empty directory for cold
+// compile times.
+#include <fmt/format.h>
+#include <mfx/detr/criteria_trees.h>
+#include <mfx/jit.h>
+#include <mfx/models/detector.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+using namespace mfx;
+using namespace mfx::models;
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+// Median of at least `min_iters` runs and ~1 s, after one warm-up run.
+double median_ms(const std::function<void()>& run, int min_iters = 3) {
+  run();
+  std::vector<double> t;
+  const auto start = clock_type::now();
+  while (static_cast<int>(t.size()) < min_iters || seconds_since(start) < 1.0) {
+    const auto t0 = clock_type::now();
+    run();
+    t.push_back(seconds_since(t0) * 1e3);
+    if (t.size() >= 20) break;
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+double once_ms(const std::function<void()>& run) {
+  const auto t0 = clock_type::now();
+  run();
+  return seconds_since(t0) * 1e3;
+}
+
+double peak_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // Linux: KiB
+}
+
+void eval_all(const array& loss, const Tree& grads) {
+  std::vector<array> all{loss};
+  for (const auto& g : grads.leaves()) all.push_back(g);
+  eval(all);
+}
+
+// A batch of B images of h x w, the last one padded on the right and bottom
+// by a quarter, with 3 ground truths per image padded to a bucket of 8.
+detr::Batch make_batch(int64_t b, int64_t h, int64_t w, int64_t classes) {
+  const array key = random::key(42);
+  array images = random::normal(random::fold_in(key, 0), {b, 3, h, w});
+  const array rows = reshape(arange(h, int32), {1, h, 1});
+  const array cols = reshape(arange(w, int32), {1, 1, w});
+  const array last = equal(reshape(arange(b, int32), {b, 1, 1}), array(int32_t(b - 1)));
+  const array mask = logical_and(
+      last, logical_or(rows >= array(int32_t(h * 3 / 4)), cols >= array(int32_t(w * 3 / 4))));
+  std::vector<array> labels, boxes;
+  for (int64_t i = 0; i < b; ++i) {
+    labels.push_back(random::randint(random::fold_in(key, 10 + i), 0, classes, {3}));
+    boxes.push_back(random::uniform(random::fold_in(key, 20 + i), {3, 4}, 0.2, 0.6));
+  }
+  detr::Batch batch{images, mask, detr::pad_targets(labels, boxes, 8)};
+  eval({batch.images, batch.mask, batch.targets.labels, batch.targets.boxes, batch.targets.mask});
+  return batch;
+}
+
+struct Row {
+  std::string config, mode, what;
+  double ms;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string json_path;
+  bool r50 = true;
+  int64_t size = 256;
+  double r50_backward_limit_s = 60.0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--json" && i + 1 < argc) json_path = argv[++i];
+    if (a == "--no-r50") r50 = false;
+    if (a == "--quick") size = 128;
+    if (a == "--r50-backward-limit" && i + 1 < argc) r50_backward_limit_s = std::stod(argv[++i]);
+  }
+  std::vector<Row> rows;
+  nlohmann::json rss, check;
+
+  // ---------------------------------------------------------------- small_cpu
+  {
+    detr::LossConfig lc;
+    lc.model = DetectorConfig::small_cpu(4);
+    lc.train = true;
+    const auto& cfg = lc.model;
+    Tree params{
+        {"model", init_detector(random::key(0), cfg)},
+        {"probe", detr::init_probe(random::key(1), cfg.detr.num_classes, cfg.detr.d_model)}};
+    eval(params);
+    const detr::Batch batch = make_batch(2, size, size, cfg.detr.num_classes);
+    const std::string name = fmt::format("small_cpu B=2 {}x{}", size, size);
+    const array dropout_key = random::key(7);
+
+    auto forward = [cfg, dropout_key](const Tree& p, const array& images, const array& mask) {
+      return detr::outputs_tree(detector_forward(p["model"], images, mask, cfg, true, dropout_key));
+    };
+    auto step = [lc](const Tree& p, const array& images, const array& mask, const Tree& t) {
+      const detr::Batch b{images, mask, {t["labels"].leaf(), t["boxes"].leaf(), t["mask"].leaf()}};
+      return value_and_grad(detr::matchfree_loss)(p, b, lc);
+    };
+    const Tree targets{{"labels", batch.targets.labels},
+                       {"boxes", batch.targets.boxes},
+                       {"mask", batch.targets.mask}};
+
+    rows.push_back({name, "eager", "forward",
+                    median_ms([&] { eval(forward(params, batch.images, batch.mask)); })});
+    rows.push_back({name, "eager", "forward+backward", median_ms([&] {
+                      auto [l, g] = step(params, batch.images, batch.mask, targets);
+                      eval_all(l, g);
+                    })});
+    auto jforward = jit_tree(forward, {.name = "detector_forward"});
+    auto jstep = jit_tree(step, {.name = "detector_matchfree_step"});
+    rows.push_back({name, "jit", "forward: first call (trace + compile + run)",
+                    once_ms([&] { eval(jforward(params, batch.images, batch.mask)); })});
+    rows.push_back({name, "jit", "forward",
+                    median_ms([&] { eval(jforward(params, batch.images, batch.mask)); })});
+    rows.push_back(
+        {name, "jit", "forward+backward: first call (trace + compile + run)", once_ms([&] {
+           auto [l, g] = jstep(params, batch.images, batch.mask, targets);
+           eval_all(l, g);
+         })});
+    rows.push_back({name, "jit", "forward+backward", median_ms([&] {
+                      auto [l, g] = jstep(params, batch.images, batch.mask, targets);
+                      eval_all(l, g);
+                    })});
+    // jit must compute what eager computes (same dropout key, same inputs).
+    const array le = step(params, batch.images, batch.mask, targets).first;
+    const array lj = jstep(params, batch.images, batch.mask, targets).first;
+    const array fe = forward(params, batch.images, batch.mask).at("logits_1");
+    const array fj = jforward(params, batch.images, batch.mask).at("logits_1");
+    check["small_cpu_loss_eager"] = le.item<float>();
+    check["small_cpu_loss_jit"] = lj.item<float>();
+    check["small_cpu_logits_max_abs_diff"] = max(abs(fe - fj)).item<float>();
+    rss["after_small_cpu_mib"] = peak_rss_mib();
+  }
+
+  // ---------------------------------------------------------------- coco_r50
+  if (r50) {
+    const DetectorConfig cfg = DetectorConfig::coco_r50();
+    Tree params{
+        {"model", init_detector(random::key(0), cfg)},
+        {"probe", detr::init_probe(random::key(1), cfg.detr.num_classes, cfg.detr.d_model)}};
+    eval(params);
+    const detr::Batch batch = make_batch(1, 800, 1333, cfg.detr.num_classes);
+    const std::string name = "coco_r50 B=1 800x1333";
+    const double fwd = once_ms([&] {
+      eval(detr::outputs_tree(detector_forward(params["model"], batch.images, batch.mask, cfg)));
+    });
+    rows.push_back({name, "eager", "forward (eval mode, one run)", fwd});
+    rss["after_r50_forward_mib"] = peak_rss_mib();
+    if (fwd < r50_backward_limit_s * 1e3) {
+      detr::LossConfig lc;
+      lc.model = cfg;
+      rows.push_back({name, "eager", "forward+backward (one run)", once_ms([&] {
+                        auto [l, g] = value_and_grad(detr::matchfree_loss)(params, batch, lc);
+                        eval_all(l, g);
+                      })});
+      rss["after_r50_backward_mib"] = peak_rss_mib();
+    } else {
+      rows.push_back({name, "eager", "forward+backward skipped (forward over the limit)", 0.0});
+    }
+  }
+
+  fmt::print("{:<24} {:<6} {:<52} {:>12}\n", "config", "mode", "what", "ms");
+  for (const auto& r : rows) {
+    fmt::print("{:<24} {:<6} {:<52} {:>12.1f}\n", r.config, r.mode, r.what, r.ms);
+  }
+  for (const auto& [k, v] : rss.items()) fmt::print("peak RSS {}: {:.0f}\n", k, v.get<double>());
+  for (const auto& [k, v] : check.items()) fmt::print("{}: {:.6g}\n", k, v.get<double>());
+  if (!json_path.empty()) {
+    nlohmann::json j;
+    for (const auto& r : rows) {
+      j["rows"].push_back({{"config", r.config}, {"mode", r.mode}, {"what", r.what}, {"ms", r.ms}});
+    }
+    j["peak_rss"] = rss;
+    j["jit_vs_eager"] = check;
+    std::ofstream(json_path) << j.dump(2) << "\n";
+  }
+}

@@ -1,0 +1,59 @@
+// Training losses on the full detector: forward + criterion, differentiable
+// with respect to the parameter Tree.
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "mfx/models/detector.h"
+#include "mfx/random.h"
+
+namespace mfx::detr {
+namespace {
+
+DecoderOutputs forward(const Tree& model, const Batch& batch, const LossConfig& cfg) {
+  std::optional<array> key;
+  if (cfg.train) key = random::key(cfg.dropout_seed);
+  return models::detector_forward(model, batch.images, batch.mask, cfg.model, cfg.train, key);
+}
+
+const Tree& entry(const Tree& params, const char* name, const char* fn) {
+  if (!params.is_dict() || !params.dict().count(name)) {
+    throw std::invalid_argument(
+        fmt::format("[{}] params must be a Tree with a \"{}\" entry, got {}", fn, name,
+                    params.structure_str().substr(0, 200)));
+  }
+  return params[name];
+}
+
+std::pair<array, Tree> with_total(LossResult r) {
+  r.components["loss"] = r.loss;
+  return {r.loss, r.components};
+}
+
+}  // namespace
+
+std::pair<array, Tree> matchfree_loss_and_components(const Tree& params, const Batch& batch,
+                                                     const LossConfig& cfg) {
+  constexpr const char* fn = "matchfree_loss";
+  const Tree& model = entry(params, "model", fn);
+  const Tree& probe = entry(params, "probe", fn);
+  return with_total(
+      matchfree_criterion(probe, forward(model, batch, cfg), batch.targets, cfg.matchfree));
+}
+
+std::pair<array, Tree> hungarian_loss_and_components(const Tree& params, const Batch& batch,
+                                                     const LossConfig& cfg) {
+  const bool nested = params.is_dict() && params.dict().count("model");
+  const Tree& model = nested ? params["model"] : params;
+  return with_total(hungarian_criterion(forward(model, batch, cfg), batch.targets, cfg.hungarian));
+}
+
+array matchfree_loss(const Tree& params, const Batch& batch, const LossConfig& cfg) {
+  return matchfree_loss_and_components(params, batch, cfg).first;
+}
+
+array hungarian_loss(const Tree& params, const Batch& batch, const LossConfig& cfg) {
+  return hungarian_loss_and_components(params, batch, cfg).first;
+}
+
+}  // namespace mfx::detr
