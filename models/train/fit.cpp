@@ -1,0 +1,227 @@
+// The training loop of train::fit (see include/mfx/train/fit.h).
+#include "mfx/train/fit.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+
+#include "mfx/coco/eval.h"
+#include "mfx/coco/loader.h"
+#include "mfx/mfx.h"
+#include "mfx/train/train.h"
+
+namespace mfx::train {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Split {
+  std::string images, annotations;
+};
+
+// The synthetic set's layout, or COCO 2017's.
+std::pair<Split, Split> find_splits(const std::string& dir) {
+  fs::path d(dir);
+  if (fs::exists(d / "annotations" / "instances_train.json")) {
+    return {{(d / "images").string(), (d / "annotations" / "instances_train.json").string()},
+            {(d / "images").string(), (d / "annotations" / "instances_val.json").string()}};
+  }
+  if (fs::exists(d / "annotations" / "instances_train2017.json")) {
+    return {{(d / "train2017").string(), (d / "annotations" / "instances_train2017.json").string()},
+            {(d / "val2017").string(), (d / "annotations" / "instances_val2017.json").string()}};
+  }
+  throw std::runtime_error(
+      fmt::format("[fit] {} has neither annotations/instances_train.json (synthetic layout) nor "
+                  "annotations/instances_train2017.json (COCO layout)",
+                  dir));
+}
+
+detr::Batch to_detr(const coco::Batch& b) {
+  return {b.images, b.mask, detr::Targets{b.labels, b.boxes, b.valid}};
+}
+
+std::vector<array> leaves_of(const Tree& a, const Tree& b) {
+  auto l = a.leaves();
+  auto m = b.leaves();
+  l.insert(l.end(), m.begin(), m.end());
+  return l;
+}
+
+}  // namespace
+
+std::array<double, 12> evaluate_detector(const Tree& params, const models::DetectorConfig& model,
+                                         const coco::DetectionDataset& data, int batch_size,
+                                         const std::string& results_json) {
+  std::vector<coco::Detection> dets;
+  std::vector<coco::Sample> samples;
+  auto flush = [&] {
+    if (samples.empty()) return;
+    coco::Batch b = coco::collate(samples, {});
+    auto out = models::detector_forward(params, b.images, b.mask, model, false);
+    std::vector<int32_t> sizes;
+    for (auto& s : b.orig_sizes) {
+      sizes.push_back(s[0]);
+      sizes.push_back(s[1]);
+    }
+    array target_sizes(sizes, {b.size(), 2}, float32);
+    auto det = models::post_process(out.logits.back(), out.boxes.back(), target_sizes);
+    auto more =
+        to_coco_results(det.scores, det.labels, det.boxes, b.image_ids, data.category_ids());
+    dets.insert(dets.end(), more.begin(), more.end());
+    samples.clear();
+  };
+  for (size_t i = 0; i < data.size(); ++i) {
+    samples.push_back(data.get(i));
+    if (static_cast<int>(samples.size()) == batch_size) flush();
+  }
+  flush();
+  if (!results_json.empty()) coco::save_results(results_json, dets);
+  return coco::evaluate(data.dataset(), dets).stats;
+}
+
+FitResult fit(const FitConfig& cfg) {
+  if (cfg.criterion != "matchfree" && cfg.criterion != "hungarian") {
+    throw std::invalid_argument(
+        fmt::format("[fit] criterion must be 'matchfree' or 'hungarian', got '{}'", cfg.criterion));
+  }
+  if (cfg.epochs < 1 || cfg.batch_size < 1) {
+    throw std::invalid_argument(fmt::format("[fit] epochs ({}) and batch_size ({}) must be >= 1",
+                                            cfg.epochs, cfg.batch_size));
+  }
+  auto [train_split, val_split] = find_splits(cfg.data_dir);
+  coco::TransformConfig train_tf = cfg.train_transforms;
+  train_tf.train = true;
+  auto train_data = std::make_shared<const coco::DetectionDataset>(coco::DetectionDataset::load(
+      train_split.images, train_split.annotations, train_tf, coco::OnCorrupt::skip));
+  auto val_data = coco::DetectionDataset::load(val_split.images, val_split.annotations,
+                                               cfg.val_transforms, coco::OnCorrupt::skip);
+  models::DetectorConfig model = cfg.model;
+  model.detr.num_classes = train_data->num_classes();
+  model.validate();
+
+  coco::LoaderConfig lc;
+  lc.batch_size = cfg.batch_size;
+  lc.num_workers = cfg.num_workers;
+  lc.seed = cfg.seed;
+  lc.drop_last = true;
+  lc.gt_buckets = {8, 16, 32, 64, 128};
+  coco::Loader loader(train_data, lc);
+  int64_t steps_per_epoch = loader.batches_per_epoch();
+  if (cfg.max_steps_per_epoch > 0) {
+    steps_per_epoch = std::min<int64_t>(steps_per_epoch, cfg.max_steps_per_epoch);
+  }
+  if (steps_per_epoch < 1) {
+    throw std::invalid_argument(fmt::format("[fit] {} training images give no batch of {}",
+                                            train_data->size(), cfg.batch_size));
+  }
+
+  const bool matchfree = cfg.criterion == "matchfree";
+  const std::string prefix = "model.";
+  optim::AdamWConfig oc = models::detector_adamw_config(model, prefix, cfg.lr, cfg.weight_decay);
+  if (cfg.lr_drop_epoch >= 0) {
+    oc.lr = optim::multi_step(cfg.lr, {cfg.lr_drop_epoch * steps_per_epoch}, 0.1);
+  }
+  optim::AdamW opt(oc);
+
+  // Parameters {"model", "probe"}; the probe only matters for match-free.
+  array key = random::key(cfg.seed);
+  Tree params{{"model", models::init_detector(random::fold_in(key, 1), model)},
+              {"probe", detr::init_probe(random::fold_in(key, 2), model.detr.num_classes,
+                                         model.detr.d_model)}};
+  Tree state = opt.init(params);
+  int64_t epoch0 = 0, step = 0;
+  fs::create_directories(cfg.out_dir);
+  std::unique_ptr<MetricsLog> log;
+  if (cfg.resume) {
+    if (auto last = latest_checkpoint(cfg.out_dir)) {
+      Checkpoint c = load_checkpoint(*last);
+      params = c.params;
+      state = c.opt_state;
+      epoch0 = c.epoch;
+      step = c.step;
+      log = std::make_unique<MetricsLog>(MetricsLog::resume(cfg.out_dir, step));
+    }
+  }
+  if (!log) log = std::make_unique<MetricsLog>(cfg.out_dir);
+
+  detr::LossConfig loss_cfg;
+  loss_cfg.model = model;
+  auto loss_fn =
+      matchfree ? detr::matchfree_loss_and_components : detr::hungarian_loss_and_components;
+  FitResult result;
+  result.epochs_done = epoch0;
+  std::unique_ptr<ProgressBar> bar;
+  if (cfg.progress) bar = std::make_unique<ProgressBar>(steps_per_epoch, cfg.epochs);
+
+  for (int64_t epoch = epoch0; epoch < cfg.epochs; ++epoch) {
+    loader.start_epoch(epoch);
+    if (bar) bar->start_epoch(epoch);
+    int64_t in_epoch = 0;
+    while (in_epoch < steps_per_epoch) {
+      auto batch = loader.next();
+      if (!batch) break;
+      // Dropout differs per step but is reproducible on resume.
+      loss_cfg.dropout_seed = cfg.seed * 1000003 + static_cast<uint64_t>(step);
+      auto [value, grads] = value_and_grad(loss_fn)(params, to_detr(*batch), loss_cfg);
+      auto& [loss, components] = value;
+      try {
+        check_finite(Tree(loss), grads, step);
+      } catch (const NonFiniteError& e) {
+        fmt::print(stderr, "{}\nstopping; the last good checkpoint is kept in {}\n", e.what(),
+                   cfg.out_dir);
+        result.stopped_non_finite = true;
+        return result;
+      }
+      auto [clipped, norm] = optim::clip_by_global_norm(grads, cfg.clip_max_norm);
+      std::tie(params, state) = opt.update(params, clipped, state);
+      eval(leaves_of(params, state));
+      ++step;
+      ++in_epoch;
+      result.last_loss = loss.item<double>();
+      MetricsRow row{{"step", step},
+                     {"epoch", epoch},
+                     {"loss", result.last_loss},
+                     {"grad_norm", norm.item<double>()}};
+      ProgressValues shown{{"loss", result.last_loss}};
+      for (auto& [path, leaf] : components.flatten()) {
+        if (leaf.size() == 1 && is_floating(leaf.dtype()) && path != "loss") {
+          row.emplace_back(path, leaf.item<double>());
+        }
+      }
+      log->log(row);
+      if (bar) bar->update(in_epoch, batch->size(), shown);
+    }
+    if (bar) bar->finish_epoch();
+    result.epochs_done = epoch + 1;
+    result.steps = step;
+    if (cfg.eval_every > 0 && ((epoch + 1) % cfg.eval_every == 0 || epoch + 1 == cfg.epochs)) {
+      result.last_stats = evaluate_detector(
+          params["model"], model, val_data, cfg.batch_size,
+          (fs::path(cfg.out_dir) / fmt::format("eval_epoch{}.json", epoch + 1)).string());
+      static const char* names[12] = {"AP",  "AP50", "AP75",  "APs", "APm", "APl",
+                                      "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"};
+      MetricsRow row{{"step", step}, {"epoch", epoch + 1}};
+      for (int i = 0; i < 12; ++i) row.emplace_back(names[i], result.last_stats[i]);
+      log->log(row);
+    }
+    save_checkpoint(cfg.out_dir, Checkpoint{params, state, key, epoch + 1, step, "{}"});
+    // Curves so far.
+    auto rows = read_metrics(log->jsonl_path());
+    auto series = [&](const char* x, const char* y) {
+      auto [xs, ys] = metric_series(rows, x, y);
+      return Series{xs, ys};
+    };
+    plot_lines((fs::path(cfg.out_dir) / "loss.png").string(), {{"loss", series("step", "loss")}},
+               {.title = "training loss", .x_label = "step", .y_label = "loss"});
+    plot_lines((fs::path(cfg.out_dir) / "ap.png").string(),
+               {{"AP", series("epoch", "AP")}, {"AP50", series("epoch", "AP50")}},
+               {.title = "validation AP", .x_label = "epoch", .y_label = "AP"});
+  }
+  return result;
+}
+
+}  // namespace mfx::train
