@@ -164,6 +164,7 @@ FitResult fit(const FitConfig& cfg) {
     while (in_epoch < steps_per_epoch) {
       auto batch = loader.next();
       if (!batch) break;
+      auto t0 = std::chrono::steady_clock::now();
       // Dropout differs per step but is reproducible on resume.
       loss_cfg.dropout_seed = cfg.seed * 1000003 + static_cast<uint64_t>(step);
       auto [value, grads] = value_and_grad(loss_fn)(params, to_detr(*batch), loss_cfg);
@@ -182,10 +183,13 @@ FitResult fit(const FitConfig& cfg) {
       ++step;
       ++in_epoch;
       result.last_loss = loss.item<double>();
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       MetricsRow row{{"step", step},
                      {"epoch", epoch},
                      {"loss", result.last_loss},
-                     {"grad_norm", norm.item<double>()}};
+                     {"grad_norm", norm.item<double>()},
+                     {"step_seconds", seconds}};
       ProgressValues shown{{"loss", result.last_loss}};
       for (auto& [path, leaf] : components.flatten()) {
         if (leaf.size() == 1 && is_floating(leaf.dtype()) && path != "loss") {
