@@ -1,5 +1,5 @@
 // GPU check of generated kernels (run by ctest as "gpu_fused_kernels"): the
-// row-softmax and per-instance tile kernels are compiled to PTX for this
+// row-softmax kernel (several shapes) is compiled to PTX for this
 // device, loaded with cuModuleLoadData, launched, and compared with the same
 // kernels compiled for the CPU. Without a GPU it prints why and exits 77,
 // which ctest reports as skipped (not passed, not failed).
@@ -12,41 +12,13 @@
 #include "compiler/codegen.h"
 #include "compiler/kernel_builder.h"
 #include "cuda/driver.h"
+#include "kernel_samples.h"
 
 using namespace mfx;
 using namespace mfx::compiler;
+using mfx::test::softmax_kernel;
 
 namespace {
-
-Kernel softmax_kernel(int64_t R, int64_t C) {
-  Kernel k{"gpu_row_softmax",
-           {{float32, R * C}, {float32, R * C, true}},
-           {R},
-           {{float32, {1}}, {float32, {1}}},
-           {}};
-  k.phases.resize(3);
-  for (int ph = 0; ph < 3; ++ph) {
-    Phase& P = k.phases[ph];
-    P.kind = ph < 2 ? PhaseKind::Reduce : PhaseKind::Map;
-    P.domain = {C};
-    if (ph < 2) P.reduced_axes = {0};
-    PhaseBuilder p(P);
-    int at = p.linear_index({p.grid_index(0), p.domain_index(0)}, {C, 1});
-    int x = p.load(0, float32, at);
-    if (ph == 0) {
-      p.reduce(ReduceOp::Max, 0, x);
-      continue;
-    }
-    int m = p.load_local(0, float32, {p.index(0)});
-    int e = p.unary(UnaryOp::Exp, p.binary(BinaryOp::Subtract, x, m));
-    if (ph == 1) {
-      p.reduce(ReduceOp::Sum, 1, e);
-    } else {
-      p.store(1, at, p.binary(BinaryOp::Divide, e, p.load_local(1, float32, {p.index(0)})));
-    }
-  }
-  return k;
-}
 
 // Runs `k` (one float32 input, one float32 output of equal size) on the GPU.
 std::vector<float> run_gpu(const Kernel& k, const std::vector<float>& in, Target target) {

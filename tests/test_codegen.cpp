@@ -8,11 +8,13 @@
 
 #include "compiler/codegen.h"
 #include "compiler/kernel_builder.h"
+#include "kernel_samples.h"
 #include "primitives/elementwise.h"
 #include "test_utils.h"
 
 using namespace mfx;
 using namespace mfx::compiler;
+using mfx::test::softmax_kernel;
 
 namespace {
 
@@ -156,38 +158,6 @@ array eager(std::shared_ptr<Primitive> prim, Dtype out, std::vector<array> in) {
     return array();
   }
   return r;
-}
-
-// Row softmax: grid [R], phases Reduce max / Reduce sum(exp(x - m)) / Map store.
-Kernel softmax_kernel(int64_t R, int64_t C) {
-  Kernel k{"row_softmax",
-           {{float32, R * C}, {float32, R * C, true}},
-           {R},
-           {{float32, {1}}, {float32, {1}}},
-           {}};
-  k.phases.resize(3);
-  for (int ph = 0; ph < 3; ++ph) {
-    Phase& P = k.phases[ph];
-    P.kind = ph < 2 ? PhaseKind::Reduce : PhaseKind::Map;
-    P.domain = {C};
-    if (ph < 2) P.reduced_axes = {0};
-    PhaseBuilder p(P);
-    int at = p.linear_index({p.grid_index(0), p.domain_index(0)}, {C, 1});
-    int x = p.load(0, float32, at);
-    if (ph == 0) {
-      p.reduce(ReduceOp::Max, 0, x);
-      continue;
-    }
-    int m = p.load_local(0, float32, {p.index(0)});
-    int e = p.unary(UnaryOp::Exp, p.binary(BinaryOp::Subtract, x, m));
-    if (ph == 1) {
-      p.reduce(ReduceOp::Sum, 1, e);
-    } else {
-      int s = p.load_local(1, float32, {p.index(0)});
-      p.store(1, at, p.binary(BinaryOp::Divide, e, s));
-    }
-  }
-  return k;
 }
 
 // Per instance b of a [B, M, N] input: t = x * 2 materialised into an [M, N]

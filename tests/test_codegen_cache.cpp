@@ -18,10 +18,12 @@
 #include "compiler/kernel_builder.h"
 #include "compiler/kernel_cache.h"
 #include "compiler/kernel_hash.h"
+#include "kernel_samples.h"
 #include "test_utils.h"
 
 using namespace mfx;
 using namespace mfx::compiler;
+using mfx::test::softmax_kernel;
 namespace fs = std::filesystem;
 
 namespace {
@@ -50,35 +52,6 @@ Kernel affine_kernel(int64_t n, double c, const std::string& name = "affine") {
   int y = p.binary(BinaryOp::Add, p.binary(BinaryOp::Multiply, x, p.constant(c, float32)),
                    p.constant(1, float32));
   p.store(1, i, y);
-  return k;
-}
-
-// Row softmax of x [R, C]: row max and row sum of exp as Reduce phases.
-Kernel softmax_kernel(int64_t R, int64_t C) {
-  Kernel k{"softmax", {{float32, R * C}, {float32, R * C, true}}, {R}, {}, {}};
-  k.locals = {{float32, {1}}, {float32, {1}}};
-  k.phases.resize(3);
-  for (int ph = 0; ph < 3; ++ph) {
-    Phase& P = k.phases[ph];
-    P.kind = ph < 2 ? PhaseKind::Reduce : PhaseKind::Map;
-    P.domain = {C};
-    if (ph < 2) P.reduced_axes = {0};
-    PhaseBuilder p(P);
-    int at = p.linear_index({p.grid_index(0), p.domain_index(0)}, {C, 1});
-    int x = p.load(0, float32, at);
-    if (ph == 0) {
-      p.reduce(ReduceOp::Max, 0, x);
-      continue;
-    }
-    int m = p.load_local(0, float32, {p.index(0)});
-    int e = p.unary(UnaryOp::Exp, p.binary(BinaryOp::Subtract, x, m));
-    if (ph == 1) {
-      p.reduce(ReduceOp::Sum, 1, e);
-    } else {
-      int s = p.load_local(1, float32, {p.index(0)});
-      p.store(1, at, p.binary(BinaryOp::Divide, e, s));
-    }
-  }
   return k;
 }
 
