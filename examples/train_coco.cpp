@@ -2,7 +2,7 @@
 // Hungarian criterion and evaluates it with COCOeval every epoch.
 //
 //   train_coco [--data DIR] [--criterion matchfree|hungarian] [--preset small|r50]
-//              [--epochs N] [--batch-size N] [--lr X] [--image-size N] [--workers N]
+//              [--epochs N] [--batch-size N] [--lr X] [--image-size N] [--workers N] [--queries N]
 //              [--seed N] [--resume] [--out DIR] [--device cpu]
 //
 // Without --data a deterministic synthetic COCO-format set is generated in
@@ -29,7 +29,7 @@ namespace {
   fmt::print(stderr,
              "{}\nusage: train_coco [--data DIR] [--criterion matchfree|hungarian] "
              "[--preset small|r50] [--epochs N] [--batch-size N] [--lr X] [--image-size N] "
-             "[--workers N] [--seed N] [--resume] [--out DIR] [--device cpu]\n",
+             "[--workers N] [--queries N] [--seed N] [--resume] [--out DIR] [--device cpu]\n",
              error);
   std::exit(2);
 }
@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   std::string preset = "small", device = "cpu";
   std::string out = "train_out";
   int image_size = 224;
+  int queries = -1;
   cfg.epochs = 12;
   cfg.batch_size = 4;
   cfg.lr = 2e-4;
@@ -67,6 +68,8 @@ int main(int argc, char** argv) {
         image_size = std::stoi(value());
       else if (a == "--workers")
         cfg.num_workers = std::stoi(value());
+      else if (a == "--queries")
+        queries = std::stoi(value());
       else if (a == "--seed")
         cfg.seed = std::stoull(value());
       else if (a == "--resume")
@@ -101,6 +104,7 @@ int main(int argc, char** argv) {
   } else {
     usage("--preset must be small or r50");
   }
+  if (queries > 0) cfg.model.detr.num_queries = queries;
   try {
     if (cfg.data_dir.empty()) {
       cfg.data_dir = (std::filesystem::path(out) / "synthetic").string();
