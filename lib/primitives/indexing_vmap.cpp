@@ -5,22 +5,11 @@
 
 namespace mfx {
 
+using batching::inserted;
+using batching::past;
 using batching::to_front;
 using batching::to_front_broadcast;
 using batching::with_batch;
-
-namespace {
-
-int past(int axis, int batch_axis) {
-  return axis < batch_axis ? axis : axis + 1;
-}
-
-Shape inserted(Shape shape, int axis, int64_t batch) {
-  shape.insert(shape.begin() + axis, batch);
-  return shape;
-}
-
-}  // namespace
 
 std::pair<std::vector<array>, std::vector<int>> Gather::vmap(const std::vector<array>& inputs,
                                                              const std::vector<int>& axes,

@@ -4,19 +4,8 @@
 #include "transforms/batching.h"
 
 namespace mfx {
-
-namespace {
-
-int past(int axis, int batch_axis) {
-  return axis < batch_axis ? axis : axis + 1;
-}
-
-Shape inserted(Shape shape, int axis, int64_t batch) {
-  shape.insert(shape.begin() + axis, batch);
-  return shape;
-}
-
-}  // namespace
+using batching::inserted;
+using batching::past;
 
 std::pair<std::vector<array>, std::vector<int>> Reduce::vmap(const std::vector<array>& inputs,
                                                              const std::vector<int>& axes,

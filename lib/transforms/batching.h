@@ -24,6 +24,17 @@ array batch_element(const array& x, int axis, int64_t index);
 /// Shape {batch} + shape.
 Shape with_batch(int64_t batch, const Shape& shape);
 
+/// Where an operand's `axis` lands once a batch axis sits at `batch_axis`.
+inline int past(int axis, int batch_axis) {
+  return axis < batch_axis ? axis : axis + 1;
+}
+
+/// `shape` with a batch dimension of size `batch` inserted at `axis`.
+inline Shape inserted(Shape shape, int axis, int64_t batch) {
+  shape.insert(shape.begin() + axis, batch);
+  return shape;
+}
+
 /// Axes shifted by one (for an operand whose batch axis moved to the front).
 std::vector<int> shifted(const std::vector<int>& axes);
 
