@@ -16,6 +16,7 @@
 
 namespace fs = std::filesystem;
 using namespace mfx::coco;
+using mfx::test::TempDir;
 
 namespace {
 
@@ -37,20 +38,6 @@ std::map<std::string, std::map<std::string, std::vector<double>>> load_expected(
   }
   return out;
 }
-
-// A scratch directory removed at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("mfx_coco_" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 void write_file(const fs::path& p, const std::string& text) {
   std::ofstream out(p, std::ios::binary);
@@ -450,8 +437,8 @@ TEST_CASE("coco eval: live comparison with pycocotools", "[coco][pycocotools]") 
   write_file(gt_path, instances_json(gt));
   save_results(res_path.string(), dets);
   std::string script = std::string(MFX_TEST_DATA_DIR) + "/../fixtures/gen_coco_eval_fixtures.py";
-  std::string cmd =
-      "'" + python + "' '" + script + "' --eval '" + gt_path.string() + "' '" + res_path.string() + "'";
+  std::string cmd = "'" + python + "' '" + script + "' --eval '" + gt_path.string() + "' '" +
+                    res_path.string() + "'";
   FILE* pipe = popen(cmd.c_str(), "r");
   REQUIRE(pipe != nullptr);
   std::string out;
