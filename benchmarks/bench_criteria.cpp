@@ -15,28 +15,12 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "bench_utils.h"
+
 using namespace mfx;
 using namespace mfx::detr;
 
-namespace {
-
-double median_ms(const std::function<void()>& run, int min_iters = 3) {
-  using clock = std::chrono::steady_clock;
-  run();
-  std::vector<double> t;
-  auto start = clock::now();
-  while (static_cast<int>(t.size()) < min_iters ||
-         std::chrono::duration<double>(clock::now() - start).count() < 1.0) {
-    auto t0 = clock::now();
-    run();
-    t.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
-    if (t.size() > 50) break;
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-}  // namespace
+using bench::median_ms;
 
 int main(int argc, char** argv) {
   std::string json_path, report_dir = "bench_criteria_report";
@@ -53,14 +37,7 @@ int main(int argc, char** argv) {
     a.eval();
     return a;
   };
-  DecoderOutputs o;
-  for (int l = 0; l < layers; ++l) {
-    o.logits.push_back(rnd({B, N, K}, 10 + l) * 2.0f - 3.0f);
-    o.boxes.push_back(sigmoid(rnd({B, N, 4}, 20 + l)));
-    o.hidden.push_back(rnd({B, N, D}, 30 + l));
-  }
-  for (auto& v : o.logits) v.eval();
-  for (auto& v : o.boxes) v.eval();
+  DecoderOutputs o = bench::random_decoder_outputs(key, layers, B, N, K, D);
   std::vector<array> labels, boxes;
   for (int b = 0; b < B; ++b) {
     int m = 5 + 3 * b % 25;

@@ -1,0 +1,54 @@
+// Helpers shared by the benchmarks: a median timer and random decoder
+// outputs at the paper's sizes.
+#pragma once
+
+#include <mfx/detr/criteria.h>
+#include <mfx/mfx.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <vector>
+
+namespace mfx::bench {
+
+/// Median wall time in ms of `run` after one warm-up call, over at least
+/// `min_iters` calls and `min_seconds` of timing (at most `max_iters` calls).
+inline double median_ms(const std::function<void()>& run, int min_iters = 3,
+                        double min_seconds = 1.0, int max_iters = 50) {
+  using clock = std::chrono::steady_clock;
+  run();
+  std::vector<double> t;
+  auto start = clock::now();
+  while (static_cast<int>(t.size()) < min_iters ||
+         std::chrono::duration<double>(clock::now() - start).count() < min_seconds) {
+    auto t0 = clock::now();
+    run();
+    t.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
+    if (static_cast<int>(t.size()) >= max_iters) break;
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+/// Evaluated random decoder outputs, `layers` x (logits [B, N, K] ~ 2 z - 3,
+/// so most sigmoid probabilities are small as after training; boxes [B, N,
+/// 4] = sigmoid(z); hidden [B, N, D] = z), z standard normal drawn from
+/// fold_in(key, 10 + l), (20 + l), (30 + l).
+inline detr::DecoderOutputs random_decoder_outputs(const array& key, int layers, int64_t B,
+                                                   int64_t N, int64_t K, int64_t D) {
+  auto rnd = [&](Shape s, uint64_t i) { return random::normal(random::fold_in(key, i), s); };
+  detr::DecoderOutputs o;
+  for (int l = 0; l < layers; ++l) {
+    o.logits.push_back(rnd({B, N, K}, 10 + l) * 2.0f - 3.0f);
+    o.boxes.push_back(sigmoid(rnd({B, N, 4}, 20 + l)));
+    o.hidden.push_back(rnd({B, N, D}, 30 + l));
+  }
+  std::vector<array> all = o.logits;
+  all.insert(all.end(), o.boxes.begin(), o.boxes.end());
+  all.insert(all.end(), o.hidden.begin(), o.hidden.end());
+  eval(all);
+  return o;
+}
+
+}  // namespace mfx::bench
