@@ -3,10 +3,12 @@
 //
 //   train_coco [--data DIR] [--criterion matchfree|hungarian] [--preset small|r50]
 //              [--epochs N] [--batch-size N] [--lr X] [--image-size N] [--workers N] [--queries N]
-//              [--seed N] [--resume] [--out DIR] [--device cpu]
+//              [--seed N] [--max-steps N] [--resume] [--out DIR] [--device cpu]
+//              [--train-images N] [--val-images N] [--backbone-lr-scale X] [--train-stem 0|1]
 //
 // Without --data a deterministic synthetic COCO-format set is generated in
-// OUT/synthetic first. The output folder receives checkpoints, metrics.jsonl
+// OUT/synthetic first. --max-steps caps the steps of every epoch (quick
+// checks and tests). The output folder receives checkpoints, metrics.jsonl
 // / metrics.csv, loss.png, ap.png and COCO results per evaluation.
 #include <fmt/format.h>
 
@@ -29,7 +31,9 @@ namespace {
   fmt::print(stderr,
              "{}\nusage: train_coco [--data DIR] [--criterion matchfree|hungarian] "
              "[--preset small|r50] [--epochs N] [--batch-size N] [--lr X] [--image-size N] "
-             "[--workers N] [--queries N] [--seed N] [--resume] [--out DIR] [--device cpu]\n",
+             "[--workers N] [--queries N] [--seed N] [--max-steps N] [--resume] [--out DIR] "
+             "[--device cpu] [--train-images N] [--val-images N] [--backbone-lr-scale X] "
+             "[--train-stem 0|1]\n",
              error);
   std::exit(2);
 }
@@ -42,9 +46,11 @@ int main(int argc, char** argv) {
   std::string out = "train_out";
   int image_size = 160;
   int queries = -1;
+  int train_images = 256, val_images = 64;
   cfg.epochs = 30;
   cfg.batch_size = 4;
-  double lr = -1;
+  double lr = -1, backbone_lr_scale = -1;
+  int train_stem = -1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -70,6 +76,16 @@ int main(int argc, char** argv) {
         cfg.num_workers = std::stoi(value());
       else if (a == "--queries")
         queries = std::stoi(value());
+      else if (a == "--backbone-lr-scale")
+        backbone_lr_scale = std::stod(value());
+      else if (a == "--train-stem")
+        train_stem = std::stoi(value());
+      else if (a == "--train-images")
+        train_images = std::stoi(value());
+      else if (a == "--val-images")
+        val_images = std::stoi(value());
+      else if (a == "--max-steps")
+        cfg.max_steps_per_epoch = std::stoi(value());
       else if (a == "--seed")
         cfg.seed = std::stoull(value());
       else if (a == "--resume")
@@ -110,6 +126,8 @@ int main(int argc, char** argv) {
     cfg.lr_drop_epoch = cfg.epochs * 2 / 3;
   }
   if (queries > 0) cfg.model.detr.num_queries = queries;
+  if (backbone_lr_scale >= 0) cfg.backbone_lr_scale = backbone_lr_scale;
+  if (train_stem >= 0) cfg.model.backbone.train_stem_and_layer1 = train_stem != 0;
   // The reference rate for R50; the small preset learns faster at 1e-3.
   cfg.lr = lr > 0 ? lr : (preset == "small" ? 1e-3 : 2e-4);
   try {
@@ -117,8 +135,8 @@ int main(int argc, char** argv) {
       cfg.data_dir = (std::filesystem::path(out) / "synthetic").string();
       coco::SyntheticConfig sc;
       sc.seed = cfg.seed;
-      sc.num_train = 256;
-      sc.num_val = 64;
+      sc.num_train = train_images;
+      sc.num_val = val_images;
       sc.min_side = image_size * 3 / 4;
       sc.max_side = image_size * 5 / 4;
       sc.num_classes = 4;
@@ -131,15 +149,8 @@ int main(int argc, char** argv) {
     fmt::print("training {} preset with the {} criterion for {} epochs (batch {}) -> {}\n", preset,
                cfg.criterion, cfg.epochs, cfg.batch_size, out);
     auto r = train::fit(cfg);
-    static const char* names[12] = {"AP",  "AP50", "AP75",  "APs", "APm", "APl",
-                                    "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"};
-    fmt::print("\nfinal COCO metrics ({} epochs, {} steps, last loss {:.4f}):\n", r.epochs_done,
-               r.steps, r.last_loss);
-    fmt::print("| {} |\n|", fmt::join(std::vector<std::string>(names, names + 6), " | "));
-    for (int i = 0; i < 6; ++i) fmt::print("---|");
-    fmt::print("\n|");
-    for (int i = 0; i < 6; ++i) fmt::print(" {:.3f} |", r.last_stats[i]);
-    fmt::print("\n");
+    fmt::print("\nfinal COCO metrics ({} epochs, {} steps, last loss {:.4f}):\n{}", r.epochs_done,
+               r.steps, r.last_loss, coco::format_summary_table(r.last_stats, 6));
     return r.stopped_non_finite ? 1 : 0;
   } catch (const std::exception& e) {
     fmt::print(stderr, "train_coco: {}\n", e.what());

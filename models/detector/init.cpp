@@ -81,7 +81,8 @@ DetectorParamCount detector_count_parameters(const Tree& params, const DetectorC
 }
 
 std::vector<optim::ParamGroup> detector_param_groups(const DetectorConfig& cfg,
-                                                     const std::string& prefix, double slow_scale) {
+                                                     const std::string& prefix, double slow_scale,
+                                                     double backbone_scale) {
   std::vector<optim::ParamGroup> groups;
   const std::string body = prefix + detector_backbone_prefix;
   // Full paths, not fragments like ".bn1.": a pattern must never catch a
@@ -91,18 +92,18 @@ std::vector<optim::ParamGroup> detector_param_groups(const DetectorConfig& cfg,
       groups.push_back({body + spec.name, 0.0, 0.0});
     }
   }
-  groups.push_back({body, slow_scale, std::nullopt});
+  groups.push_back({body, backbone_scale, std::nullopt});
   groups.push_back({"sampling_offsets", slow_scale, std::nullopt});
   groups.push_back({"reference_points", slow_scale, std::nullopt});
   return groups;
 }
 
 optim::AdamWConfig detector_adamw_config(const DetectorConfig& cfg, const std::string& prefix,
-                                         double lr, double weight_decay) {
+                                         double lr, double weight_decay, double backbone_scale) {
   optim::AdamWConfig c;
   c.lr = optim::constant(lr);
   c.weight_decay = weight_decay;
-  c.groups = detector_param_groups(cfg, prefix);
+  c.groups = detector_param_groups(cfg, prefix, 0.1, backbone_scale);
   return c;
 }
 

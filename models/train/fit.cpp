@@ -19,27 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Split {
-  std::string images, annotations;
-};
-
-// The synthetic set's layout, or COCO 2017's.
-std::pair<Split, Split> find_splits(const std::string& dir) {
-  fs::path d(dir);
-  if (fs::exists(d / "annotations" / "instances_train.json")) {
-    return {{(d / "images").string(), (d / "annotations" / "instances_train.json").string()},
-            {(d / "images").string(), (d / "annotations" / "instances_val.json").string()}};
-  }
-  if (fs::exists(d / "annotations" / "instances_train2017.json")) {
-    return {{(d / "train2017").string(), (d / "annotations" / "instances_train2017.json").string()},
-            {(d / "val2017").string(), (d / "annotations" / "instances_val2017.json").string()}};
-  }
-  throw std::runtime_error(
-      fmt::format("[fit] {} has neither annotations/instances_train.json (synthetic layout) nor "
-                  "annotations/instances_train2017.json (COCO layout)",
-                  dir));
-}
-
 detr::Batch to_detr(const coco::Batch& b) {
   return {b.images, b.mask, detr::Targets{b.labels, b.boxes, b.valid}};
 }
@@ -92,7 +71,8 @@ FitResult fit(const FitConfig& cfg) {
     throw std::invalid_argument(fmt::format("[fit] epochs ({}) and batch_size ({}) must be >= 1",
                                             cfg.epochs, cfg.batch_size));
   }
-  auto [train_split, val_split] = find_splits(cfg.data_dir);
+  const coco::SplitPaths train_split = coco::find_split(cfg.data_dir, "train");
+  const coco::SplitPaths val_split = coco::find_split(cfg.data_dir, "val");
   coco::TransformConfig train_tf = cfg.train_transforms;
   train_tf.train = true;
   auto train_data = std::make_shared<const coco::DetectionDataset>(coco::DetectionDataset::load(
@@ -121,7 +101,8 @@ FitResult fit(const FitConfig& cfg) {
 
   const bool matchfree = cfg.criterion == "matchfree";
   const std::string prefix = "model.";
-  optim::AdamWConfig oc = models::detector_adamw_config(model, prefix, cfg.lr, cfg.weight_decay);
+  optim::AdamWConfig oc =
+      models::detector_adamw_config(model, prefix, cfg.lr, cfg.weight_decay, cfg.backbone_lr_scale);
   if (cfg.lr_drop_epoch >= 0) {
     oc.lr = optim::multi_step(cfg.lr, {cfg.lr_drop_epoch * steps_per_epoch}, 0.1);
   }
@@ -183,8 +164,7 @@ FitResult fit(const FitConfig& cfg) {
       ++step;
       ++in_epoch;
       result.last_loss = loss.item<double>();
-      double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       MetricsRow row{{"step", step},
                      {"epoch", epoch},
                      {"loss", result.last_loss},
@@ -194,6 +174,11 @@ FitResult fit(const FitConfig& cfg) {
       for (auto& [path, leaf] : components.flatten()) {
         if (leaf.size() == 1 && is_floating(leaf.dtype()) && path != "loss") {
           row.emplace_back(path, leaf.item<double>());
+        } else if (path.rfind("selected_per_gt_", 0) == 0) {
+          // Mean number of queries the match-free loss trains per real GT:
+          // the health of the sparse correspondence (1 = one-to-one).
+          const double gts = std::max(1.0, sum(astype(batch->valid, float64)).item<double>());
+          row.emplace_back(path, sum(astype(leaf, float64)).item<double>() / gts);
         }
       }
       log->log(row);
@@ -212,7 +197,11 @@ FitResult fit(const FitConfig& cfg) {
       for (int i = 0; i < 12; ++i) row.emplace_back(names[i], result.last_stats[i]);
       log->log(row);
     }
-    save_checkpoint(cfg.out_dir, Checkpoint{params, state, key, epoch + 1, step, "{}"});
+    // The metadata lets eval_coco / detect rebuild the model from the file.
+    save_checkpoint(cfg.out_dir,
+                    Checkpoint{params, state, key, epoch + 1, step,
+                               checkpoint_info_to_json(make_checkpoint_info(
+                                   model, cfg.criterion, cfg.val_transforms, *train_data))});
     // Curves so far.
     auto rows = read_metrics(log->jsonl_path());
     auto series = [&](const char* x, const char* y) {

@@ -113,6 +113,19 @@ Sample to_sample(const AnnotatedImage& a, int64_t image_id, int orig_height, int
 
 // ------------------------------------------------------------ dataset
 
+/// Where one split of a COCO-format folder lives.
+struct SplitPaths {
+  std::string images;       ///< image folder
+  std::string annotations;  ///< instances JSON
+};
+
+/// Split `split` ("train", "val", ...) of `dir`: the synthetic set's layout
+/// (images/ + annotations/instances_{split}.json) when that file exists,
+/// else COCO 2017's ({split}2017/ + annotations/instances_{split}2017.json).
+/// Throws std::runtime_error naming `dir` when it does not exist or has
+/// neither annotation file.
+SplitPaths find_split(const std::string& dir, const std::string& split);
+
 /// Images of an instances JSON in file order, read from `image_dir` /
 /// file_name. Thread-safe: get() is const and keeps no state.
 class DetectionDataset {

@@ -129,6 +129,16 @@ std::array<double, 12> summarize(const Accumulated& acc);
 /// " Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 0.505".
 std::string format_summary(const std::array<double, 12>& stats, const EvalParams& params);
 
+/// Short names of the 12 numbers in summarize's order: "AP", "AP50", "AP75",
+/// "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl".
+const std::array<const char*, 12>& summary_names();
+
+/// The first `columns` (1..12) numbers as a Markdown table: a header row of
+/// summary_names, a separator and the values with 3 decimals, e.g.
+/// "| AP | AP50 |\n|---|---|\n| 0.505 | 0.712 |\n". Throws
+/// std::invalid_argument for `columns` outside [1, 12].
+std::string format_summary_table(const std::array<double, 12>& stats, size_t columns = 12);
+
 /// Everything one evaluation produces.
 struct EvalResult {
   Accumulated accumulated;

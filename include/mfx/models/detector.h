@@ -51,6 +51,18 @@ struct DetectorConfig {
   void validate() const;
 };
 
+/// The configuration as the text of a JSON object {"backbone": {depth
+/// ("r18" | "r34" | "r50"), train_stem_and_layer1, dilation_c5,
+/// width_divisor}, "detr": {every DeformableDetrConfig field by its name}},
+/// e.g. for checkpoint metadata, so a model can be rebuilt from its file.
+std::string detector_config_to_json(const DetectorConfig& cfg);
+
+/// The inverse of detector_config_to_json (equal fields, doubles exact).
+/// Strict: a missing, mistyped or unknown field is an error naming it, and
+/// the result must pass validate(). Throws std::invalid_argument starting
+/// with "[detector_config_from_json]".
+DetectorConfig detector_config_from_json(const std::string& text);
+
 /// Random parameters: init_resnet under "backbone.0.body." (torchvision
 /// init, key fold_in(key, 0)) and init_deformable_detr for the rest (key
 /// fold_in(key, 1)), every leaf cast to the floating `dtype`. Arrays are
@@ -94,17 +106,20 @@ DetectorParamCount detector_count_parameters(const Tree& params, const DetectorC
 /// loss's {"model", "probe"} Tree), in priority order:
 ///  1. every frozen backbone leaf by its full path: lr_scale 0 and weight
 ///     decay 0, so the optimiser leaves it bit-for-bit unchanged;
-///  2. prefix + "backbone.0.body.", "sampling_offsets" and
-///     "reference_points": lr_scale `slow_scale` (2e-5 / 2e-4 = 0.1).
+///  2. prefix + "backbone.0.body.": lr_scale `backbone_scale` (the
+///     reference's 2e-5 / 2e-4 = 0.1; a backbone trained from scratch wants 1);
+///  3. "sampling_offsets" and "reference_points": lr_scale `slow_scale` (0.1).
 /// Other leaves (transformer, heads, probe) use the base rate.
 std::vector<optim::ParamGroup> detector_param_groups(const DetectorConfig& cfg,
                                                      const std::string& prefix = "",
-                                                     double slow_scale = 0.1);
+                                                     double slow_scale = 0.1,
+                                                     double backbone_scale = 0.1);
 
 /// The reference optimiser: AdamW with lr `lr` (2e-4), weight decay 1e-4 and
-/// detector_param_groups(cfg, prefix).
+/// detector_param_groups(cfg, prefix, 0.1, backbone_scale).
 optim::AdamWConfig detector_adamw_config(const DetectorConfig& cfg, const std::string& prefix = "",
-                                         double lr = 2e-4, double weight_decay = 1e-4);
+                                         double lr = 2e-4, double weight_decay = 1e-4,
+                                         double backbone_scale = 0.1);
 
 /// Loads a reference Deformable DETR checkpoint (safetensors, PyTorch names,
 /// e.g. the "model" state_dict of r50_deformable_detr-checkpoint.pth) into

@@ -12,6 +12,7 @@
 
 #include "mfx/coco/data.h"
 #include "mfx/models/detector.h"
+#include "mfx/train/checkpoint_info.h"
 
 namespace mfx::train {
 
@@ -33,6 +34,9 @@ struct FitConfig {
   double lr = 2e-4;
   double weight_decay = 1e-4;
   double clip_max_norm = 0.1;
+  /// Learning-rate multiplier of the backbone: the reference's 0.1 for a
+  /// pretrained backbone; 1 for one trained from scratch.
+  double backbone_lr_scale = 0.1;
   /// Epoch after which the learning rate is multiplied by 0.1 (-1: never).
   int lr_drop_epoch = -1;
   uint64_t seed = 0;

@@ -1,0 +1,68 @@
+// What a detector checkpoint of train::fit records besides its arrays (the
+// JSON text of Checkpoint::extra): the model configuration, the criterion,
+// the validation resize and the label -> category mapping with class names,
+// so that evaluation and inference (examples/eval_coco, examples/detect)
+// rebuild everything from the file alone.
+//
+//   {"model": <detector_config_to_json>, "criterion": "matchfree",
+//    "val_transforms": {"val_size": 160, "max_size": 266},
+//    "categories": [1, 2, 3, 5], "class_names": ["rectangle", ...]}
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mfx/coco/data.h"
+#include "mfx/models/detector.h"
+#include "mfx/tree.h"
+
+namespace mfx::train {
+
+struct CheckpointInfo {
+  models::DetectorConfig model;
+  /// "matchfree" or "hungarian" (informational).
+  std::string criterion;
+  /// The validation resize: short side val_size, long side capped at max_size.
+  int val_size = 800;
+  int max_size = 1333;
+  /// label -> COCO category id (DetectionDataset::category_ids).
+  std::vector<int64_t> category_ids;
+  /// label -> category name; empty names where the dataset had none.
+  std::vector<std::string> class_names;
+
+  /// TransformConfig for evaluation (train = false) with these sizes.
+  coco::TransformConfig val_transforms() const;
+};
+
+/// The info of a model trained on `data`: categories and names in label order
+/// from the dataset, sizes from `val_transforms`.
+CheckpointInfo make_checkpoint_info(const models::DetectorConfig& model,
+                                    const std::string& criterion,
+                                    const coco::TransformConfig& val_transforms,
+                                    const coco::DetectionDataset& data);
+
+/// The JSON object text above (for Checkpoint::extra).
+std::string checkpoint_info_to_json(const CheckpointInfo& info);
+
+/// Parses Checkpoint::extra. Throws std::runtime_error naming `source` (the
+/// checkpoint path) when "model" is absent (a checkpoint written before the
+/// configuration was stored), when a field is missing or malformed, and when
+/// the number of categories differs from the model's num_classes.
+CheckpointInfo checkpoint_info_from_json(const std::string& extra,
+                                         const std::string& source = "<extra>");
+
+/// A detector restored from a checkpoint of train::fit.
+struct TrainedDetector {
+  Tree params;  ///< the detector Tree (the checkpoint's "model" entry)
+  CheckpointInfo info;
+  int64_t epoch = 0, step = 0;
+};
+
+/// load_checkpoint + checkpoint_info_from_json. params is the checkpoint's
+/// "model" subtree when there is one (fit saves {"model", "probe"}), else
+/// the whole parameter Tree. Throws std::runtime_error naming the path (see
+/// load_checkpoint and checkpoint_info_from_json).
+TrainedDetector load_trained_detector(const std::string& path);
+
+}  // namespace mfx::train
