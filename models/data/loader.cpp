@@ -21,6 +21,11 @@ Loader::Loader(std::shared_ptr<const DetectionDataset> dataset, LoaderConfig con
         "{}, num_workers {}, prefetch {}",
         config_.batch_size, config_.num_workers, config_.prefetch));
   }
+  if (config_.world_size < 1 || config_.rank < 0 || config_.rank >= config_.world_size) {
+    throw std::invalid_argument(
+        fmt::format("[coco::Loader] need 0 <= rank < world_size, got rank {}, world_size {}",
+                    config_.rank, config_.world_size));
+  }
   bucket_for(0, config_.gt_buckets);  // validates the bucket list
 }
 
@@ -29,7 +34,9 @@ Loader::~Loader() {
 }
 
 size_t Loader::batches_per_epoch() const {
-  const size_t n = dataset_->size(), b = static_cast<size_t>(config_.batch_size);
+  const size_t n = dataset_->size();
+  const size_t b =
+      static_cast<size_t>(config_.batch_size) * static_cast<size_t>(config_.world_size);
   return config_.drop_last ? n / b : (n + b - 1) / b;
 }
 
@@ -71,10 +78,13 @@ void Loader::start_epoch(int64_t epoch) {
 Loader::Result Loader::build(size_t b, int64_t epoch, const std::vector<size_t>& order) {
   Result r;
   try {
+    // This rank's slice of global batch b.
     const size_t B = static_cast<size_t>(config_.batch_size);
-    const size_t end = std::min(order.size(), (b + 1) * B);
+    const size_t first =
+        (b * static_cast<size_t>(config_.world_size) + static_cast<size_t>(config_.rank)) * B;
+    const size_t end = std::min(order.size(), first + B);
     std::vector<Sample> samples;
-    for (size_t p = b * B; p < end; ++p) {
+    for (size_t p = first; p < end; ++p) {
       try {
         samples.push_back(dataset_->get(order[p], config_.seed, epoch));
       } catch (const CorruptSampleError& e) {

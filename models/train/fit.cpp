@@ -10,6 +10,7 @@
 
 #include "mfx/coco/eval.h"
 #include "mfx/coco/loader.h"
+#include "mfx/distributed.h"
 #include "mfx/mfx.h"
 #include "mfx/train/train.h"
 
@@ -30,7 +31,71 @@ std::vector<array> leaves_of(const Tree& a, const Tree& b) {
   return l;
 }
 
+// The logged scalars of a step: floating scalar components as they are, the
+// per-(image, gt) selection counts as totals (their shape follows each
+// process's padding, so only totals can be summed over processes).
+Tree step_metrics(const Tree& components) {
+  std::vector<std::pair<std::string, array>> items;
+  for (auto& [path, leaf] : components.flatten()) {
+    if (leaf.size() == 1 && is_floating(leaf.dtype())) {
+      items.emplace_back(path, leaf);
+    } else if (path.rfind("selected_per_gt_", 0) == 0) {
+      items.emplace_back(path, sum(astype(leaf, float64)));
+    }
+  }
+  return Tree::from_flat(items);
+}
+
 }  // namespace
+
+StepResult train_step(Tree& params, Tree& opt_state, const optim::AdamW& opt,
+                      const detr::Batch& batch, const StepConfig& config, int64_t step) {
+  const bool matchfree = config.criterion == "matchfree";
+  if (!matchfree && config.criterion != "hungarian") {
+    throw std::invalid_argument(fmt::format(
+        "[train_step] criterion must be 'matchfree' or 'hungarian', got '{}'", config.criterion));
+  }
+  const bool dp = config.data_parallel && distributed::is_distributed();
+  detr::LossConfig loss_cfg = config.loss;
+  StepResult r;
+  r.images = batch.images.shape(0);
+  const array local_gt = sum(astype(batch.targets.mask, float64));
+  if (dp) {
+    // Every process divides by the global count, so the local losses (and
+    // gradients) add up to those of the global batch.
+    auto counts =
+        distributed::all_sum(stack({local_gt, array(static_cast<double>(r.images), float64)}))
+            .to_vector<double>();
+    r.num_gt = counts[0];
+    r.images = static_cast<int64_t>(counts[1]);
+    loss_cfg.matchfree.num_boxes = std::max(r.num_gt, 1.0);
+    loss_cfg.hungarian.num_boxes = std::max(r.num_gt, 1.0);
+  } else {
+    r.num_gt = local_gt.item<double>();
+  }
+  auto loss_fn =
+      matchfree ? detr::matchfree_loss_and_components : detr::hungarian_loss_and_components;
+  auto [value, grads] = value_and_grad(loss_fn)(params, batch, loss_cfg);
+  array loss = value.first;
+  Tree metrics = step_metrics(value.second);
+  if (dp) {
+    // One packed transfer per dtype; sums, not means (see fit.h).
+    Tree total =
+        distributed::all_sum(Tree{{"grads", grads}, {"loss", Tree(loss)}, {"metrics", metrics}});
+    grads = total["grads"];
+    loss = total["loss"].leaf();
+    metrics = total["metrics"];
+  }
+  check_finite(Tree(loss), grads, step);
+  auto [clipped, norm] = optim::clip_by_global_norm(grads, config.clip_max_norm);
+  std::tie(params, opt_state) = opt.update(params, clipped, opt_state);
+  eval(leaves_of(params, opt_state));
+  r.loss = loss;
+  r.components = metrics;
+  r.grads = grads;
+  r.grad_norm = norm;
+  return r;
+}
 
 std::array<double, 12> evaluate_detector(const Tree& params, const models::DetectorConfig& model,
                                          const coco::DetectionDataset& data, int batch_size,
@@ -71,6 +136,9 @@ FitResult fit(const FitConfig& cfg) {
     throw std::invalid_argument(fmt::format("[fit] epochs ({}) and batch_size ({}) must be >= 1",
                                             cfg.epochs, cfg.batch_size));
   }
+  // Data parallel when the caller joined a group (distributed::init()).
+  const int rank = distributed::rank(), world = distributed::world_size();
+  const bool lead = rank == 0;
   const coco::SplitPaths train_split = coco::find_split(cfg.data_dir, "train");
   const coco::SplitPaths val_split = coco::find_split(cfg.data_dir, "val");
   coco::TransformConfig train_tf = cfg.train_transforms;
@@ -89,17 +157,19 @@ FitResult fit(const FitConfig& cfg) {
   lc.seed = cfg.seed;
   lc.drop_last = true;
   lc.gt_buckets = {8, 16, 32, 64, 128};
+  lc.rank = rank;
+  lc.world_size = world;
   coco::Loader loader(train_data, lc);
   int64_t steps_per_epoch = loader.batches_per_epoch();
   if (cfg.max_steps_per_epoch > 0) {
     steps_per_epoch = std::min<int64_t>(steps_per_epoch, cfg.max_steps_per_epoch);
   }
   if (steps_per_epoch < 1) {
-    throw std::invalid_argument(fmt::format("[fit] {} training images give no batch of {}",
-                                            train_data->size(), cfg.batch_size));
+    throw std::invalid_argument(fmt::format(
+        "[fit] {} training images give no batch of {}{}", train_data->size(),
+        cfg.batch_size * world, world > 1 ? fmt::format(" ({} per process)", cfg.batch_size) : ""));
   }
 
-  const bool matchfree = cfg.criterion == "matchfree";
   const std::string prefix = "model.";
   optim::AdamWConfig oc =
       models::detector_adamw_config(model, prefix, cfg.lr, cfg.weight_decay, cfg.backbone_lr_scale);
@@ -115,8 +185,9 @@ FitResult fit(const FitConfig& cfg) {
                                          model.detr.d_model)}};
   Tree state = opt.init(params);
   int64_t epoch0 = 0, step = 0;
-  fs::create_directories(cfg.out_dir);
+  if (lead) fs::create_directories(cfg.out_dir);
   std::unique_ptr<MetricsLog> log;
+  bool resumed = false;
   if (cfg.resume) {
     if (auto last = latest_checkpoint(cfg.out_dir)) {
       Checkpoint c = load_checkpoint(*last);
@@ -124,19 +195,31 @@ FitResult fit(const FitConfig& cfg) {
       state = c.opt_state;
       epoch0 = c.epoch;
       step = c.step;
-      log = std::make_unique<MetricsLog>(MetricsLog::resume(cfg.out_dir, step));
+      resumed = true;
     }
   }
-  if (!log) log = std::make_unique<MetricsLog>(cfg.out_dir);
+  if (world > 1) {
+    // Every process initialised (or loaded) the same values; rank 0's copy
+    // is sent anyway so the replicas start bit-identical whatever happened.
+    params = distributed::broadcast(params, 0);
+    state = distributed::broadcast(state, 0);
+    auto pos = distributed::broadcast(array({epoch0, step}, {2}, int64)).to_vector<int64_t>();
+    epoch0 = pos[0];
+    step = pos[1];
+  }
+  if (lead) {
+    log = std::make_unique<MetricsLog>(resumed ? MetricsLog::resume(cfg.out_dir, step)
+                                               : MetricsLog(cfg.out_dir));
+  }
 
-  detr::LossConfig loss_cfg;
-  loss_cfg.model = model;
-  auto loss_fn =
-      matchfree ? detr::matchfree_loss_and_components : detr::hungarian_loss_and_components;
+  StepConfig step_cfg;
+  step_cfg.criterion = cfg.criterion;
+  step_cfg.loss.model = model;
+  step_cfg.clip_max_norm = cfg.clip_max_norm;
   FitResult result;
   result.epochs_done = epoch0;
   std::unique_ptr<ProgressBar> bar;
-  if (cfg.progress) bar = std::make_unique<ProgressBar>(steps_per_epoch, cfg.epochs);
+  if (cfg.progress && lead) bar = std::make_unique<ProgressBar>(steps_per_epoch, cfg.epochs);
 
   for (int64_t epoch = epoch0; epoch < cfg.epochs; ++epoch) {
     loader.start_epoch(epoch);
@@ -144,53 +227,78 @@ FitResult fit(const FitConfig& cfg) {
     int64_t in_epoch = 0;
     while (in_epoch < steps_per_epoch) {
       auto batch = loader.next();
+      if (world > 1) {
+        // Every process runs the same steps: stop when any has run out (a
+        // slice of corrupt images is skipped by its loader).
+        const int64_t have = distributed::all_sum(array(batch ? 1 : 0, int32)).item<int64_t>();
+        if (have < world) break;
+      }
       if (!batch) break;
       auto t0 = std::chrono::steady_clock::now();
-      // Dropout differs per step but is reproducible on resume.
-      loss_cfg.dropout_seed = cfg.seed * 1000003 + static_cast<uint64_t>(step);
-      auto [value, grads] = value_and_grad(loss_fn)(params, to_detr(*batch), loss_cfg);
-      auto& [loss, components] = value;
+      // Dropout differs per step (and per process) but is reproducible on resume.
+      step_cfg.loss.dropout_seed = cfg.seed * 1000003 + static_cast<uint64_t>(step) +
+                                   static_cast<uint64_t>(rank) * 0x9E3779B97F4A7C15ULL;
+      StepResult out;
       try {
-        check_finite(Tree(loss), grads, step);
+        out = train_step(params, state, opt, to_detr(*batch), step_cfg, step);
       } catch (const NonFiniteError& e) {
-        fmt::print(stderr, "{}\nstopping; the last good checkpoint is kept in {}\n", e.what(),
-                   cfg.out_dir);
+        if (lead) {
+          fmt::print(stderr, "{}\nstopping; the last good checkpoint is kept in {}\n", e.what(),
+                     cfg.out_dir);
+        }
         result.stopped_non_finite = true;
         return result;
       }
-      auto [clipped, norm] = optim::clip_by_global_norm(grads, cfg.clip_max_norm);
-      std::tie(params, state) = opt.update(params, clipped, state);
-      eval(leaves_of(params, state));
       ++step;
       ++in_epoch;
-      result.last_loss = loss.item<double>();
+      result.last_loss = out.loss.item<double>();
+      if (!lead) continue;
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       MetricsRow row{{"step", step},
                      {"epoch", epoch},
                      {"loss", result.last_loss},
-                     {"grad_norm", norm.item<double>()},
+                     {"grad_norm", out.grad_norm.item<double>()},
                      {"step_seconds", seconds}};
       ProgressValues shown{{"loss", result.last_loss}};
-      for (auto& [path, leaf] : components.flatten()) {
-        if (leaf.size() == 1 && is_floating(leaf.dtype()) && path != "loss") {
-          row.emplace_back(path, leaf.item<double>());
-        } else if (path.rfind("selected_per_gt_", 0) == 0) {
+      for (auto& [path, leaf] : out.components.flatten()) {
+        if (path.rfind("selected_per_gt_", 0) == 0) {
           // Mean number of queries the match-free loss trains per real GT:
           // the health of the sparse correspondence (1 = one-to-one).
-          const double gts = std::max(1.0, sum(astype(batch->valid, float64)).item<double>());
-          row.emplace_back(path, sum(astype(leaf, float64)).item<double>() / gts);
+          row.emplace_back(path, leaf.item<double>() / std::max(1.0, out.num_gt));
+        } else if (path != "loss") {
+          row.emplace_back(path, leaf.item<double>());
         }
       }
       log->log(row);
-      if (bar) bar->update(in_epoch, batch->size(), shown);
+      if (bar) bar->update(in_epoch, out.images, shown);
     }
     if (bar) bar->finish_epoch();
     result.epochs_done = epoch + 1;
     result.steps = step;
-    if (cfg.eval_every > 0 && ((epoch + 1) % cfg.eval_every == 0 || epoch + 1 == cfg.epochs)) {
-      result.last_stats = evaluate_detector(
-          params["model"], model, val_data, cfg.batch_size,
-          (fs::path(cfg.out_dir) / fmt::format("eval_epoch{}.json", epoch + 1)).string());
+    if (world > 1) {
+      // Summed gradients give every replica the same update; re-sending rank
+      // 0's copy once an epoch keeps them bit-equal even if a reduction
+      // rounded differently on some process.
+      params = distributed::broadcast(params, 0);
+      state = distributed::broadcast(state, 0);
+    }
+    const bool evaluate =
+        cfg.eval_every > 0 && ((epoch + 1) % cfg.eval_every == 0 || epoch + 1 == cfg.epochs);
+    if (evaluate) {
+      // Rank 0 evaluates; the others wait here for its numbers.
+      if (lead) {
+        result.last_stats = evaluate_detector(
+            params["model"], model, val_data, cfg.batch_size,
+            (fs::path(cfg.out_dir) / fmt::format("eval_epoch{}.json", epoch + 1)).string());
+      }
+      if (world > 1) {
+        auto got = distributed::broadcast(array(result.last_stats.data(), {12}, float64))
+                       .to_vector<double>();
+        std::copy(got.begin(), got.end(), result.last_stats.begin());
+      }
+    }
+    if (!lead) continue;
+    if (evaluate) {
       static const char* names[12] = {"AP",  "AP50", "AP75",  "APs", "APm", "APl",
                                       "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"};
       MetricsRow row{{"step", step}, {"epoch", epoch + 1}};

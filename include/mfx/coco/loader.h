@@ -54,13 +54,21 @@ struct LoaderConfig {
   uint64_t seed = 0;       ///< also seeds the per-sample transforms
   std::vector<int64_t> gt_buckets = {8, 16, 32, 64, 128};
   OnCorrupt on_corrupt = OnCorrupt::skip;
+  /// Data-parallel sharding: process `rank` of `world_size` gets slice
+  /// [rank * batch_size, (rank + 1) * batch_size) of each global batch of
+  /// batch_size * world_size positions, so the world_size loaders' batches of
+  /// one step together are the single-process batch of batch_size *
+  /// world_size samples, in the same order and with the same transforms.
+  int rank = 0;
+  int world_size = 1;
 };
 
 /// Iterates over a dataset in batches. The sequence of batches for an epoch
 /// depends only on (dataset, config, epoch), never on thread timing or the
 /// number of workers: batch b holds positions [b * B, (b + 1) * B) of the
-/// epoch's permutation, and sample i's transforms are seeded by (seed,
-/// epoch, i). A corrupt image (CorruptSampleError) is skipped — one stderr
+/// epoch's permutation (with sharding, [(b * W + rank) * B, (b * W + rank +
+/// 1) * B) for W = world_size), and sample i's transforms are seeded by
+/// (seed, epoch, i). A corrupt image (CorruptSampleError) is skipped — one stderr
 /// line per file for the loader's lifetime; its batch is smaller, a batch
 /// with no readable image is left out — or, with OnCorrupt::reject, rethrown
 /// from next() at that batch's turn. Other errors are always rethrown.
@@ -82,7 +90,9 @@ class Loader {
   /// The next batch of the current epoch, nullopt at its end (or before any
   /// start_epoch).
   std::optional<Batch> next();
-  /// Batches in an epoch, counted before any skipping.
+  /// Batches in an epoch, counted before any skipping: global batches of
+  /// batch_size * world_size positions (every rank gets the same count;
+  /// without drop_last the last one may leave a rank a smaller or no batch).
   size_t batches_per_epoch() const;
   const LoaderConfig& config() const { return config_; }
 

@@ -4,6 +4,14 @@
 // COCOeval every epoch, atomic checkpoints with identical continuation on
 // resume, a NaN/inf guard that stops and keeps the last good checkpoint,
 // metrics (JSONL/CSV), PNG plots and a progress line.
+//
+// Data parallel: after distributed::init() under `mpirun -np N`, fit() trains
+// on N processes. Each takes its slice of every global batch of batch_size *
+// N images (coco::LoaderConfig::rank), losses are normalised by the global
+// ground-truth count and gradients summed over processes, so one step equals
+// the single-process step on the whole global batch (up to rounding, and up
+// to image padding: each process pads its slice to its own largest image).
+// Rank 0 alone prints, evaluates and writes files.
 #pragma once
 
 #include <array>
@@ -12,6 +20,7 @@
 
 #include "mfx/coco/data.h"
 #include "mfx/models/detector.h"
+#include "mfx/optimizers.h"
 #include "mfx/train/checkpoint_info.h"
 
 namespace mfx::train {
@@ -29,6 +38,7 @@ struct FitConfig {
   coco::TransformConfig train_transforms;
   coco::TransformConfig val_transforms;
   int epochs = 10;
+  /// Images per step and process (the global batch is batch_size * processes).
   int batch_size = 4;
   int num_workers = 2;
   double lr = 2e-4;
@@ -57,6 +67,42 @@ struct FitResult {
   std::array<double, 12> last_stats{};  ///< COCOeval summary of the last evaluation
   bool stopped_non_finite = false;      ///< the guard stopped training
 };
+
+/// How train_step computes one step.
+struct StepConfig {
+  /// "matchfree" (params {"model", "probe"}) or "hungarian".
+  std::string criterion = "matchfree";
+  /// The loss settings; num_boxes is set by train_step when data parallel.
+  detr::LossConfig loss;
+  double clip_max_norm = 0.1;
+  /// Sum over the processes of mfx::distributed (when there are several);
+  /// false: this process alone, as in a world of one.
+  bool data_parallel = true;
+};
+
+/// What one step produced, every value global (summed over the processes).
+struct StepResult {
+  array loss;          ///< scalar: the loss of the whole global batch
+  Tree components;     ///< the scalar floating loss components, plus
+                       ///< "selected_per_gt_i" as a float64 total count
+  Tree grads;          ///< gradients of the loss, before clipping
+  array grad_norm;     ///< their global norm
+  double num_gt = 0;   ///< real ground truths in the global batch
+  int64_t images = 0;  ///< images in the global batch
+};
+
+/// One optimisation step of fit: the loss of `batch` (this process's slice of
+/// the global batch) and its gradients, then gradient clipping and the AdamW
+/// update of params and opt_state in place. Data parallel, the loss is
+/// normalised by the global ground-truth count (an all_sum of the local
+/// counts, as Deformable DETR's num_boxes) and the gradients are summed over
+/// processes (not averaged: each local loss already divides by the global
+/// count), so every process applies the single-process update of the global
+/// batch and the replicas stay equal. Throws NonFiniteError (decided on the
+/// global values: every process throws) before updating anything when the
+/// loss or a gradient is not finite.
+StepResult train_step(Tree& params, Tree& opt_state, const optim::AdamW& opt,
+                      const detr::Batch& batch, const StepConfig& config, int64_t step);
 
 /// Trains as configured; throws std::invalid_argument naming the field for a
 /// bad configuration and std::runtime_error naming the path for data errors.
