@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The experiment behind the paper's Table 1, on the synthetic set: trains the
 small preset with the Hungarian and with the match-free criterion under the
-same budget and seeds, then prints (and writes as markdown) the COCO metrics
-of the last evaluation and the mean training step time of each run.
+same budget and seeds (train_coco's defaults unless --epochs is given), then
+prints (and writes as markdown, OUT/table.md) the COCO metrics of the last
+evaluation and the mean training step time of each run, and draws both runs'
+curves into OUT/ap.png, OUT/ap50.png and OUT/loss.png (examples/plot_metrics).
 
     python3 scripts/compare_criteria.py [--epochs N] [--seed S] [--out DIR]
 """
@@ -25,18 +27,20 @@ def last_eval(metrics):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="compare_out")
     ap.add_argument("--binary", default=str(root / "build/examples/train_coco"))
+    ap.add_argument("--plotter", default=str(root / "build/examples/plot_metrics"))
     args = ap.parse_args()
     out = pathlib.Path(args.out)
     data = out / "synthetic"
     rows = []
     for criterion in ("hungarian", "matchfree"):
         run = out / criterion
-        cmd = [args.binary, "--criterion", criterion, "--epochs", str(args.epochs), "--seed",
-               str(args.seed), "--out", str(run)]
+        cmd = [args.binary, "--criterion", criterion, "--seed", str(args.seed), "--out", str(run)]
+        if args.epochs is not None:
+            cmd += ["--epochs", str(args.epochs)]
         # Both runs train on the same generated set.
         if data.exists():
             cmd += ["--data", str(data)]
@@ -54,6 +58,11 @@ def main():
     table = "\n".join(lines)
     print(table)
     (out / "table.md").write_text(table + "\n")
+    runs = [f"{c}={out / c / 'metrics.jsonl'}" for c, _, _ in rows]
+    for y, x, name in (("AP", "epoch", "ap.png"), ("AP50", "epoch", "ap50.png"),
+                       ("loss", "step", "loss.png")):
+        subprocess.run([args.plotter, "--y", y, "--x", x, "--title", f"{y}: hungarian vs matchfree",
+                        "--out", str(out / name)] + runs, check=True)
 
 
 if __name__ == "__main__":
