@@ -1,7 +1,6 @@
 // train::fit end to end on a tiny synthetic set: runs with both criteria,
 // writes checkpoints, metrics, plots and COCO results, and a resumed run
 // continues exactly like an uninterrupted one.
-#include <unistd.h>
 
 #include <filesystem>
 
@@ -15,8 +14,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Everything the tests write lives under one folder removed at exit.
 fs::path scratch(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / fmt::format("mfx_fit_{}_{}", ::getpid(), name);
+  static mfx::test::TempDir root;
+  fs::path p = root.path / name;
   fs::remove_all(p);
   return p;
 }
