@@ -35,6 +35,7 @@ Driver load() {
   bind(lib, d.cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", missing);
   bind(lib, d.cuCtxSetCurrent, "cuCtxSetCurrent", missing);
   bind(lib, d.cuCtxSynchronize, "cuCtxSynchronize", missing);
+  bind(lib, d.cuCtxGetCurrent, "cuCtxGetCurrent", missing);
   bind(lib, d.cuModuleLoadData, "cuModuleLoadData", missing);
   bind(lib, d.cuModuleUnload, "cuModuleUnload", missing);
   bind(lib, d.cuModuleGetFunction, "cuModuleGetFunction", missing);
