@@ -4,16 +4,21 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <unordered_set>
 
 #include "array_node.h"
 #include "cpu/copy.h"
+#include "cuda/runtime.h"
+#include "mfx/gpu.h"
 #include "mfx/primitive.h"
 
 namespace mfx {
 
 Buffer::Buffer(size_t n, Device d) : nbytes(n), device(d) {
-  if (d.type != Device::Type::cpu) {
-    throw std::runtime_error("[Buffer] only CPU buffers exist in this build");
+  if (d.type == Device::Type::gpu) {
+    cuda::require_device(d.index, "Buffer");
+    ptr = cuda::allocator(d.index).allocate(n, 0).ptr;
+    return;
   }
   // 64-byte alignment keeps vector loads aligned; aligned_alloc needs a multiple.
   size_t rounded = ((n + 63) / 64) * 64;
@@ -21,7 +26,15 @@ Buffer::Buffer(size_t n, Device d) : nbytes(n), device(d) {
   if (!ptr) throw std::runtime_error(fmt::format("[Buffer] out of memory allocating {} bytes", n));
 }
 
-Buffer::~Buffer() { std::free(ptr); }
+Buffer::~Buffer() {
+  if (device.type == Device::Type::gpu) {
+    // The allocator hands out blocks of round_size(nbytes) on stream 0.
+    cuda::allocator_for_release(device.index)
+        .release({ptr, cuda::CachingAllocator::round_size(nbytes), 0});
+  } else {
+    std::free(ptr);
+  }
+}
 
 std::string shape_str(const Shape& s) {
   std::string out = "(";
@@ -184,9 +197,13 @@ void* array::raw_data() const {
 }
 
 void array::allocate() {
+  allocate(Device::cpu());
+}
+
+void array::allocate(Device device) {
   Node& n = *node_;
   int64_t count = size();
-  n.buffer = std::make_shared<Buffer>(static_cast<size_t>(count) * size_of(n.dtype));
+  n.buffer = std::make_shared<Buffer>(static_cast<size_t>(count) * size_of(n.dtype), device);
   n.strides = row_major_strides(n.shape);
   n.offset = 0;
   n.data_size = count;
@@ -208,6 +225,32 @@ void array::set_data(std::shared_ptr<Buffer> buffer, Strides strides, int64_t of
   n.flags = flags;
 }
 
+Device array::device() const {
+  if (node().buffer) return node_->buffer->device;
+  // Unevaluated: where eval() will run it (see the placement rules in gpu.h).
+  std::vector<const Node*> stack{node_.get()};
+  std::unordered_set<const Node*> seen;
+  while (!stack.empty()) {
+    const Node* n = stack.back();
+    stack.pop_back();
+    if (!seen.insert(n).second) continue;
+    if (n->buffer) {
+      if (n->buffer->device.type == Device::Type::gpu) return n->buffer->device;
+      continue;
+    }
+    if (n->primitive && n->primitive->device().type == Device::Type::gpu) {
+      return n->primitive->device();
+    }
+    for (auto& in : n->inputs) stack.push_back(in.node_.get());
+  }
+  return Device::cpu();
+}
+
+bool array::on_gpu() const {
+  const auto& b = node().buffer;
+  return b && b->device.type == Device::Type::gpu;
+}
+
 template <Scalar T>
 T array::item() const {
   if (size() != 1) {
@@ -215,6 +258,7 @@ T array::item() const {
         fmt::format("[item] array of shape {} has {} elements, not 1", shape_str(shape()), size()));
   }
   eval();
+  if (on_gpu()) return to_device(*this, Device::cpu()).item<T>();
   T out;
   cpu::convert_contiguous(raw_data(), dtype(), &out, dtype_of<T>, 1);
   return out;
@@ -227,12 +271,19 @@ const T* array::data() const {
                                             dtype_name(dtype_of<T>), dtype_name(dtype())));
   }
   eval();
+  if (on_gpu()) {
+    throw std::invalid_argument(
+        fmt::format("[data] the array of shape {} lives on {}: host pointers need a host copy, "
+                    "mfx::to_device(x, Device::cpu())",
+                    shape_str(shape()), device().str()));
+  }
   return static_cast<const T*>(raw_data());
 }
 
 template <Scalar T>
 std::vector<T> array::to_vector() const {
   eval();
+  if (on_gpu()) return to_device(*this, Device::cpu()).to_vector<T>();
   if constexpr (std::is_same_v<T, bool>) {
     // std::vector<bool> is bit-packed: go through bytes.
     std::vector<uint8_t> bytes(static_cast<size_t>(size()));

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "cuda/runtime.h"
+
 namespace mfx {
 
 std::string Device::str() const {
@@ -16,9 +18,7 @@ static Device& default_device_slot() {
 Device default_device() { return default_device_slot(); }
 
 void set_default_device(Device d) {
-  if (d.type == Device::Type::gpu) {
-    throw std::invalid_argument("[set_default_device] no GPU backend in this build");
-  }
+  if (d.type == Device::Type::gpu) cuda::require_device(d.index, "set_default_device");
   default_device_slot() = d;
 }
 

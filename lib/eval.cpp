@@ -5,10 +5,52 @@
 #include <unordered_set>
 
 #include "mfx/array.h"
+#include "mfx/gpu.h"
 #include "mfx/primitive.h"
 #include "transforms/trace.h"
 
 namespace mfx {
+
+namespace {
+
+// Where a primitive with evaluated inputs runs (the rules are in mfx/gpu.h).
+// Returns the GPU when it must run there; `moved` then receives the inputs
+// with host ones copied to that GPU.
+bool place_on_gpu(const Primitive& p, const std::vector<array>& inputs, std::vector<array>& moved,
+                  Device& gpu) {
+  const array* on_gpu = nullptr;
+  for (auto& in : inputs) {
+    if (in.on_gpu()) {
+      if (on_gpu && on_gpu->buffer()->device != in.buffer()->device) {
+        throw std::invalid_argument(fmt::format(
+            "[{}] inputs live on different devices: {} on {} and {} on {}; copy them with "
+            "mfx::to_device first",
+            p.name(), shape_str(on_gpu->shape()), on_gpu->device().str(), shape_str(in.shape()),
+            in.device().str()));
+      }
+      on_gpu = &in;
+    }
+  }
+  const bool gpu_default = p.device().type == Device::Type::gpu;
+  if (!on_gpu && !gpu_default) return false;
+  gpu = on_gpu ? on_gpu->buffer()->device : p.device();
+  moved.clear();
+  for (auto& in : inputs) {
+    if (in.on_gpu()) {
+      moved.push_back(in);
+    } else if (gpu_default || in.size() == 1) {
+      moved.push_back(to_device(in, gpu));
+    } else {
+      throw std::invalid_argument(fmt::format(
+          "[{}] inputs live on different devices: {} on {} and {} on cpu:0; copy them with "
+          "mfx::to_device first",
+          p.name(), shape_str(on_gpu->shape()), gpu.str(), shape_str(in.shape())));
+    }
+  }
+  return true;
+}
+
+}  // namespace
 
 void eval(std::vector<array> roots) {
   std::vector<array> tape;
@@ -29,6 +71,8 @@ void eval(std::vector<array> roots) {
       }
     }
   }
+  std::vector<array> moved;
+  Device gpu;
   for (auto& a : tape) {
     if (a.is_evaluated()) {
       a = array();
@@ -39,10 +83,11 @@ void eval(std::vector<array> roots) {
     }
     std::vector<array> outs = a.outputs();
     Primitive& p = a.primitive();
-    if (p.device().type == Device::Type::cpu) {
+    if (!place_on_gpu(p, a.inputs(), moved, gpu)) {
       p.eval_cpu(a.inputs(), outs);
     } else {
-      p.eval_gpu(a.inputs(), outs);
+      p.eval_gpu(moved, outs);
+      moved.clear();
     }
     for (auto& o : outs) {
       if (!o.is_evaluated()) {

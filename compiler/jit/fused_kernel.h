@@ -18,6 +18,8 @@ class FusedKernel : public Primitive {
   std::string name() const override { return kernel_.name; }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   const compiler::Kernel& kernel() const { return kernel_; }
+  /// The (argument, size) gather index checks (see the constructor).
+  const std::vector<std::pair<int, int64_t>>& range_checks() const { return range_checks_; }
   /// Compiles now (else at the first evaluation), through the kernel cache
   /// (memory and $MFX_CACHE_DIR).
   const compiler::CpuKernel& cpu_kernel();

@@ -88,16 +88,25 @@ class array {
   void eval() const;
   bool is_evaluated() const;
 
-  /// The value of a one-element array, converted to T (evaluates).
+  /// Where the data lives once evaluated: the buffer's device, or for an
+  /// unevaluated array the device eval() will run it on (include/mfx/gpu.h).
+  Device device() const;
+  /// True when the array is evaluated and its data lives on a GPU.
+  bool on_gpu() const;
+
+  /// The value of a one-element array, converted to T (evaluates; a GPU
+  /// array is copied to the host, synchronously).
   template <Scalar T>
   T item() const;
 
   /// Pointer to the first element (evaluates). T must be the array's dtype.
   /// The layout is given by strides(); use to_vector() for a row-major copy.
+  /// Throws for a GPU array: copy it with to_device(x, Device::cpu()).
   template <Element T>
   const T* data() const;
 
-  /// Row-major copy of all elements converted to T (evaluates).
+  /// Row-major copy of all elements converted to T (evaluates; a GPU array
+  /// is copied to the host, synchronously).
   template <Scalar T>
   std::vector<T> to_vector() const;
 
@@ -129,13 +138,16 @@ class array {
   /// Element offset of the first element in the buffer.
   int64_t offset() const;
   const std::shared_ptr<Buffer>& buffer() const;
-  void* raw_data() const;  // pointer to the first element, no evaluation
+  /// Pointer to the first element, no evaluation (a device pointer for GPU arrays).
+  void* raw_data() const;
   template <Element T>
   T* data_ptr() const {
     return static_cast<T*>(raw_data());
   }
-  /// Allocates a fresh row-contiguous buffer for this array.
+  /// Allocates a fresh row-contiguous buffer for this array (host memory).
   void allocate();
+  /// Same on `device` (GPU memory comes from the device's caching allocator).
+  void allocate(Device device);
   /// Makes this array a view of `other`'s buffer with the given layout.
   void set_view(const array& other, Strides strides, int64_t offset, int64_t data_size,
                 Flags flags);

@@ -5,8 +5,8 @@
 
 namespace mfx {
 
-/// A compute device. Only the CPU has kernels in this build; the GPU type is
-/// reserved for the CUDA runtime.
+/// A compute device: the host CPU or a CUDA GPU (see mfx/gpu.h for where ops
+/// run and how data moves between devices).
 struct Device {
   enum class Type { cpu, gpu };
   Type type = Type::cpu;
@@ -18,7 +18,8 @@ struct Device {
   std::string str() const;
 };
 
-/// The device new arrays and ops use when none is given.
+/// The device ops created from now on run on when none of their inputs lives
+/// on a GPU. Setting a GPU throws when no GPU is available.
 Device default_device();
 void set_default_device(Device d);
 

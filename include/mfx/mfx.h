@@ -6,6 +6,7 @@
 #include "mfx/detection.h"
 #include "mfx/device.h"
 #include "mfx/dtype.h"
+#include "mfx/gpu.h"
 #include "mfx/io.h"
 #include "mfx/linalg.h"
 #include "mfx/nn.h"

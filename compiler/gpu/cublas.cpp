@@ -1,0 +1,80 @@
+#include "compiler/gpu/cublas.h"
+
+#include <dlfcn.h>
+#include <fmt/format.h>
+
+#include <map>
+#include <mutex>
+#include <stdexcept>
+
+#include "cuda/runtime.h"
+
+namespace mfx::cuda {
+
+namespace {
+
+template <typename F>
+void bind(void* lib, F*& fn, const char* name, std::string& missing) {
+  fn = reinterpret_cast<F*>(dlsym(lib, name));
+  if (!fn) missing += std::string(missing.empty() ? "" : ", ") + name;
+}
+
+Cublas load() {
+  Cublas c;
+  void* lib = nullptr;
+  std::string tried;
+  for (const char* name : {"libcublas.so.13", "libcublas.so.12", "libcublas.so"}) {
+    lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (lib) break;
+    const char* err = dlerror();
+    tried += fmt::format("{}{}", tried.empty() ? "" : "; ", err ? err : name);
+  }
+  if (!lib) {
+    c.unavailable_reason = "cuBLAS not found (" + tried + ")";
+    return c;
+  }
+  std::string missing;
+  bind(lib, c.create, "cublasCreate_v2", missing);
+  bind(lib, c.set_stream, "cublasSetStream_v2", missing);
+  bind(lib, c.set_math_mode, "cublasSetMathMode", missing);
+  bind(lib, c.status_name, "cublasGetStatusName", missing);
+  bind(lib, c.gemm_strided_batched_ex, "cublasGemmStridedBatchedEx", missing);
+  if (!missing.empty()) {
+    c.unavailable_reason = "cuBLAS lacks: " + missing;
+    return c;
+  }
+  c.available = true;
+  return c;
+}
+
+}  // namespace
+
+const Cublas& cublas() {
+  static const Cublas c = load();
+  return c;
+}
+
+void check_cublas(cublasStatus_t status, const char* what, const std::string& context) {
+  if (status == 0) return;
+  const char* name = cublas().status_name ? cublas().status_name(status) : nullptr;
+  throw std::runtime_error(fmt::format("[cublas] {} failed: {}{}", what,
+                                       name ? name : std::to_string(status),
+                                       context.empty() ? "" : " " + context));
+}
+
+cublasHandle_t cublas_handle(int index) {
+  const Cublas& c = cublas();
+  if (!c.available) throw std::runtime_error("[matmul] no GPU matmul: " + c.unavailable_reason);
+  static std::mutex mutex;
+  static std::map<int, cublasHandle_t> handles;  // live for the process
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = handles.find(index);
+  if (it != handles.end()) return it->second;
+  make_current(index);
+  cublasHandle_t h = nullptr;
+  check_cublas(c.create(&h), "cublasCreate", fmt::format("(gpu:{})", index));
+  check_cublas(c.set_stream(h, current_stream(index)), "cublasSetStream");
+  return handles.emplace(index, h).first->second;
+}
+
+}  // namespace mfx::cuda
