@@ -1,4 +1,6 @@
 #include "compiler/gpu/one_op.h"
+
+#include "compiler/gpu/detection.h"
 #include "compiler/gpu/matmul.h"
 
 #include <fmt/format.h>
@@ -271,6 +273,9 @@ void evaluate(Primitive& p, const std::vector<array>& inputs, std::vector<array>
     p.eval_cpu({dense_copy(inputs[0], target)}, outputs);
     return;
   }
+  // Hand-written kernels (lib/cuda/kernels) where the code generator does
+  // not reach.
+  if (eval_ms_deform_attn(p, inputs, outputs, target, device)) return;
   if (dynamic_cast<Matmul*>(&p)) {
     // A library call: cuBLAS on the GPU, the CPU kernel (OpenBLAS) on the host.
     if (target == Target::Cpu) {

@@ -1,0 +1,63 @@
+#include "compiler/gpu/detection.h"
+
+#include "compiler/gpu/one_op.h"
+#include "cuda/msda.h"
+#include "cuda/runtime.h"
+#include "primitives/detection.h"
+
+namespace mfx::gpu_detail {
+
+namespace {
+
+cuda::CUdeviceptr ptr(const array& a) {
+  return reinterpret_cast<cuda::CUdeviceptr>(a.raw_data());
+}
+
+// Sizes from value [B,S,H,D] and locations [B,Q,H,L,P,2].
+cuda::MsdaProblem problem(const MSDeformAttnBase& p, const array& value, const array& loc) {
+  cuda::MsdaProblem m;
+  m.batch = value.shape()[0];
+  m.positions = value.shape()[1];
+  m.heads = static_cast<int>(value.shape()[2]);
+  m.channels = static_cast<int>(value.shape()[3]);
+  m.queries = loc.shape()[1];
+  m.points = static_cast<int>(loc.shape()[4]);
+  m.shapes = p.spatial_shapes();
+  return m;
+}
+
+}  // namespace
+
+bool eval_ms_deform_attn(Primitive& p, const std::vector<array>& inputs,
+                         std::vector<array>& outputs, compiler::Target target, Device device) {
+  auto* forward = dynamic_cast<MSDeformAttn*>(&p);
+  auto* backward = dynamic_cast<MSDeformAttnBackward*>(&p);
+  if (forward && forward->order() != SampleOrder{}) return false;
+  if (!forward && !backward) return false;
+  if (target == compiler::Target::Cpu) {
+    p.eval_cpu(inputs, outputs);
+    return true;
+  }
+  std::vector<array> dense;
+  for (const array& x : inputs) dense.push_back(dense_copy(x, target));
+  const auto& base = static_cast<const MSDeformAttnBase&>(p);
+  const cuda::MsdaProblem m = problem(base, dense[0], dense[1]);
+  const Dtype dtype = dense[0].dtype();
+  cuda::msda_check_problem(m, dtype);
+  for (array& out : outputs) out.allocate(device);
+  cuda::CUstream stream = cuda::current_stream(device.index);
+  if (forward) {
+    cuda::msda_forward(m, dtype, ptr(dense[0]), ptr(dense[1]), ptr(dense[2]), ptr(outputs[0]),
+                       stream);
+    return true;
+  }
+  // grad_value is accumulated atomically: it starts from zeros (uploaded;
+  // the stream orders the copy before the launch).
+  std::vector<char> zeros(outputs[0].nbytes(), 0);
+  cuda::copy_host_to_device(outputs[0].raw_data(), zeros.data(), zeros.size(), device.index);
+  cuda::msda_backward(m, dtype, ptr(dense[0]), ptr(dense[1]), ptr(dense[2]), ptr(dense[3]),
+                      ptr(outputs[0]), ptr(outputs[1]), ptr(outputs[2]), stream);
+  return true;
+}
+
+}  // namespace mfx::gpu_detail
