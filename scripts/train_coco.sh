@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job: installs what it needs, builds mfx, generates the synthetic
-# COCO-format set, trains the small CPU preset with the match-free criterion,
+# COCO-format set, trains the small CPU preset with the Hungarian criterion,
 # evaluates it every epoch and prints the COCO table. Extra arguments go to
-# examples/train_coco (e.g. --criterion hungarian --epochs 20 --out DIR).
+# examples/train_coco (e.g. --criterion matchfree --epochs 20 --out DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
