@@ -5,10 +5,13 @@
 //              [--epochs N] [--batch-size N] [--lr X] [--image-size N] [--workers N] [--queries N]
 //              [--seed N] [--max-steps N] [--resume] [--out DIR] [--device cpu]
 //              [--train-images N] [--val-images N] [--backbone-lr-scale X] [--train-stem 0|1]
+//              [--no-fusion-report]
 //
 // Without --data a deterministic synthetic COCO-format set is generated in
 // OUT/synthetic first. --max-steps caps the steps of every epoch (quick
-// checks and tests). The output folder receives checkpoints, metrics.jsonl
+// checks and tests). Before the first step the training step is compiled once
+// with jit and its fusion report written to OUT/fusion_report (training itself
+// runs eagerly; --no-fusion-report skips it). The output folder receives checkpoints, metrics.jsonl
 // / metrics.csv, loss.png, ap.png and COCO results per evaluation. Under
 // `mpirun -np N` training is data parallel over N processes (--batch-size
 // is per process); rank 0 prints and writes the files.
@@ -36,7 +39,7 @@ namespace {
              "[--preset small|r50] [--epochs N] [--batch-size N] [--lr X] [--image-size N] "
              "[--workers N] [--queries N] [--seed N] [--max-steps N] [--resume] [--out DIR] "
              "[--device cpu] [--train-images N] [--val-images N] [--backbone-lr-scale X] "
-             "[--train-stem 0|1]\n",
+             "[--train-stem 0|1] [--no-fusion-report]\n",
              error);
   std::exit(2);
 }
@@ -57,6 +60,7 @@ int main(int argc, char** argv) {
   // learns (README, "Hungarian vs match-free"); the match-free loss does not
   // in this budget.
   cfg.criterion = "hungarian";
+  cfg.fusion_report = true;
   std::string preset = "small", device = "cpu";
   std::string out = "train_out";
   int image_size = 160;
@@ -99,6 +103,8 @@ int main(int argc, char** argv) {
         train_images = std::stoi(value());
       else if (a == "--val-images")
         val_images = std::stoi(value());
+      else if (a == "--no-fusion-report")
+        cfg.fusion_report = false;
       else if (a == "--max-steps")
         cfg.max_steps_per_epoch = std::stoi(value());
       else if (a == "--seed")

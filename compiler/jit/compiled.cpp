@@ -35,7 +35,18 @@ namespace {
 
 std::string suffix(const char* what, const std::vector<int>& nums) {
   std::string s = what;
-  for (int n : nums) s += "_" + (n < 0 ? std::string("n") : std::to_string(n));
+  auto num = [](int n) { return n < 0 ? std::string("n") : std::to_string(n); };
+  bool contiguous = !nums.empty();
+  for (size_t k = 1; k < nums.size(); ++k) contiguous &= nums[k] == nums[k - 1] + 1;
+  // Long argument lists (a parameter Tree's leaves) would make names, and the
+  // report folders named after them, longer than a file name may be.
+  if (nums.size() > 4 && contiguous) return s + "_" + num(nums.front()) + "-" + num(nums.back());
+  if (nums.size() > 4) {
+    size_t h = 0;
+    for (int n : nums) h = h * 1000003u + static_cast<size_t>(n + 1);
+    return s + "_" + std::to_string(nums.size()) + "args_" + std::to_string(h % 1000000007u);
+  }
+  for (int n : nums) s += "_" + num(n);
   return s;
 }
 

@@ -60,7 +60,9 @@ std::vector<array> JitFunction::operator()(const std::vector<array>& args) const
       auto g = jit_detail::trace(state_->f, shapes, dtypes, state_->options.name);
       fn = std::make_shared<CompiledFunction>(std::move(g), state_->options);
       state_->cache.emplace(key, fn);
-      if (const char* dir = std::getenv("MFX_FUSION_REPORT"); dir && *dir) {
+      std::string dir = state_->options.report_dir;
+      if (const char* env = std::getenv("MFX_FUSION_REPORT"); dir.empty() && env) dir = env;
+      if (!dir.empty()) {
         jit_detail::write_plan_report(
             fn->plan(), fn->stats(), fn->options(),
             fmt::format("{}/{}_{}", dir, state_->options.name, state_->cache.size()), false);

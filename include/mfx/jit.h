@@ -36,6 +36,11 @@ struct JitOptions {
   /// Fast numerics in generated kernels (reassociated reductions,
   /// polynomial transcendental functions).
   bool fast_math = false;
+  /// When set, every newly compiled signature (the derivative and batched
+  /// programs made by grad/jvp/vmap of it too) writes its fusion report to
+  /// report_dir/<name>_<n>, as the MFX_FUSION_REPORT environment variable
+  /// does for all functions.
+  std::string report_dir;
 };
 
 /// Summary of one compiled signature of a jitted function.

@@ -12,6 +12,7 @@
 #include "mfx/coco/loader.h"
 #include "mfx/distributed.h"
 #include "mfx/mfx.h"
+#include "mfx/train/step_report.h"
 #include "mfx/train/train.h"
 
 namespace mfx::train {
@@ -234,6 +235,12 @@ FitResult fit(const FitConfig& cfg) {
         if (have < world) break;
       }
       if (!batch) break;
+      if (cfg.fusion_report && lead && step == 0) {
+        // What jit makes of this step, before the first (eager) update.
+        const std::string dir = (fs::path(cfg.out_dir) / "fusion_report").string();
+        write_step_fusion_report(params, to_detr(*batch), step_cfg.loss, cfg.criterion, dir);
+        if (cfg.progress) fmt::print(stderr, "fusion report of the training step: {}\n", dir);
+      }
       auto t0 = std::chrono::steady_clock::now();
       // Dropout differs per step (and per process) but is reproducible on resume.
       step_cfg.loss.dropout_seed = cfg.seed * 1000003 + static_cast<uint64_t>(step) +

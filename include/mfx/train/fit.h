@@ -56,6 +56,10 @@ struct FitConfig {
   int max_steps_per_epoch = -1;
   /// Evaluate on the validation split every this many epochs (0: never).
   int eval_every = 1;
+  /// Before the first step of a new run, write the fusion report of the
+  /// jitted training step to out_dir/fusion_report (train/step_report.h;
+  /// a few seconds of compilation; training itself runs eagerly).
+  bool fusion_report = false;
   /// Progress lines (stderr by default).
   bool progress = true;
 };

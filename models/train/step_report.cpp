@@ -1,0 +1,87 @@
+#include "mfx/train/step_report.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "mfx/detr/criteria.h"
+#include "mfx/jit.h"
+#include "mfx/transforms.h"
+
+namespace mfx::train {
+
+#ifdef MFX_HAVE_JIT
+namespace {
+
+// DecoderOutputs <-> a Tree, the form jit_tree returns.
+Tree outputs_tree(const detr::DecoderOutputs& o) {
+  Tree t;
+  for (size_t l = 0; l < o.logits.size(); ++l) {
+    t[fmt::format("logits_{}", l)] = Tree(o.logits[l]);
+    t[fmt::format("boxes_{}", l)] = Tree(o.boxes[l]);
+    t[fmt::format("hidden_{}", l)] = Tree(o.hidden[l]);
+  }
+  return t;
+}
+
+detr::DecoderOutputs outputs_of(const Tree& t, size_t layers) {
+  detr::DecoderOutputs o;
+  for (size_t l = 0; l < layers; ++l) {
+    o.logits.push_back(t[fmt::format("logits_{}", l)].leaf());
+    o.boxes.push_back(t[fmt::format("boxes_{}", l)].leaf());
+    o.hidden.push_back(t[fmt::format("hidden_{}", l)].leaf());
+  }
+  return o;
+}
+
+}  // namespace
+#endif
+
+double write_step_fusion_report(const Tree& params, const detr::Batch& batch,
+                                const detr::LossConfig& cfg, const std::string& criterion,
+                                const std::string& dir) {
+#ifndef MFX_HAVE_JIT
+  throw std::runtime_error(
+      "[write_step_fusion_report] this build has no jit compiler (MLIR was not found)");
+#else
+  detr::LossConfig c = cfg;
+  c.train = false;
+  std::filesystem::create_directories(dir);
+  if (criterion == "matchfree") {
+    auto step = jit_tree(
+        [c](const Tree& p, const array& images, const array& mask, const array& labels,
+            const array& boxes, const array& valid) {
+          detr::Batch b{images, mask, detr::Targets{labels, boxes, valid}};
+          auto [loss, grads] = value_and_grad(detr::matchfree_loss)(p, b, c);
+          return std::make_pair(loss, grads);
+        },
+        JitOptions{.name = "train_step", .report_dir = dir});
+    auto [loss, grads] = step(params, batch.images, batch.mask, batch.targets.labels,
+                              batch.targets.boxes, batch.targets.mask);
+    return loss.item<double>();
+  }
+  if (criterion == "hungarian") {
+    const models::DetectorConfig model = c.model;
+    const size_t layers = static_cast<size_t>(model.detr.dec_layers);
+    auto forward = jit_tree(
+        [model](const Tree& m, const array& images, const array& mask) {
+          return outputs_tree(models::detector_forward(m, images, mask, model, false));
+        },
+        JitOptions{.name = "detector_forward", .report_dir = dir});
+    const Tree& model_params =
+        params.is_dict() && params.dict().count("model") ? params["model"] : params;
+    auto loss_of = [&](const Tree& m) {
+      detr::DecoderOutputs o = outputs_of(forward(m, batch.images, batch.mask), layers);
+      return detr::hungarian_criterion(o, batch.targets, c.hungarian).loss;
+    };
+    auto [loss, grads] = value_and_grad(loss_of)(model_params);
+    eval(grads.leaves());
+    return loss.item<double>();
+  }
+  throw std::invalid_argument(fmt::format(
+      "[write_step_fusion_report] criterion must be 'matchfree' or 'hungarian', got '{}'",
+      criterion));
+#endif
+}
+
+}  // namespace mfx::train
