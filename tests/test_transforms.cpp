@@ -1,6 +1,7 @@
 // The transform engine: vjp, jvp, grad, value_and_grad over arrays and Trees,
 // nesting, closures, evaluation inside traced functions, misuse errors.
 #include <cmath>
+#include <set>
 
 #include "test_utils.h"
 
@@ -50,6 +51,32 @@ TEST_CASE("closed-over arrays are constants; unused inputs get zeros", "[transfo
 TEST_CASE("a primal used twice accumulates both paths", "[transforms]") {
   auto f = [](const array& x) { return sum(x * x + x); };
   check_close(grad(f)(array({1.5, -1.0})), {4.0, -1.0}, {2}, 1e-12, 1e-12);
+}
+
+TEST_CASE("reverse mode does not differentiate below stop_gradient", "[transforms]") {
+  // d/dx [sum(sg(sin x) * x) + sum(sg(sin x))] = sin x: sin's own rule (cos)
+  // must not run, not even against a zero cotangent.
+  auto f = [](const array& x) {
+    array s = stop_gradient(sin(x));
+    return sum(s * x) + sum(s);
+  };
+  array x({0.5, -1.0, 2.0});
+  array g = grad(f)(x);
+  // Walk the (unevaluated) gradient graph: no Cos node.
+  std::vector<array> stack{g};
+  std::set<uintptr_t> seen;
+  bool has_cos = false;
+  while (!stack.empty()) {
+    array a = stack.back();
+    stack.pop_back();
+    if (!seen.insert(a.id()).second || !a.has_primitive()) continue;
+    has_cos |= a.primitive().name() == "Cos";
+    for (auto& in : a.inputs()) stack.push_back(in);
+  }
+  CHECK_FALSE(has_cos);
+  check_close(g, {std::sin(0.5), std::sin(-1.0), std::sin(2.0)}, {3}, 1e-12, 1e-12);
+  // Only stop_gradient between the primal and the output: zeros.
+  check_close(grad([](const array& y) { return sum(stop_gradient(y * y)); })(x), {0, 0, 0}, {3});
 }
 
 TEST_CASE("evaluating inside a traced function keeps the gradient", "[transforms]") {

@@ -1,10 +1,12 @@
 // Reverse mode: trace f on fresh input nodes, then walk the dependent part of
 // the graph backwards, calling each primitive's vjp rule and summing the
-// cotangents that reach a node along several paths.
+// cotangents that reach a node along several paths. Walks stop at
+// stop_gradient nodes.
 #include <fmt/format.h>
 
 #include "mfx/ops.h"
 #include "mfx/transforms.h"
+#include "primitives/elementwise.h"
 #include "transforms/trace.h"
 
 namespace mfx {
@@ -87,6 +89,12 @@ std::pair<std::vector<array>, std::vector<array>> vjp(
       }
     }
     if (!any) continue;  // no output of this node reaches f's outputs with a cotangent
+    // Nothing flows through stop_gradient: its input gets no cotangent here,
+    // so the graph below it is not differentiated (against zeros) on its behalf.
+    if (dynamic_cast<const StopGradient*>(&node.primitive())) {
+      for (auto& o : outs) cot.erase(o.id());
+      continue;
+    }
     std::vector<int> argnums = transforms::dependent_argnums(node, graph.depends);
     std::vector<array> in_cts = node.primitive().vjp(node.inputs(), out_cts, argnums, outs);
     if (in_cts.size() != argnums.size()) {
