@@ -189,3 +189,47 @@ TEST_CASE("large elementwise ops split across threads give exact results", "[ele
   CHECK(ok);
   CHECK(sum(exp(a * 0.0)).item<double>() == static_cast<double>(n));
 }
+
+TEST_CASE("where on large, broadcast and strided operands of every dtype",
+          "[elementwise][parallel]") {
+  // Enough elements for the parallel paths; the mask is irregular so that a
+  // branchy kernel and a blend give the same answer only if both are right.
+  const int64_t rows = 300, cols = 257;
+  array idx = reshape(arange(rows * cols, int64), {rows, cols});
+  array k = idx * array(int64_t{7}) + floor_divide(idx, array(int64_t{5}));
+  array cond = equal(remainder(k, array(int64_t{3})), array(int64_t{0}));
+  auto want = [&](int64_t i, double x, double y) { return ((i * 7 + i / 5) % 3 == 0) ? x : y; };
+  for (Dtype dt : {float32, float64, float16, int32, int64, uint8}) {
+    INFO(dtype_name(dt));
+    array x = astype(remainder(idx, array(int64_t{100})), dt);  // contiguous
+    array y = astype(array(7.0), dt);                           // broadcast scalar
+    auto v1 = astype(where(cond, x, y), float64).to_vector<double>();
+    auto v2 = astype(where(cond, y, x), float64).to_vector<double>();
+    auto v3 = astype(where(cond, y, astype(array(3.0), dt)), float64).to_vector<double>();
+    bool ok = true;
+    for (int64_t i = 0; i < rows * cols; ++i) {
+      const double xi = static_cast<double>(i % 100);
+      ok = ok && v1[i] == want(i, xi, 7) && v2[i] == want(i, 7, xi) && v3[i] == want(i, 7, 3);
+    }
+    CHECK(ok);
+  }
+  // Transposed condition and operand (strided rows), bool values, and bits
+  // passed through unchanged (NaN, -0).
+  array ct = transpose(cond);  // [cols, rows]
+  array xt = transpose(astype(idx, float32));
+  auto vt = where(ct, xt, array(-1.0f)).to_vector<float>();
+  bool ok = true;
+  for (int64_t c = 0; c < cols; ++c) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t i = r * cols + c;
+      ok = ok && vt[c * rows + r] == static_cast<float>(want(i, static_cast<double>(i), -1));
+    }
+  }
+  CHECK(ok);
+  check_close(where(array({true, false, true}), array({true, true, false}), array(false)),
+              {1, 0, 0}, {3});
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  auto special = where(array({true, false}), array({nan, 1.0}), array(-0.0)).to_vector<double>();
+  CHECK(std::isnan(special[0]));
+  CHECK(std::signbit(special[1]));
+}

@@ -1,6 +1,9 @@
 // CPU kernels of the elementwise primitives.
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include "cpu/copy.h"
 #include "cpu/elementwise_loops.h"
@@ -67,6 +70,9 @@ MFX_SIMD_CLONES void fast_unary_f32(UnaryOp op, const float* x, float* o, int64_
     case UnaryOp::Log:
       for (int64_t i = 0; i < n; ++i) o[i] = cpu::fast::log(x[i]);
       break;
+    case UnaryOp::Log1p:
+      for (int64_t i = 0; i < n; ++i) o[i] = cpu::fast::log1p(x[i]);
+      break;
     case UnaryOp::Tanh:
       for (int64_t i = 0; i < n; ++i) o[i] = cpu::fast::tanh(x[i]);
       break;
@@ -84,8 +90,8 @@ void eval_unary_float(UnaryOp op, const array& x, array& out) {
   // kernels of fast_math.h: contiguous float32 through fast_unary_f32, the
   // rest through unary_loop (SSE2-vectorised for float32). float64 keeps libm.
   if constexpr (std::is_same_v<C, float>) {
-    const bool fast_op =
-        op == UnaryOp::Exp || op == UnaryOp::Log || op == UnaryOp::Tanh || op == UnaryOp::Sigmoid;
+    const bool fast_op = op == UnaryOp::Exp || op == UnaryOp::Log || op == UnaryOp::Log1p ||
+                         op == UnaryOp::Tanh || op == UnaryOp::Sigmoid;
     if constexpr (std::is_same_v<T, float>) {
       if (fast_op && x.flags().row_contiguous) {
         out.allocate();
@@ -100,6 +106,7 @@ void eval_unary_float(UnaryOp op, const array& x, array& out) {
     switch (op) {
       case UnaryOp::Exp: return run([](C v) { return cpu::fast::exp(v); });
       case UnaryOp::Log: return run([](C v) { return cpu::fast::log(v); });
+      case UnaryOp::Log1p: return run([](C v) { return cpu::fast::log1p(v); });
       case UnaryOp::Tanh: return run([](C v) { return cpu::fast::tanh(v); });
       case UnaryOp::Sigmoid: return run([](C v) { return cpu::fast::sigmoid(v); });
       default: break;
@@ -311,24 +318,77 @@ void Binary::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
   });
 }
 
+namespace {
+
+// c ? a : b without a branch: masks are random in general (gradients of
+// relu / maximum, masked losses), and a mispredicted branch per element
+// costs more than the blend; the loops below vectorise (conditions are read
+// as bytes: GCC does not vectorise loads of bool).
+template <typename T>
+inline T blend(uint8_t c, T a, T b) {
+  if constexpr (sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8) {
+    using U = std::conditional_t<
+        sizeof(T) == 1, uint8_t,
+        std::conditional_t<sizeof(T) == 2, uint16_t,
+                           std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>>>;
+    const U m = U(0) - static_cast<U>(c);
+    return std::bit_cast<T>(static_cast<U>((std::bit_cast<U>(a) & m) | (std::bit_cast<U>(b) & ~m)));
+  } else {
+    return c ? a : b;
+  }
+}
+
+// where(c, x, y) over strided operands. Inner loops specialise the common
+// layouts (contiguous rows, x or y a broadcast scalar, as in gradients of
+// relu / maximum and masked losses) so they vectorise; rows split over cores.
+template <typename T>
+void select_loop(const array& cond, const array& xa, const array& ya, array& o) {
+  const uint8_t* c = reinterpret_cast<const uint8_t*>(cond.data_ptr<bool>());
+  const T* x = xa.data_ptr<T>();
+  const T* y = ya.data_ptr<T>();
+  T* op = o.data_ptr<T>();
+  auto row = [&](std::array<int64_t, 4> off, int64_t n, std::array<int64_t, 4> inc) {
+    const uint8_t* cp = c + off[0];
+    const T* xp = x + off[1];
+    const T* yp = y + off[2];
+    T* dst = op + off[3];  // out is row-major: inner stride 1
+    if (inc[0] == 1 && inc[1] == 1 && inc[2] == 1) {
+      for (int64_t i = 0; i < n; ++i) dst[i] = blend(cp[i], xp[i], yp[i]);
+    } else if (inc[0] == 1 && inc[1] == 1 && inc[2] == 0) {
+      const T yv = *yp;
+      for (int64_t i = 0; i < n; ++i) dst[i] = blend(cp[i], xp[i], yv);
+    } else if (inc[0] == 1 && inc[1] == 0 && inc[2] == 1) {
+      const T xv = *xp;
+      for (int64_t i = 0; i < n; ++i) dst[i] = blend(cp[i], xv, yp[i]);
+    } else if (inc[0] == 1 && inc[1] == 0 && inc[2] == 0) {
+      const T xv = *xp, yv = *yp;
+      for (int64_t i = 0; i < n; ++i) dst[i] = blend(cp[i], xv, yv);
+    } else {
+      for (int64_t i = 0; i < n; ++i) {
+        dst[i] = blend(cp[i * inc[0]], xp[i * inc[1]], yp[i * inc[2]]);
+      }
+    }
+  };
+  // One flat row when every operand is contiguous or a single broadcast value.
+  auto flat = [](const array& a) { return a.flags().row_contiguous || a.data_size() == 1; };
+  if (flat(cond) && flat(xa) && flat(ya)) {
+    auto inc = [](const array& a) -> int64_t { return a.flags().row_contiguous ? 1 : 0; };
+    const std::array<int64_t, 4> incs{inc(cond), inc(xa), inc(ya), 1};
+    cpu::parallel_for(o.size(), cpu::kElementwiseGrain, [&](int64_t lo, int64_t hi) {
+      row({lo * incs[0], lo * incs[1], lo * incs[2], lo}, hi - lo, incs);
+    });
+    return;
+  }
+  cpu::for_each_row<4>(o.shape(), {&cond.strides(), &xa.strides(), &ya.strides(), &o.strides()},
+                       row, /*parallel=*/true);
+}
+
+}  // namespace
+
 void Select::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
-  const array& cond = in[0];
-  array& o = out[0];
-  o.allocate();
+  out[0].allocate();
   cpu::dispatch_all(in[1].dtype(), [&](auto t) {
-    using T = typename decltype(t)::type;
-    const bool* c = cond.data_ptr<bool>();
-    const T* x = in[1].data_ptr<T>();
-    const T* y = in[2].data_ptr<T>();
-    T* op = o.data_ptr<T>();
-    cpu::for_each_row<4>(o.shape(), {&cond.strides(), &in[1].strides(), &in[2].strides(), &o.strides()},
-                         [&](std::array<int64_t, 4> off, int64_t n, std::array<int64_t, 4> inc) {
-                           for (int64_t i = 0; i < n; ++i) {
-                             op[off[3] + i * inc[3]] = c[off[0] + i * inc[0]]
-                                                           ? x[off[1] + i * inc[1]]
-                                                           : y[off[2] + i * inc[2]];
-                           }
-                         });
+    select_loop<typename decltype(t)::type>(in[0], in[1], in[2], out[0]);
   });
 }
 

@@ -1,8 +1,9 @@
-// Branch-free float32 exp, log, tanh and sigmoid (internal). libm's scalar
-// calls block auto-vectorisation; these bodies use only arithmetic, bit casts
-// and selects, so GCC vectorises loops over them at -O3 with plain SSE2.
-// Accuracy over the whole float range (measured in tests/test_fast_math.cpp
-// against double libm): exp and log <= 1 ulp, tanh and sigmoid <= 2 ulp.
+// Branch-free float32 exp, log, log1p, tanh and sigmoid (internal). libm's
+// scalar calls block auto-vectorisation; these bodies use only arithmetic,
+// bit casts and selects, so GCC vectorises loops over them at -O3 with plain
+// SSE2. Accuracy over the whole float range (measured in
+// tests/test_fast_math.cpp against double libm): exp and log <= 1 ulp, log1p,
+// tanh and sigmoid <= 2 ulp.
 #pragma once
 
 #include <bit>
@@ -98,6 +99,20 @@ inline float log(float x) {
   y = detail::sel(x == 0.f, -inf, y);
   y = detail::sel(x < 0.f, std::numeric_limits<float>::quiet_NaN(), y);
   return detail::sel(x != x, x, y);
+}
+
+/// log(1 + x): the log of u = 1 + x (rounded) plus (x - (u - 1)) / u, the
+/// first-order correction for that rounding, so small |x| keep full
+/// precision. log1p(±0) = ±0, log1p(-1) = -inf, x < -1 -> NaN, inf -> inf,
+/// NaN -> NaN.
+inline float log1p(float x) {
+  const float inf = std::numeric_limits<float>::infinity();
+  float u = 1.f + x;
+  float y = log(u) + (x - (u - 1.f)) / u;
+  y = detail::sel(u == inf, inf, y);
+  y = detail::sel(u == 0.f, -inf, y);
+  y = detail::sel(x < -1.f, std::numeric_limits<float>::quiet_NaN(), y);
+  return detail::sel(x == 0.f || x != x, x, y);
 }
 
 /// tanh: odd, tanh(±large) = ±1, tanh(-0) = -0, NaN -> NaN.
