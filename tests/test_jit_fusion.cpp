@@ -215,3 +215,77 @@ TEST_CASE("constant padding fuses as a bounds test", "[jit][fusion]") {
   auto j = nlohmann::json::parse(jf.report_json());
   for (auto& k : j["kernels"]) CHECK(k["name"] != "Pad");
 }
+
+TEST_CASE("broadcast scalar constants reach kernels as one element", "[jit][fusion]") {
+  // zeros_like, ones_like and scalar operands are constants of the full
+  // shape with one stored element; a kernel must read that element, not a
+  // materialised [64, 300] copy made on every call.
+  array x = rand_like({64, 300}, 25);
+  auto f = [](const std::vector<array>& a) {
+    array relu_like = where(a[0] > 0.0, a[0], zeros_like(a[0]));
+    return std::vector<array>{relu_like * ones_like(a[0]) + 0.5};
+  };
+  auto jf = check_against_eager(f, {x}, "broadcast_constants");
+  INFO(jf.report_json());
+  auto j = nlohmann::json::parse(jf.report_json());
+  int fused = 0;
+  for (auto& k : j["kernels"]) {
+    if (k["kind"] != "fused") continue;
+    ++fused;
+    int full_inputs = 0;
+    for (auto& in : k["inputs"]) full_inputs += in["shape"] == nlohmann::json({64, 300});
+    CHECK(full_inputs == 1);  // x only
+  }
+  CHECK(fused == 1);
+}
+
+TEST_CASE("work does not join a kernel that a full reduction made serial", "[jit][fusion]") {
+  // sum(a * b) folds every axis (one grid point, one thread); exp(a) * 2 has
+  // the same iteration space but must get its own parallel kernel.
+  array a = rand_like({64, 300}, 26), b = rand_like({64, 300}, 27);
+  auto f = [](const std::vector<array>& in) {
+    return std::vector<array>{sum(in[0] * in[1]), exp(in[0]) * 2.0};
+  };
+  auto jf = check_against_eager(f, {a, b}, "serial_reduction");
+  INFO(jf.report_json());
+  auto j = nlohmann::json::parse(jf.report_json());
+  bool exp_seen = false;
+  for (auto& k : j["kernels"]) {
+    if (k["kind"] != "fused") continue;
+    bool has_exp = false;
+    for (auto& op : k["source_ops"]) has_exp = has_exp || op == "Exp";
+    if (!has_exp) continue;
+    exp_seen = true;
+    int64_t points = 1;
+    for (auto& d : k["grid"]) points *= d.get<int64_t>();
+    CHECK(points >= 64);
+  }
+  CHECK(exp_seen);
+}
+
+TEST_CASE("a long column reduction runs as the library reduction", "[jit][fusion]") {
+  // A bias-gradient-like sum over 2048 rows keeping the last axis: fused,
+  // every grid point would stride through memory; the map part still fuses.
+  array x = rand_like({2048, 64}, 28), y = rand_like({2048, 64}, 29);
+  auto f = [](const std::vector<array>& a) {
+    array g = where(a[0] > 0.0, a[1], zeros_like(a[1])) * 3.0;
+    return std::vector<array>{sum(g, 0), g};
+  };
+  auto jf = check_against_eager(f, {x, y}, "column_sum");
+  INFO(jf.report_json());
+  auto j = nlohmann::json::parse(jf.report_json());
+  bool library_sum = false;
+  int fused = 0;
+  for (auto& k : j["kernels"]) {
+    library_sum |= k["name"] == "Sum" && k["reason"] == "LIBRARY_REDUCTION";
+    fused += k["kind"] == "fused";
+  }
+  CHECK(library_sum);
+  CHECK(fused == 1);
+  // Short column reductions (here 40 rows) stay fused.
+  array s = rand_like({40, 300}, 30);
+  auto short_sum = check_against_eager(
+      [](const std::vector<array>& a) { return std::vector<array>{sum(exp(a[0]), 0)}; }, {s},
+      "short_column_sum");
+  CHECK(short_sum.stats().kernels == 1);
+}

@@ -58,7 +58,9 @@ Graph trace(const ArrayFn& f, const std::vector<Shape>& shapes, const std::vecto
 
 /// The graph without identity nodes (same-shape reshape/broadcast, same-type
 /// casts, identity transposes/slices, stop_gradient), with structurally
-/// equal nodes merged and unused nodes dropped. Differentiation and
+/// equal nodes merged, unused nodes dropped, and constants that are one
+/// broadcast element stored as that element plus a Broadcast node (read by
+/// index arithmetic in kernels). Differentiation and
 /// batching use the original trace; execution uses this one.
 Graph simplify(const Graph& graph, SimplifyStats* stats);
 

@@ -100,15 +100,46 @@ bool starves_parallelism(const Group& g, const std::set<int>& folds) {
          points >= kBigKernelPoints && g.members.size() > 1;
 }
 
+// A big group whose reductions already folded its grid below twice the
+// thread count has too few grid points to keep the threads busy: work
+// independent of it does not join it (it would be serialised with it, not
+// run in parallel in a kernel of its own).
+bool serial_group(const Group& g) {
+  const int64_t kMinParallelGrid = 2 * std::max(1, cpu::num_threads());
+  int64_t points = 1;
+  for (auto d : g.space) points *= d;
+  return !g.members.empty() && points >= kBigKernelPoints &&
+         g.grid_size_with({}) < kMinParallelGrid && g.grid_size_with({}) < points;
+}
+
+// A reduction over many rows that keeps the innermost axis (a column sum
+// such as a bias gradient) would walk memory with a row stride in every grid
+// point; the library reduction streams the rows instead.
+constexpr int64_t kLongStridedReduction = 1 << 10;
+
+bool long_strided_reduction(const Shape& space, const std::set<int>& folds) {
+  int inner = -1;
+  int64_t points = 1, extent = 1;
+  for (int a = 0; a < static_cast<int>(space.size()); ++a) {
+    points *= space[a];
+    if (space[a] > 1) inner = a;
+    if (folds.count(a)) extent *= space[a];
+  }
+  return inner >= 0 && !folds.count(inner) && points >= kBigKernelPoints &&
+         extent >= kLongStridedReduction;
+}
+
 class Planner {
  public:
-  Planner(const Graph& g, const JitOptions& options) : g_(g), options_(options) {}
+  Planner(const Graph& g, const JitOptions& options, PlanTarget target)
+      : g_(g), options_(options), target_(target) {}
 
   Plan run();
 
  private:
   const Graph& g_;
   const JitOptions& options_;
+  PlanTarget target_;
   std::vector<ValueKind> kind_;
   std::vector<int> group_of_value_;        // Member: its group
   std::vector<int> producer_;              // node index, -1 for inputs/constants
@@ -263,6 +294,13 @@ std::optional<std::vector<int>> Planner::map_into(int node, int grp) const {
 }
 
 bool Planner::can_join(int node, int grp) const {
+  if (target_ == PlanTarget::CpuProgram && serial_group(groups_[grp])) {
+    bool reads_member = false;
+    for (int u : g_.nodes[node].inputs) {
+      reads_member = reads_member || (kind_[u] == ValueKind::Member && group_of_value_[u] == grp);
+    }
+    if (!reads_member) return false;
+  }
   auto m = map_into(node, grp);
   if (!m) return false;
   if (auto* r = dynamic_cast<const Reduce*>(g_.nodes[node].prim.get())) {
@@ -272,6 +310,9 @@ bool Planner::can_join(int node, int grp) const {
       if (in[d] > 1) folds.insert((*m)[d]);
     }
     if (starves_parallelism(groups_[grp], folds)) return false;
+    if (target_ == PlanTarget::CpuProgram && long_strided_reduction(groups_[grp].space, folds)) {
+      return false;
+    }
   }
   for (int u : g_.nodes[node].inputs) {
     if (kind_[u] == ValueKind::Member && group_of_value_[u] == grp) continue;
@@ -311,6 +352,10 @@ void Planner::join(int node, int grp) {
 bool Planner::try_merge(int into, int from) {
   if (into == from || groups_[into].space != groups_[from].space) return false;
   if (reaches(into, from) || reaches(from, into)) return false;
+  if (target_ == PlanTarget::CpuProgram &&
+      (serial_group(groups_[into]) || serial_group(groups_[from]))) {
+    return false;
+  }
   if (starves_parallelism(groups_[into], groups_[from].reduced) ||
       starves_parallelism(groups_[from], groups_[into].reduced)) {
     return false;
@@ -870,14 +915,15 @@ Plan Planner::run() {
     bool opaque = group_of_node_[i] < 0 && (!inline_kind || view_step_[i]);
     if (!opaque) continue;
     const bool view = is_view(*n.prim);
-    drafts.push_back(
-        {n.inputs,
-         n.outputs,
-         n.prim,
-         {view ? "view" : "primitive",
-          n.prim->name(),
-          {n.prim->name()},
-          !options_.fuse ? "FUSION_DISABLED" : (view ? "VIEW_NO_KERNEL" : "OPAQUE_OP")}});
+    // Reductions left unfused: long strided ones (long_strided_reduction), empty ones.
+    const char* reason = !options_.fuse                              ? "FUSION_DISABLED"
+                         : view                                      ? "VIEW_NO_KERNEL"
+                         : dynamic_cast<const Reduce*>(n.prim.get()) ? "LIBRARY_REDUCTION"
+                                                                     : "OPAQUE_OP";
+    drafts.push_back({n.inputs,
+                      n.outputs,
+                      n.prim,
+                      {view ? "view" : "primitive", n.prim->name(), {n.prim->name()}, reason}});
   }
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
     const Group& grp = groups_[gi];
@@ -981,8 +1027,8 @@ Plan Planner::run() {
 
 }  // namespace
 
-Plan make_plan(const Graph& simplified, const JitOptions& options) {
-  return Planner(simplified, options).run();
+Plan make_plan(const Graph& simplified, const JitOptions& options, PlanTarget target) {
+  return Planner(simplified, options, target).run();
 }
 
 }  // namespace mfx::jit_detail

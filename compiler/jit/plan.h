@@ -37,9 +37,16 @@ struct Plan {
   }
 };
 
+/// What a plan is for. A jitted program on the CPU thread pool may split
+/// groups to keep the threads busy and leave long strided reductions to the
+/// library (serial_group, long_strided_reduction in plan.cpp); a plan that
+/// must be one kernel when it can be (the GPU's one-op kernels) must not.
+enum class PlanTarget { SingleKernel, CpuProgram };
+
 /// Plans the simplified graph: with options.fuse, groups fusible nodes into
 /// generated kernels; otherwise every node is its own step.
-Plan make_plan(const Graph& simplified, const JitOptions& options);
+Plan make_plan(const Graph& simplified, const JitOptions& options,
+               PlanTarget target = PlanTarget::SingleKernel);
 
 /// JSON fusion report of a plan.
 std::string plan_report_json(const Plan& plan, const JitStats& stats, const JitOptions& options);

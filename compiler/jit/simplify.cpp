@@ -1,10 +1,12 @@
 // Graph simplification before planning: identity removal, structural CSE and
-// dead-code elimination, in one forward pass plus one backward sweep.
+// dead-code elimination, in one forward pass plus one backward sweep; then
+// broadcast scalar constants are stored as one element.
 #include <algorithm>
 #include <numeric>
 #include <unordered_map>
 
 #include "compiler/jit/graph.h"
+#include "mfx/ops.h"
 #include "primitives/elementwise.h"
 #include "primitives/view.h"
 
@@ -100,9 +102,26 @@ Graph simplify(const Graph& g, SimplifyStats* stats) {
   for (size_t i = 0; i < kept.size(); ++i) {
     if (keep[i]) out.nodes.push_back(std::move(kept[i]));
   }
+  // A constant that is one broadcast element (zeros_like, full, a scalar
+  // operand) becomes that element plus a Broadcast node: kernels then read it
+  // by index arithmetic instead of receiving a materialised copy of the whole
+  // shape on every call.
+  std::vector<Graph::Node> broadcasts;
   for (auto& c : g.constants) {
-    if (live[c.value]) out.constants.push_back(c);
+    if (!live[c.value]) continue;
+    const array& a = c.data;
+    if (a.size() > 1 && a.data_size() == 1) {
+      const Shape ones(a.shape().size(), 1);
+      array one = slice(a, Shape(a.shape().size(), 0), ones);
+      one.eval();
+      int s = out.add_value(ones, a.dtype());
+      out.constants.push_back({s, one});
+      broadcasts.push_back({std::make_shared<Broadcast>(a.shape()), {s}, {c.value}});
+    } else {
+      out.constants.push_back(c);
+    }
   }
+  out.nodes.insert(out.nodes.begin(), broadcasts.begin(), broadcasts.end());
   if (stats) *stats = st;
   return out;
 }
