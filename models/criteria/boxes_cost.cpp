@@ -27,14 +27,10 @@ array focal_class_cost(const array& logits, const array& labels, double alpha, d
     detail::fail(fn, "expected integer labels [B, M] for logits " + shape_str(logits.shape()) +
                          ", got " + (labels.valid() ? shape_str(labels.shape()) : "null"));
   }
-  array p = sigmoid(logits);
-  // The matcher's 1e-8 guards (not the stable form of the loss): kept for
-  // bit-level agreement with the reference assignment.
-  array neg = (1.0 - alpha) * detail::pow_gamma(p, gamma) * negative(log(1.0 - p + 1e-8));
-  array pos = alpha * detail::pow_gamma(1.0 - p, gamma) * negative(log(p + 1e-8));
-  array per_class = pos - neg;                                         // [B, N, K]
-  array cost = take_along_axis(per_class, expand_dims(labels, 1), 2);  // [B, N, M]
-  return swapaxes(cost, 1, 2);
+  // Gather each ground truth's class logit first ([B, N, M] instead of
+  // [B, N, K]): the terms are elementwise, so the values are the same.
+  return detail::focal_cost_of_gathered(take_along_axis(logits, expand_dims(labels, 1), 2), alpha,
+                                        gamma);
 }
 
 array l1_cost(const array& pred_boxes, const array& gt_boxes) {
@@ -51,9 +47,27 @@ array matching_cost(const array& logits, const array& boxes, const Targets& t,
                     const CostWeights& w) {
   detail::check_layer("matching_cost", logits, boxes, t);
   Targets s = detail::sanitize(t);
-  array c = w.cls * focal_class_cost(logits, s.labels, w.alpha, w.gamma) +
-            w.l1 * l1_cost(boxes, s.boxes) - w.giou * pairwise_giou(boxes, s.boxes);
-  return where(expand_dims(s.mask, -1), c, zeros({}, c.dtype()));
+  return detail::combine_cost(focal_class_cost(logits, s.labels, w.alpha, w.gamma),
+                              l1_cost(boxes, s.boxes), pairwise_giou(boxes, s.boxes), s.mask, w);
 }
+
+namespace detail {
+
+array focal_cost_of_gathered(const array& z, double alpha, double gamma) {
+  array p = sigmoid(z);
+  // The matcher's 1e-8 guards (not the stable form of the loss): kept for
+  // bit-level agreement with the reference assignment.
+  array neg = (1.0 - alpha) * pow_gamma(p, gamma) * negative(log(1.0 - p + 1e-8));
+  array pos = alpha * pow_gamma(1.0 - p, gamma) * negative(log(p + 1e-8));
+  return swapaxes(pos - neg, 1, 2);  // [B, M, N]
+}
+
+array combine_cost(const array& focal, const array& l1, const array& giou, const array& mask,
+                   const CostWeights& w) {
+  array c = w.cls * focal + w.l1 * l1 - w.giou * giou;
+  return where(expand_dims(mask, -1), c, zeros({}, c.dtype()));
+}
+
+}  // namespace detail
 
 }  // namespace mfx::detr

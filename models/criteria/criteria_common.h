@@ -40,4 +40,39 @@ array num_boxes_array(const std::string& fn, const Targets& t, const std::option
 /// x^gamma, with gamma = 2 as a plain square (exact, and a clean gradient).
 array pow_gamma(const array& x, double gamma);
 
+/// focal_class_cost from the class logits already gathered at each ground
+/// truth's label: z [B, N, M] -> [B, M, N].
+array focal_cost_of_gathered(const array& z, double alpha, double gamma);
+
+/// The matching cost [B, M, N] from its parts (focal class cost, pairwise
+/// L1 and GIoU): w.cls * focal + w.l1 * l1 - w.giou * giou, rows of padded
+/// ground truths (mask [B, M] false) set to 0. matching_cost and the
+/// match-free criterion share it, so both produce the same values.
+array combine_cost(const array& focal, const array& l1, const array& giou, const array& mask,
+                   const CostWeights& w);
+
+/// The ground-truth side of the probe's attention logits, computed once for
+/// all decoder layers. With E_q = relu(q W0^T + b0) W1^T + b1 (MLP_q), the
+/// logits (E_gt W_Q)(E_q W_K)^T / sqrt(width) equal
+///   proj relu(q W0^T + b0)^T + bias,
+///   proj = (E_gt W_Q W_K^T W1) / sqrt(width) [B, M, width],
+///   bias = (E_gt W_Q W_K^T b1^T) / sqrt(width) [B, M, 1],
+/// so the query side (B x N rows) needs a single Linear layer instead of
+/// three [width, width] products; the other products are on the few ground
+/// truths.
+struct ProbeKeys {
+  array proj, bias;
+};
+
+/// Validates the probe against K classes and hidden size D and computes the
+/// ground-truth side for sanitized targets `s`. `fn` names the caller.
+ProbeKeys probe_keys(const std::string& fn, const Tree& probe, const Targets& s, int64_t K,
+                     int64_t D);
+
+/// The probe's attention A [B, M, N] of one decoder layer given its keys;
+/// rows of padded ground truths (mask false) are 0.
+array probe_attention_with(const Tree& probe, const ProbeKeys& keys, const array& logits,
+                           const array& boxes, const array& hidden, const array& mask,
+                           bool stop_inputs);
+
 }  // namespace mfx::detr::detail

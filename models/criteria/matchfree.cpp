@@ -68,15 +68,24 @@ LossResult matchfree_criterion(const Tree& probe, const DecoderOutputs& out, con
   const array row_mask = expand_dims(s.mask, -1);  // [B, M, 1]
   const array gt_class = where(row_mask, one_hot(s.labels, K, float32), zeros({}, float32));
   const array label_idx = expand_dims(s.labels, 1);  // [B, 1, M]
+  // The probe's ground-truth side is the same for every layer.
+  const detail::ProbeKeys keys = detail::probe_keys(fn, probe, s, K, out.hidden[0].shape(2));
 
   array total;
   Tree components;
   for (size_t l = 0; l < L; ++l) {
     const array& logits = out.logits[l];
     const array& boxes = out.boxes[l];
-    array cost = stop_gradient(matching_cost(logits, boxes, t, cfg.cost));
-    array attn =
-        probe_attention(probe, logits, boxes, out.hidden[l], t, cfg.probe_inputs_stop_gradient);
+    // The pairwise box terms serve both the cost (stop-gradient) and L_q.
+    array l1 = l1_cost(boxes, s.boxes);          // [B, M, N]
+    array giou = pairwise_giou(boxes, s.boxes);  // [B, M, N]
+    // Each query's logit at each GT's class [B, N, M], for the cost and FL+.
+    array z_gt = take_along_axis(logits, label_idx, 2);
+    array cost = stop_gradient(
+        detail::combine_cost(detail::focal_cost_of_gathered(z_gt, cfg.cost.alpha, cfg.cost.gamma),
+                             l1, giou, s.mask, cfg.cost));
+    array attn = detail::probe_attention_with(probe, keys, logits, boxes, out.hidden[l], s.mask,
+                                              cfg.probe_inputs_stop_gradient);
     array a_hat = cfg.fixed_assignment ? stop_gradient((*cfg.fixed_assignment)[l])
                                        : sparse_correspondence(attn, cfg.rho, cfg.eps, cfg.norm);
     a_hat = where(row_mask, a_hat, zeros({}, a_hat.dtype()));
@@ -84,17 +93,16 @@ LossResult matchfree_criterion(const Tree& probe, const DecoderOutputs& out, con
 
     array l_w = sum(attn * cost) / nb;
 
-    // Positives: each selected pair's query at its GT's class, weighted by Â.
-    array pos = swapaxes(
-        take_along_axis(focal_positive(logits, cfg.cost.alpha, cfg.cost.gamma), label_idx, 2), 1,
-        2);  // [B, M, N]
+    // Positives: each selected pair's query at its GT's class, weighted by Â
+    // (on the gathered logits: [B, N, M], not [B, N, K]).
+    array pos = swapaxes(focal_positive(z_gt, cfg.cost.alpha, cfg.cost.gamma), 1, 2);  // [B, M, N]
     // Negatives: every (query, class) not selected by a GT of that class.
     array y = matmul(swapaxes(astype(selected, float32), 1, 2), gt_class) > 0.0f;  // [B, N, K]
     array neg = focal_negative(logits, cfg.cost.alpha, cfg.cost.gamma);
     array zero = zeros({}, neg.dtype());
     array loss_ce = (sum(a_hat * pos) + sum(where(y, zero, neg))) / nb;
-    array loss_bbox = sum(a_hat * l1_cost(boxes, s.boxes)) / nb;
-    array loss_giou = sum(a_hat * (1.0 - pairwise_giou(boxes, s.boxes))) / nb;
+    array loss_bbox = sum(a_hat * l1) / nb;
+    array loss_giou = sum(a_hat * (1.0 - giou)) / nb;
     array l_q = cfg.w_ce * loss_ce + cfg.w_bbox * loss_bbox + cfg.w_giou * loss_giou;
 
     array layer_loss = cfg.alpha_w * l_w + cfg.beta_q * l_q;

@@ -86,6 +86,46 @@ Tree init_probe(const array& key, int64_t num_classes, int64_t hidden_dim, int64
   return probe;
 }
 
+namespace detail {
+
+ProbeKeys probe_keys(const std::string& fn, const Tree& probe, const Targets& s, int64_t K,
+                     int64_t D) {
+  check_probe(fn, probe, K + 4, D + 4 + K);
+  const array& w_q = probe.at("w_q");
+  const Dtype dt = w_q.dtype();
+  const double scale = 1.0 / std::sqrt(static_cast<double>(w_q.shape(0)));
+  array gt_in = concatenate({one_hot(s.labels, K, dt), astype(s.boxes, dt)}, -1);  // [B, M, K+4]
+  array e_gt = matmul(mlp(probe["mlp_gt"], gt_in), w_q);                           // [B, M, W]
+  // Keys of the query side's last two linear maps (MLP_q's second layer, W_K)
+  // moved to the ground truths: h = E_gt W_Q W_K^T.
+  array h = matmul(e_gt, transpose(probe.at("w_k"))) * scale;
+  const Tree& q1 = probe["mlp_q"][1];
+  array b1 = q1["bias"].leaf();
+  return ProbeKeys{matmul(h, q1["weight"].leaf()),
+                   matmul(h, reshape(b1, {b1.shape(0), 1}))};  // [B, M, W], [B, M, 1]
+}
+
+array probe_attention_with(const Tree& probe, const ProbeKeys& keys, const array& logits,
+                           const array& boxes, const array& hidden, const array& mask,
+                           bool stop_inputs) {
+  const Dtype dt = keys.proj.dtype();
+  const int64_t B = logits.shape(0), N = logits.shape(1);
+  array q_in = concatenate({astype(hidden, dt), astype(boxes, dt), astype(sigmoid(logits), dt)},
+                           -1);  // [B, N, D+4+K]
+  if (stop_inputs) q_in = stop_gradient(q_in);
+  // One [B*N, D+4+K] x [D+4+K, W] product (the weight gradient is then one
+  // product too, not one per image summed).
+  array u = relu(apply_linear(probe["mlp_q"][0], reshape(q_in, {B * N, q_in.shape(2)})));
+  u = reshape(u, {B, N, u.shape(1)});  // [B, N, W]
+  // The logits as the transpose of u proj^T [B, N, M]: u's gradient then
+  // comes out row-major and flows into the first layer without a copy.
+  array scores = swapaxes(matmul(u, swapaxes(keys.proj, 1, 2)), 1, 2) + keys.bias;
+  array a = softmax(scores, -1);  // [B, M, N]
+  return where(expand_dims(mask, -1), a, zeros({}, a.dtype()));
+}
+
+}  // namespace detail
+
 array probe_attention(const Tree& probe, const array& logits, const array& boxes,
                       const array& hidden, const Targets& t, bool stop_inputs) {
   const std::string fn = "probe_attention";
@@ -95,20 +135,9 @@ array probe_attention(const Tree& probe, const array& logits, const array& boxes
     detail::fail(fn, "hidden " + shape_str(hidden.shape()) + " does not match logits " +
                          shape_str(logits.shape()));
   }
-  const int64_t K = logits.shape(2);
-  check_probe(fn, probe, K + 4, hidden.shape(2) + 4 + K);
   const Targets s = detail::sanitize(t);
-  const Dtype dt = probe.at("w_q").dtype();
-
-  array gt_in = concatenate({one_hot(s.labels, K, dt), astype(s.boxes, dt)}, -1);  // [B, M, K+4]
-  array q_in = concatenate({astype(hidden, dt), astype(boxes, dt), astype(sigmoid(logits), dt)},
-                           -1);  // [B, N, D+4+K]
-  if (stop_inputs) q_in = stop_gradient(q_in);
-  array e_gt = matmul(mlp(probe["mlp_gt"], gt_in), probe["w_q"].leaf());  // [B, M, W]
-  array e_q = matmul(mlp(probe["mlp_q"], q_in), probe["w_k"].leaf());     // [B, N, W]
-  const double scale = 1.0 / std::sqrt(static_cast<double>(probe.at("w_q").shape(0)));
-  array a = softmax(matmul(e_gt, swapaxes(e_q, 1, 2)) * scale, -1);  // [B, M, N]
-  return where(expand_dims(s.mask, -1), a, zeros({}, a.dtype()));
+  const detail::ProbeKeys keys = detail::probe_keys(fn, probe, s, logits.shape(2), hidden.shape(2));
+  return detail::probe_attention_with(probe, keys, logits, boxes, hidden, s.mask, stop_inputs);
 }
 
 }  // namespace mfx::detr

@@ -169,7 +169,9 @@ struct MatchFreeConfig {
 /// (E_gt W_Q)(E_q W_K)^T / sqrt(width), E_gt = MLP_gt([onehot(label), box]),
 /// E_q = MLP_q([hidden, box, sigmoid(logits)]); rows of padded ground truths
 /// are 0. Computed in the probe's dtype. With stop_inputs the query inputs
-/// carry no gradient.
+/// carry no gradient. The products are reassociated (same function, other
+/// rounding): MLP_q's second layer and W_K act on the ground-truth side, so
+/// the B x N query rows go through one Linear layer only.
 array probe_attention(const Tree& probe, const array& logits, const array& boxes,
                       const array& hidden, const Targets& t, bool stop_inputs = true);
 
