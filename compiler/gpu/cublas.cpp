@@ -7,17 +7,13 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "cuda/dl_bind.h"
+
 #include "cuda/runtime.h"
 
 namespace mfx::cuda {
 
 namespace {
-
-template <typename F>
-void bind(void* lib, F*& fn, const char* name, std::string& missing) {
-  fn = reinterpret_cast<F*>(dlsym(lib, name));
-  if (!fn) missing += std::string(missing.empty() ? "" : ", ") + name;
-}
 
 Cublas load() {
   Cublas c;
@@ -34,11 +30,11 @@ Cublas load() {
     return c;
   }
   std::string missing;
-  bind(lib, c.create, "cublasCreate_v2", missing);
-  bind(lib, c.set_stream, "cublasSetStream_v2", missing);
-  bind(lib, c.set_math_mode, "cublasSetMathMode", missing);
-  bind(lib, c.status_name, "cublasGetStatusName", missing);
-  bind(lib, c.gemm_strided_batched_ex, "cublasGemmStridedBatchedEx", missing);
+  bind_symbol(lib, c.create, "cublasCreate_v2", missing);
+  bind_symbol(lib, c.set_stream, "cublasSetStream_v2", missing);
+  bind_symbol(lib, c.set_math_mode, "cublasSetMathMode", missing);
+  bind_symbol(lib, c.status_name, "cublasGetStatusName", missing);
+  bind_symbol(lib, c.gemm_strided_batched_ex, "cublasGemmStridedBatchedEx", missing);
   if (!missing.empty()) {
     c.unavailable_reason = "cuBLAS lacks: " + missing;
     return c;

@@ -6,16 +6,11 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "cuda/dl_bind.h"
+
 namespace mfx::cuda {
 
 namespace {
-
-template <typename F>
-bool bind(void* lib, F*& fn, const char* name, std::string& missing) {
-  fn = reinterpret_cast<F*>(dlsym(lib, name));
-  if (!fn) missing += std::string(missing.empty() ? "" : ", ") + name;
-  return fn != nullptr;
-}
 
 Driver load() {
   Driver d;
@@ -26,30 +21,30 @@ Driver load() {
     return d;
   }
   std::string missing;
-  bind(lib, d.cuInit, "cuInit", missing);
-  bind(lib, d.cuDriverGetVersion, "cuDriverGetVersion", missing);
-  bind(lib, d.cuDeviceGetCount, "cuDeviceGetCount", missing);
-  bind(lib, d.cuDeviceGet, "cuDeviceGet", missing);
-  bind(lib, d.cuDeviceGetName, "cuDeviceGetName", missing);
-  bind(lib, d.cuDeviceGetAttribute, "cuDeviceGetAttribute", missing);
-  bind(lib, d.cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", missing);
-  bind(lib, d.cuCtxSetCurrent, "cuCtxSetCurrent", missing);
-  bind(lib, d.cuCtxSynchronize, "cuCtxSynchronize", missing);
-  bind(lib, d.cuCtxGetCurrent, "cuCtxGetCurrent", missing);
-  bind(lib, d.cuModuleLoadData, "cuModuleLoadData", missing);
-  bind(lib, d.cuModuleUnload, "cuModuleUnload", missing);
-  bind(lib, d.cuModuleGetFunction, "cuModuleGetFunction", missing);
-  bind(lib, d.cuFuncSetAttribute, "cuFuncSetAttribute", missing);
-  bind(lib, d.cuLaunchKernel, "cuLaunchKernel", missing);
+  bind_symbol(lib, d.cuInit, "cuInit", missing);
+  bind_symbol(lib, d.cuDriverGetVersion, "cuDriverGetVersion", missing);
+  bind_symbol(lib, d.cuDeviceGetCount, "cuDeviceGetCount", missing);
+  bind_symbol(lib, d.cuDeviceGet, "cuDeviceGet", missing);
+  bind_symbol(lib, d.cuDeviceGetName, "cuDeviceGetName", missing);
+  bind_symbol(lib, d.cuDeviceGetAttribute, "cuDeviceGetAttribute", missing);
+  bind_symbol(lib, d.cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", missing);
+  bind_symbol(lib, d.cuCtxSetCurrent, "cuCtxSetCurrent", missing);
+  bind_symbol(lib, d.cuCtxSynchronize, "cuCtxSynchronize", missing);
+  bind_symbol(lib, d.cuCtxGetCurrent, "cuCtxGetCurrent", missing);
+  bind_symbol(lib, d.cuModuleLoadData, "cuModuleLoadData", missing);
+  bind_symbol(lib, d.cuModuleUnload, "cuModuleUnload", missing);
+  bind_symbol(lib, d.cuModuleGetFunction, "cuModuleGetFunction", missing);
+  bind_symbol(lib, d.cuFuncSetAttribute, "cuFuncSetAttribute", missing);
+  bind_symbol(lib, d.cuLaunchKernel, "cuLaunchKernel", missing);
   // The _v2 entry points are the 64-bit ABI that cuda.h maps these names to.
-  bind(lib, d.cuMemAlloc, "cuMemAlloc_v2", missing);
-  bind(lib, d.cuMemFree, "cuMemFree_v2", missing);
-  bind(lib, d.cuMemcpyHtoD, "cuMemcpyHtoD_v2", missing);
-  bind(lib, d.cuMemcpyDtoH, "cuMemcpyDtoH_v2", missing);
-  bind(lib, d.cuStreamCreate, "cuStreamCreate", missing);
-  bind(lib, d.cuStreamSynchronize, "cuStreamSynchronize", missing);
-  bind(lib, d.cuGetErrorName, "cuGetErrorName", missing);
-  bind(lib, d.cuGetErrorString, "cuGetErrorString", missing);
+  bind_symbol(lib, d.cuMemAlloc, "cuMemAlloc_v2", missing);
+  bind_symbol(lib, d.cuMemFree, "cuMemFree_v2", missing);
+  bind_symbol(lib, d.cuMemcpyHtoD, "cuMemcpyHtoD_v2", missing);
+  bind_symbol(lib, d.cuMemcpyDtoH, "cuMemcpyDtoH_v2", missing);
+  bind_symbol(lib, d.cuStreamCreate, "cuStreamCreate", missing);
+  bind_symbol(lib, d.cuStreamSynchronize, "cuStreamSynchronize", missing);
+  bind_symbol(lib, d.cuGetErrorName, "cuGetErrorName", missing);
+  bind_symbol(lib, d.cuGetErrorString, "cuGetErrorString", missing);
   if (!missing.empty()) {
     d.unavailable_reason = "the CUDA driver lacks: " + missing;
     return d;
