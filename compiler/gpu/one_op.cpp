@@ -2,6 +2,7 @@
 
 #include "compiler/gpu/detection.h"
 #include "compiler/gpu/matmul.h"
+#include "compiler/gpu/sort.h"
 
 #include <fmt/format.h>
 
@@ -276,6 +277,7 @@ void evaluate(Primitive& p, const std::vector<array>& inputs, std::vector<array>
   // Hand-written kernels (lib/cuda/kernels) where the code generator does
   // not reach.
   if (eval_ms_deform_attn(p, inputs, outputs, target, device)) return;
+  if (eval_sort(p, inputs, outputs, target, device)) return;
   if (dynamic_cast<Matmul*>(&p)) {
     // A library call: cuBLAS on the GPU, the CPU kernel (OpenBLAS) on the host.
     if (target == Target::Cpu) {
