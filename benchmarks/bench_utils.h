@@ -31,6 +31,27 @@ inline double median_ms(const std::function<void()>& run, int min_iters = 3,
   return t[t.size() / 2];
 }
 
+/// Best wall times in ms of `a` and `b` run alternately `rounds` times after
+/// one warm-up call each (for ratios between two variants of one program).
+inline std::pair<double, double> interleaved_min_ms(const std::function<void()>& a,
+                                                    const std::function<void()>& b,
+                                                    int rounds = 12) {
+  using clock = std::chrono::steady_clock;
+  auto once = [](const std::function<void()>& f) {
+    auto t0 = clock::now();
+    f();
+    return std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+  };
+  a();
+  b();
+  double ta = 1e300, tb = 1e300;
+  for (int r = 0; r < rounds; ++r) {
+    ta = std::min(ta, once(a));
+    tb = std::min(tb, once(b));
+  }
+  return {ta, tb};
+}
+
 /// Evaluated random decoder outputs, `layers` x (logits [B, N, K] ~ 2 z - 3,
 /// so most sigmoid probabilities are small as after training; boxes [B, N,
 /// 4] = sigmoid(z); hidden [B, N, D] = z), z standard normal drawn from

@@ -203,6 +203,26 @@ TEST_CASE("gathers fuse as indexed loads; out-of-range indices still throw", "[j
       {"[take]", "index 10", "size 10"});
 }
 
+TEST_CASE("gathers through views of computed indices fuse and stay range-checked",
+          "[jit][fusion]") {
+  array logits = rand_like({2, 6, 5}, 30);
+  array labels = array({1, 4, 0, 2, 3, 3}, {2, 3}, int32);
+  array keep = array({1, 1, 0, 1, 0, 1}, {2, 3}, bool_);
+  auto f = [](const std::vector<array>& a) {
+    // The criteria's pattern: sanitised labels, expanded to index every query.
+    array lab = where(a[2], a[1], zeros({}, int32));
+    array z = take_along_axis(a[0], expand_dims(lab, 1), 2);  // [2, 6, 3]
+    return std::vector<array>{sigmoid(z) * 2.0};
+  };
+  auto jf = check_against_eager(f, {logits, labels, keep}, "gather_view");
+  INFO(jf.report_json());
+  auto j = nlohmann::json::parse(jf.report_json());
+  for (auto& k : j["kernels"]) CHECK(k["name"] != "GatherAxis");
+  array bad = array({1, 4, 0, 2, 5, 3}, {2, 3}, int32);
+  array all = array({1, 1, 1, 1, 1, 1}, {2, 3}, bool_);
+  mfx::test::check_throws_with([&] { eval(jf({logits, bad, all})); }, {"[take]", "index 5"});
+}
+
 TEST_CASE("constant padding fuses as a bounds test", "[jit][fusion]") {
   array x = rand_like({3, 4}, 23), e = rand_like({2, 0}, 24);
   auto f = [](const std::vector<array>& a) {
@@ -214,6 +234,32 @@ TEST_CASE("constant padding fuses as a bounds test", "[jit][fusion]") {
   INFO(jf.report_json());
   auto j = nlohmann::json::parse(jf.report_json());
   for (auto& k : j["kernels"]) CHECK(k["name"] != "Pad");
+}
+
+TEST_CASE("concatenation fuses as a select between shifted loads", "[jit][fusion]") {
+  array x = rand_like({4, 5, 3}, 26), y = rand_like({4, 2, 3}, 27), e = rand_like({4, 0, 3}, 28);
+  array w = rand_like({3, 7}, 29);
+  auto f = [](const std::vector<array>& a) {
+    // Computed and input operands, an empty one, along a middle axis; the
+    // result feeds a kernel (fused) and a matmul (stored by its kernel).
+    array c = concatenate({exp(a[0]), a[2], a[1] * 2.0, a[0]}, 1);  // [4, 12, 3]
+    array d = concatenate({a[1], sigmoid(a[1])}, 2);                // [4, 2, 6]
+    return std::vector<array>{softmax(c, -1), matmul(c, a[3]), sum(d, -1)};
+  };
+  auto jf = check_against_eager(f, {x, y, e, w}, "concats");
+  INFO(jf.report_json());
+  auto j = nlohmann::json::parse(jf.report_json());
+  for (auto& k : j["kernels"]) CHECK(k["name"] != "Concatenate");
+  // Beyond kMaxFusedConcatInputs operands it stays the library copy.
+  auto g = [](const std::vector<array>& a) {
+    std::vector<array> parts(9, a[0]);
+    return std::vector<array>{exp(concatenate(parts, 0))};
+  };
+  auto jg = check_against_eager(g, {x}, "wide_concat");
+  auto jj = nlohmann::json::parse(jg.report_json());
+  int library = 0;
+  for (auto& k : jj["kernels"]) library += k["name"] == "Concatenate";
+  CHECK(library == 1);
 }
 
 TEST_CASE("broadcast scalar constants reach kernels as one element", "[jit][fusion]") {

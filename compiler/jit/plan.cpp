@@ -19,8 +19,10 @@
 #include <map>
 #include <set>
 
+#include "compiler/jit/block_fusion.h"
 #include "compiler/jit/fused_kernel.h"
 #include "compiler/kernel_builder.h"
+#include "compiler/kernel_stitch.h"
 #include "cpu/parallel.h"
 #include "primitives/elementwise.h"
 #include "primitives/indexing.h"
@@ -45,6 +47,13 @@ bool is_elementwise(const Primitive& p) {
 bool is_view(const Primitive& p) {
   return dynamic_cast<const Reshape*>(&p) || dynamic_cast<const Transpose*>(&p) ||
          dynamic_cast<const Slice*>(&p) || dynamic_cast<const Broadcast*>(&p);
+}
+
+// A concatenation of a few inputs fuses as a select between their loads.
+constexpr size_t kMaxFusedConcatInputs = 8;
+const Concatenate* fusable_concat(const Primitive& p, size_t inputs) {
+  auto* c = dynamic_cast<const Concatenate*>(&p);
+  return c && inputs <= kMaxFusedConcatInputs ? c : nullptr;
 }
 
 bool is_gather(const Primitive& p) {
@@ -180,6 +189,21 @@ class Planner {
       }
     }
   }
+  // The value in memory that gather indices read through reshapes,
+  // transposes and broadcasts (views that read every element, so checking
+  // its range checks the indices'), or -1.
+  int index_base(int v) const {
+    while (kind_[v] == ValueKind::Inline) {
+      const auto& n = g_.nodes[producer_[v]];
+      if (!dynamic_cast<const Reshape*>(n.prim.get()) &&
+          !dynamic_cast<const Transpose*>(n.prim.get()) &&
+          !dynamic_cast<const Broadcast*>(n.prim.get())) {
+        return -1;
+      }
+      v = n.inputs[0];
+    }
+    return v;
+  }
   std::optional<std::vector<int>> map_into(int node, int grp) const;
   bool can_join(int node, int grp) const;
   void join(int node, int grp);
@@ -238,6 +262,13 @@ std::optional<std::vector<int>> Planner::map_into(int node, int grp) const {
   auto member_of_grp = [&](int u) {
     return kind_[u] == ValueKind::Member && group_of_value_[u] == grp;
   };
+  if (fusable_concat(p, n.inputs.size())) {
+    // Its inputs are loaded at shifted indices: none may be a member here.
+    for (int u : n.inputs) {
+      if (member_of_grp(u)) return std::nullopt;
+    }
+    return identity_axes(g_.values[n.outputs[0]].shape, space);
+  }
   if (dynamic_cast<const Reduce*>(&p) || is_elementwise(p)) {
     const bool red = dynamic_cast<const Reduce*>(&p) != nullptr;
     const Shape& shape = red ? g_.values[n.inputs[0]].shape : g_.values[n.outputs[0]].shape;
@@ -310,6 +341,13 @@ bool Planner::can_join(int node, int grp) const {
       if (in[d] > 1) folds.insert((*m)[d]);
     }
     if (starves_parallelism(groups_[grp], folds)) return false;
+    // Under block fusion a group reducing within batch elements stays per
+    // element; the batch reduction of its partials is a small kernel of its own.
+    const Group& g = groups_[grp];
+    if (options_.block_fusion && target_ != PlanTarget::SingleKernel && folds.count(0) &&
+        !g.reduced.empty() && !g.reduced.count(0) && g.space[0] > 1) {
+      return false;
+    }
     if (target_ == PlanTarget::CpuProgram && long_strided_reduction(groups_[grp].space, folds)) {
       return false;
     }
@@ -411,7 +449,8 @@ void Planner::assign(int node) {
   // A gather becomes an indexed load in its consumers when its indices are
   // in memory (the kernel checks their range before it runs, like eager); a
   // constant pad becomes a bounds test selecting between a load and the value.
-  if ((is_gather(p) && kind_[n.inputs[1]] != ValueKind::Inline) || dynamic_cast<const Pad*>(&p)) {
+  if ((is_gather(p) && (kind_[n.inputs[1]] != ValueKind::Inline || index_base(n.inputs[1]) >= 0)) ||
+      dynamic_cast<const Pad*>(&p)) {
     for (int u : n.inputs) {
       if (kind_[u] == ValueKind::Member) materialize(u, "GATHER_OR_PAD_OPERAND");
     }
@@ -419,7 +458,13 @@ void Planner::assign(int node) {
     value_deps_[n.outputs[0]] = non_member_deps();
     return;
   }
-  if (is_elementwise(p) || reduce || positional_view) {
+  const bool concat = options_.fuse && fusable_concat(p, n.inputs.size());
+  if (concat) {
+    for (int u : n.inputs) {
+      if (kind_[u] == ValueKind::Member) materialize(u, "CONCAT_OPERAND");
+    }
+  }
+  if (is_elementwise(p) || reduce || positional_view || concat) {
     const Shape& shape = reduce ? g_.values[n.inputs[0]].shape : g_.values[n.outputs[0]].shape;
     bool zero = std::find(shape.begin(), shape.end(), 0) != shape.end();
     if (!zero) {
@@ -440,7 +485,7 @@ void Planner::assign(int node) {
           return;
         }
       }
-      if (cands.empty()) {
+      {
         for (int gi = static_cast<int>(groups_.size()) - 1; gi >= 0; --gi) {
           if (!groups_[gi].members.empty() && groups_[gi].space == shape && can_join(node, gi)) {
             join(node, gi);
@@ -516,15 +561,29 @@ class KernelEmitter {
   bool expensive(int v) const;
   void choose_materializations(size_t phases, const std::function<std::vector<int>(size_t)>& roots);
   int zero() { return b_->index(0); }
+  // Leading dims of an access at `idx` that are grid axis i at dim i.
+  int own_prefix(const std::vector<int>& idx) const {
+    int d = 0;
+    while (d < static_cast<int>(idx.size()) && d < static_cast<int>(grid_axes_.size()) &&
+           grid_axes_[d] == d && idx[d] == iter_[d]) {
+      ++d;
+    }
+    return d;
+  }
   void begin_phase(compiler::Phase& ph, const std::vector<int64_t>& extents);
   int emit_value(int v, const std::vector<int>& axes);
   int emit_member(int v);
   int emit_index(int v, const std::vector<int>& idx);
   int gather_index(int indices, const std::vector<int>& at, int64_t size);
+  int emit_concat(const Graph::Node& n, int axis, const std::vector<int>& idx, Dtype dtype);
 
  public:
   /// Index arguments and the axis size their values must lie in [-size, size).
   std::vector<std::pair<int, int64_t>> range_checks_;
+  /// Per input arg / output: leading dims every access indexes by the grid
+  /// point's own coordinates (block_fusion.h).
+  std::map<int, int> load_prefix_;
+  std::vector<int> store_prefix_;
 
  private:
   std::vector<int> positional(const Shape& s, const std::vector<int>& axes) {
@@ -637,6 +696,13 @@ int KernelEmitter::emit_index(int v, const std::vector<int>& idx) {
     for (size_t i = 0; i < s.size(); ++i) {
       if (s[i] == 1) strides[i] = 0;
     }
+    auto lp = load_prefix_.find(arg->second);
+    const int depth = own_prefix(idx);
+    if (lp == load_prefix_.end()) {
+      load_prefix_[arg->second] = depth;
+    } else {
+      lp->second = std::min(lp->second, depth);
+    }
     return b_->load(arg->second, g_.values[v].dtype, b_->linear_index(idx, strides));
   }
   const auto& n = g_.nodes[producer_[v]];
@@ -699,11 +765,48 @@ int KernelEmitter::gather_index(int indices, const std::vector<int>& at, int64_t
   int raw = b_->cast(emit_index(indices, at), int64);
   int wrapped = b_->add(raw, b_->index(size));
   int negative = b_->binary(BinaryOp::Less, raw, b_->index(0));
-  auto arg = arg_of_value_.find(indices);
+  // Indices read through views: the range check covers the viewed value.
+  int base = indices;
+  auto arg = arg_of_value_.find(base);
+  while (arg == arg_of_value_.end() && producer_[base] >= 0 && !member(base) &&
+         is_view(*g_.nodes[producer_[base]].prim)) {
+    base = g_.nodes[producer_[base]].inputs[0];
+    arg = arg_of_value_.find(base);
+  }
   if (arg == arg_of_value_.end())
     throw std::logic_error("[jit] planner: gather indices not in memory");
   range_checks_.push_back({arg->second, size});
   return b_->select(negative, wrapped, raw);
+}
+
+// Element idx of a concatenation: the input whose range along `axis`
+// holds idx[axis], loaded at the shifted (clamped) index.
+int KernelEmitter::emit_concat(const Graph::Node& n, int axis, const std::vector<int>& idx,
+                               Dtype dtype) {
+  std::vector<int64_t> offsets;
+  int64_t offset = 0;
+  for (int u : n.inputs) {
+    offsets.push_back(offset);
+    offset += g_.values[u].shape[axis];
+  }
+  int r = -1;
+  for (size_t j = n.inputs.size(); j-- > 0;) {
+    const int64_t extent = g_.values[n.inputs[j]].shape[axis];
+    if (extent == 0) continue;
+    std::vector<int> ui = idx;
+    int shifted = b_->add(idx[axis], b_->index(-offsets[j]));
+    ui[axis] = b_->binary(BinaryOp::Minimum, b_->binary(BinaryOp::Maximum, shifted, b_->index(0)),
+                          b_->index(extent - 1));
+    int value = emit_index(n.inputs[j], ui);
+    if (b_->dtype_of(value) != dtype) value = b_->cast(value, dtype);
+    if (r < 0) {
+      r = value;
+    } else {
+      int before_next = b_->binary(BinaryOp::Less, idx[axis], b_->index(offsets[j + 1]));
+      r = b_->select(before_next, value, r);
+    }
+  }
+  return r;
 }
 
 int KernelEmitter::emit_value(int v, const std::vector<int>& axes) {
@@ -729,6 +832,8 @@ int KernelEmitter::emit_member(int v) {
     r = b_->load_local(loc->second, dtype, idx);
   } else if (dynamic_cast<const Reduce*>(&p)) {
     throw std::logic_error("[jit] planner: reduction read before its phase");
+  } else if (auto* cat = fusable_concat(p, n.inputs.size())) {
+    r = emit_concat(n, cat->axis(), positional(g_.values[v].shape, vaxes_[v]), dtype);
   } else if (auto* un = dynamic_cast<const Unary*>(&p)) {
     r = b_->unary(un->op(), emit_value(n.inputs[0], vaxes_[v]));
   } else if (auto* bin = dynamic_cast<const Binary*>(&p)) {
@@ -753,6 +858,7 @@ int KernelEmitter::emit_member(int v) {
 Kernel KernelEmitter::build(const std::vector<int>& args, const std::vector<int>& outs,
                             const std::string& name) {
   k_.name = name;
+  store_prefix_.assign(outs.size(), 0);
   for (size_t i = 0; i < args.size(); ++i) {
     const auto& val = g_.values[args[i]];
     int64_t size = 1;
@@ -874,7 +980,9 @@ Kernel KernelEmitter::build(const std::vector<int>& args, const std::vector<int>
         for (size_t i = 0; i < vs.size(); ++i) {
           if (vs[i] == 1) strides[i] = 0;
         }
-        int index = b_->linear_index(positional(vs, vaxes_[v]), strides);
+        std::vector<int> at = positional(vs, vaxes_[v]);
+        store_prefix_[o] = own_prefix(at);
+        int index = b_->linear_index(at, strides);
         b_->store(static_cast<int>(args.size() + o), index, emit_value(v, vaxes_[v]));
       }
     }
@@ -905,10 +1013,22 @@ Plan Planner::run() {
   // Steps: (inputs, outputs, primitive, report entry), then a topological order.
   struct StepDraft {
     std::vector<int> inputs, outputs;
-    std::shared_ptr<Primitive> prim;
+    std::shared_ptr<Primitive> prim;  // null: kernels[kernel], compiled below
     Plan::Step report;
+    int kernel = -1;
+  };
+  struct KernelDraft {
+    Kernel k;
+    std::vector<int> args, outs;
+    std::vector<std::pair<int, int64_t>> checks;
+    std::map<int, int> load_prefix;
+    std::vector<int> store_prefix;
+    std::vector<std::string> sources;
+    std::vector<int> groups;  // planner groups it runs (fallback when codegen fails)
+    std::vector<int> parts;   // stitched: the kernels it replaces
   };
   std::vector<StepDraft> drafts;
+  std::vector<KernelDraft> kernels;
   for (size_t i = 0; i < g_.nodes.size(); ++i) {
     const auto& n = g_.nodes[i];
     const bool inline_kind = kind_[n.outputs[0]] == ValueKind::Inline;
@@ -925,11 +1045,28 @@ Plan Planner::run() {
                       n.prim,
                       {view ? "view" : "primitive", n.prim->name(), {n.prim->name()}, reason}});
   }
+  auto shape_size = [](const Shape& shape) {
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    return n;
+  };
+  // Codegen cannot take a group: run its members as primitives.
+  auto node_steps = [&](int gi, const std::string& why) {
+    std::vector<StepDraft> out;
+    for (int node : groups_[gi].members) {
+      const auto& n = g_.nodes[node];
+      out.push_back(
+          {n.inputs,
+           n.outputs,
+           n.prim,
+           {"primitive", n.prim->name(), {n.prim->name()}, "CODEGEN_UNSUPPORTED: " + why}});
+    }
+    return out;
+  };
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
     const Group& grp = groups_[gi];
     if (grp.members.empty()) continue;  // merged into another
     std::vector<int> outs;
-    std::set<int> member_nodes(grp.members.begin(), grp.members.end());
     for (int node : grp.members) {
       for (int v : g_.nodes[node].outputs) {
         if (materialize_reason_.count(v)) outs.push_back(v);
@@ -959,57 +1096,201 @@ Plan Planner::run() {
       KernelEmitter em(g_, grp, group_of_value_, static_cast<int>(gi), producer_, vaxes_,
                        red_in_axes_);
       Kernel k = em.build(args, outs, name);
-      compiler::CodegenOptions co;
-      co.fast_math = options_.fast_math;
-      auto fk = std::make_shared<FusedKernel>(std::move(k), co, em.range_checks_);
-      fk->cpu_kernel();  // compile now, so failures fall back below
-      drafts.push_back({args, outs, fk, {"fused", name, sources, ""}});
+      kernels.push_back({std::move(k),
+                         args,
+                         outs,
+                         em.range_checks_,
+                         em.load_prefix_,
+                         em.store_prefix_,
+                         sources,
+                         {static_cast<int>(gi)},
+                         {}});
+      drafts.push_back({args,
+                        outs,
+                        nullptr,
+                        {"fused", name, sources, ""},
+                        static_cast<int>(kernels.size()) - 1});
     } catch (const std::exception& e) {
-      // Codegen cannot take this group: run its members as primitives.
-      for (int node : grp.members) {
-        const auto& n = g_.nodes[node];
-        drafts.push_back({n.inputs,
-                          n.outputs,
-                          n.prim,
-                          {"primitive",
-                           n.prim->name(),
-                           {n.prim->name()},
-                           std::string("CODEGEN_UNSUPPORTED: ") + e.what()}});
-      }
+      for (auto& d : node_steps(static_cast<int>(gi), e.what())) drafts.push_back(std::move(d));
     }
   }
   // Topological order of the steps over value ids (Kahn).
-  std::vector<int> producer_step(nv, -1);
-  for (size_t s = 0; s < drafts.size(); ++s) {
-    for (int v : drafts[s].outputs) producer_step[v] = static_cast<int>(s);
-  }
-  std::vector<int> pending(drafts.size(), 0);
-  std::vector<std::vector<int>> users(drafts.size());
-  for (size_t s = 0; s < drafts.size(); ++s) {
-    for (int v : drafts[s].inputs) {
-      int p = producer_step[v];
-      if (p >= 0) {
-        ++pending[s];
-        users[p].push_back(static_cast<int>(s));
+  auto topological = [&](const std::vector<StepDraft>& steps) {
+    std::vector<int> producer_step(nv, -1);
+    for (size_t s = 0; s < steps.size(); ++s) {
+      for (int v : steps[s].outputs) producer_step[v] = static_cast<int>(s);
+    }
+    std::vector<int> pending(steps.size(), 0);
+    std::vector<std::vector<int>> users(steps.size());
+    for (size_t s = 0; s < steps.size(); ++s) {
+      for (int v : steps[s].inputs) {
+        int p = producer_step[v];
+        if (p >= 0) {
+          ++pending[s];
+          users[p].push_back(static_cast<int>(s));
+        }
       }
     }
-  }
-  std::vector<int> ready, order;
-  for (size_t s = 0; s < drafts.size(); ++s) {
-    if (!pending[s]) ready.push_back(static_cast<int>(s));
-  }
-  while (!ready.empty()) {
-    std::sort(ready.begin(), ready.end(), std::greater<int>());
-    int s = ready.back();
-    ready.pop_back();
-    order.push_back(s);
-    for (int u : users[s]) {
-      if (--pending[u] == 0) ready.push_back(u);
+    std::vector<int> ready, order;
+    for (size_t s = 0; s < steps.size(); ++s) {
+      if (!pending[s]) ready.push_back(static_cast<int>(s));
+    }
+    while (!ready.empty()) {
+      std::sort(ready.begin(), ready.end(), std::greater<int>());
+      int s = ready.back();
+      ready.pop_back();
+      order.push_back(s);
+      for (int u : users[s]) {
+        if (--pending[u] == 0) ready.push_back(u);
+      }
+    }
+    if (order.size() != steps.size()) {
+      throw std::logic_error("[jit] planner produced a cycle between kernels");
+    }
+    return order;
+  };
+
+  // Block fusion: kernels over the same batch elements become one kernel.
+  if (options_.fuse && options_.block_fusion && target_ != PlanTarget::SingleKernel &&
+      kernels.size() > 1) {
+    std::vector<int> order = topological(drafts);
+    BlockGraph bg;
+    bg.producer_step.assign(nv, -1);
+    for (size_t i = 0; i < order.size(); ++i) {
+      for (int v : drafts[order[i]].outputs) bg.producer_step[v] = static_cast<int>(i);
+    }
+    bg.preds.resize(order.size());
+    for (size_t i = 0; i < order.size(); ++i) {
+      std::set<int> p;
+      for (int v : drafts[order[i]].inputs) {
+        if (bg.producer_step[v] >= 0) p.insert(bg.producer_step[v]);
+      }
+      bg.preds[i].assign(p.begin(), p.end());
+    }
+    for (const auto& val : g_.values)
+      bg.value_shapes.emplace_back(val.shape.begin(), val.shape.end());
+    std::vector<KernelCandidate> cands;
+    std::vector<int> kernel_of_cand;
+    for (size_t i = 0; i < order.size(); ++i) {
+      const StepDraft& d = drafts[order[i]];
+      if (d.kernel < 0) continue;
+      const KernelDraft& kd = kernels[d.kernel];
+      KernelCandidate c{&kd.k, kd.args, kd.outs, {}, kd.store_prefix, {}};
+      for (size_t a = 0; a < kd.args.size(); ++a) {
+        auto lp = kd.load_prefix.find(static_cast<int>(a));
+        c.load_prefix.push_back(lp == kd.load_prefix.end() ? 0 : lp->second);
+      }
+      for (auto& [arg, size] : kd.checks) c.checked_args.push_back(arg);
+      cands.push_back(std::move(c));
+      bg.step_of.push_back(static_cast<int>(i));
+      kernel_of_cand.push_back(d.kernel);
+    }
+    BlockFusionLimits limits;
+    if (target_ == PlanTarget::CpuProgram) {
+      limits.min_batch = std::max<int64_t>(2, 2 * cpu::num_threads());
+      limits.max_local_bytes = 1 << 20;  // stack of the calling thread
+    }
+    std::map<int, int> stitched_into;  // kernel -> stitched kernel
+    for (const auto& block : plan_blocks(cands, bg, limits)) {
+      if (block.size() < 2) continue;
+      KernelDraft st;
+      std::vector<int> parts;
+      for (int c : block) parts.push_back(kernel_of_cand[c]);
+      std::set<int> produced;
+      for (int kp : parts) produced.insert(kernels[kp].outs.begin(), kernels[kp].outs.end());
+      std::map<int, int> ext_index;
+      for (int kp : parts) {
+        for (int v : kernels[kp].args) {
+          if (!produced.count(v) && !ext_index.count(v)) {
+            ext_index[v] = static_cast<int>(st.args.size());
+            st.args.push_back(v);
+          }
+        }
+      }
+      std::map<int, int> out_index;
+      for (int kp : parts) {
+        for (int v : kernels[kp].outs) {
+          out_index[v] = static_cast<int>(st.args.size() + st.outs.size());
+          st.outs.push_back(v);
+        }
+      }
+      std::vector<compiler::KernelArg> kargs;
+      for (int v : st.args) kargs.push_back({g_.values[v].dtype, shape_size(g_.values[v].shape)});
+      for (int v : st.outs) {
+        kargs.push_back({g_.values[v].dtype, shape_size(g_.values[v].shape), true});
+      }
+      std::vector<Kernel> regridded;
+      regridded.reserve(parts.size());
+      std::vector<compiler::StitchPart> sparts;
+      for (int kp : parts) {
+        const KernelDraft& kd = kernels[kp];
+        regridded.push_back(compiler::regrid(kd.k, 1));
+        std::vector<int> map;
+        for (int v : kd.args) map.push_back(produced.count(v) ? out_index.at(v) : ext_index.at(v));
+        for (int v : kd.outs) map.push_back(out_index.at(v));
+        for (auto& [arg, size] : kd.checks) st.checks.push_back({map[arg], size});
+        st.sources.insert(st.sources.end(), kd.sources.begin(), kd.sources.end());
+        st.groups.insert(st.groups.end(), kd.groups.begin(), kd.groups.end());
+        sparts.push_back({nullptr, std::move(map)});
+      }
+      for (size_t i = 0; i < sparts.size(); ++i) sparts[i].kernel = &regridded[i];
+      std::string name = kernels[parts[0]].k.name;
+      name.replace(name.rfind("_k"), 2, "_b");
+      st.k = compiler::stitch(sparts, kargs, name);
+      st.parts = parts;
+      kernels.push_back(std::move(st));
+      for (int kp : parts) stitched_into[kp] = static_cast<int>(kernels.size()) - 1;
+    }
+    if (!stitched_into.empty()) {
+      std::vector<StepDraft> next;
+      std::set<int> placed;
+      for (auto& d : drafts) {
+        auto it = d.kernel >= 0 ? stitched_into.find(d.kernel) : stitched_into.end();
+        if (it == stitched_into.end()) {
+          next.push_back(std::move(d));
+        } else if (placed.insert(it->second).second) {
+          const KernelDraft& kd = kernels[it->second];
+          next.push_back(
+              {kd.args, kd.outs, nullptr, {"fused", kd.k.name, kd.sources, ""}, it->second});
+        }
+      }
+      drafts = std::move(next);
     }
   }
-  if (order.size() != drafts.size()) {
-    throw std::logic_error("[jit] planner produced a cycle between kernels");
+
+  // Compile the kernels now, so codegen failures fall back: a stitched
+  // kernel to its parts, a kernel to its nodes as primitives.
+  compiler::CodegenOptions co;
+  co.fast_math = options_.fast_math;
+  std::function<void(int, std::vector<StepDraft>&)> compile = [&](int ki,
+                                                                  std::vector<StepDraft>& out) {
+    KernelDraft& kd = kernels[ki];
+    try {
+      auto fk = std::make_shared<FusedKernel>(kd.k, co, kd.checks);
+      fk->cpu_kernel();
+      out.push_back({kd.args, kd.outs, fk, {"fused", kd.k.name, kd.sources, ""}});
+    } catch (const std::exception& e) {
+      if (!kd.parts.empty()) {
+        for (int p : kd.parts) compile(p, out);
+      } else {
+        for (int gi : kd.groups) {
+          for (auto& d : node_steps(gi, e.what())) out.push_back(std::move(d));
+        }
+      }
+    }
+  };
+  {
+    std::vector<StepDraft> next;
+    for (auto& d : drafts) {
+      if (d.kernel < 0) {
+        next.push_back(std::move(d));
+      } else {
+        compile(d.kernel, next);
+      }
+    }
+    drafts = std::move(next);
   }
+  std::vector<int> order = topological(drafts);
   Plan plan;
   plan.program.values = g_.values;
   plan.program.inputs = g_.inputs;
@@ -1028,6 +1309,11 @@ Plan Planner::run() {
 }  // namespace
 
 Plan make_plan(const Graph& simplified, const JitOptions& options, PlanTarget target) {
+  if (options.fuse && options.block_fusion && target != PlanTarget::SingleKernel) {
+    const Graph split = split_batch_reductions(
+        simplified, target == PlanTarget::CpuProgram ? std::max(2, 2 * cpu::num_threads()) : 2);
+    return Planner(split, options, target).run();
+  }
   return Planner(simplified, options, target).run();
 }
 

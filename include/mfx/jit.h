@@ -36,6 +36,10 @@ struct JitOptions {
   /// Fast numerics in generated kernels (reassociated reductions,
   /// polynomial transcendental functions).
   bool fast_math = false;
+  /// Block fusion (rules 3-4 of the design): kernels over the same batch
+  /// elements whose values stay within one element become one kernel, one
+  /// grid point per element running all of them.
+  bool block_fusion = true;
   /// When set, every newly compiled signature (the derivative and batched
   /// programs made by grad/jvp/vmap of it too) writes its fusion report to
   /// report_dir/<name>_<n>, as the MFX_FUSION_REPORT environment variable
