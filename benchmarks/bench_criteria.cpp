@@ -82,40 +82,59 @@ int main(int argc, char** argv) {
   // The two jit plans alternate, so machine noise hits both alike.
   auto [tj, tp] = bench::interleaved_min_ms(run_jit, run_plain);
 
-  // The jitted step's report: launches by kind.
+  // The jitted step's reports: launches by kind. The JitFunction inside
+  // jit_tree is not exposed; trace the same step through jit() over flat
+  // leaves. The GPU plan runs here too (kernels compiled for the CPU), so
+  // its results are checked against eager.
   run_jit();
-  std::filesystem::create_directories(report_dir);
-  // The JitFunction inside jit_tree is not exposed; trace the same step
-  // through jit() over flat leaves to get its report.
-  auto flat_step = jit(
-      [&](const std::vector<array>& leaves) {
-        size_t pos = 0;
-        auto like = std::make_tuple(probe, outs, targets);
-        auto args = mfx::detail::rebuild_from(like, leaves, pos);
-        auto r = std::apply(step, args);
-        std::vector<array> flat;
-        std::string s;
-        mfx::detail::flatten_into(r, flat, s);
-        return flat;
-      },
-      {.name = "matchfree_step"});
+  auto flat_fn = [&](const std::vector<array>& leaves) {
+    size_t pos = 0;
+    auto like = std::make_tuple(probe, outs, targets);
+    auto args = mfx::detail::rebuild_from(like, leaves, pos);
+    auto r = std::apply(step, args);
+    std::vector<array> flat;
+    std::string s;
+    mfx::detail::flatten_into(r, flat, s);
+    return flat;
+  };
   std::vector<array> leaves;
   std::string s;
   mfx::detail::flatten_into(std::make_tuple(probe, outs, targets), leaves, s);
-  eval(flat_step(leaves));
-  flat_step.write_report(report_dir, false);
-  auto j = nlohmann::json::parse(flat_step.report_json());
-  std::map<std::string, int> by_name;
-  int fused = 0, library = 0;
-  for (auto& k : j["kernels"]) {
-    if (k["kind"] == "view") continue;
-    if (k["kind"] == "fused") {
-      ++fused;
-    } else {
-      ++library;
-      by_name[k["name"].get<std::string>()]++;
+  const std::vector<array> want = flat_fn(leaves);
+  eval(want);
+  struct Launches {
+    int fused = 0, library = 0;
+    std::map<std::string, int> by_name;
+    double max_rel_diff = 0;  // against eager, relative to each output's largest |value|
+  };
+  auto report = [&](bool gpu, const std::string& dir) {
+    auto f = jit(flat_fn, {.name = "matchfree_step", .plan_for_gpu = gpu});
+    auto got = f(leaves);
+    eval(got);
+    std::filesystem::create_directories(dir);
+    f.write_report(dir, gpu);
+    Launches l;
+    for (size_t i = 0; i < got.size(); ++i) {
+      double scale = max(abs(astype(want[i], float64))).item<double>();
+      double diff = max(abs(astype(got[i], float64) - astype(want[i], float64))).item<double>();
+      // Outputs that are zero up to rounding (the gradient of the
+      // shift-invariant softmax's bias) count against 1e-6, not themselves.
+      l.max_rel_diff = std::max(l.max_rel_diff, diff / std::max(scale, 1e-6));
     }
-  }
+    const auto j = nlohmann::json::parse(f.report_json());
+    for (auto& k : j["kernels"]) {
+      if (k["kind"] == "view") continue;
+      if (k["kind"] == "fused") {
+        ++l.fused;
+      } else {
+        ++l.library;
+        l.by_name[k["name"].get<std::string>()]++;
+      }
+    }
+    return l;
+  };
+  const Launches cpu_plan = report(false, report_dir);
+  const Launches gpu_plan = report(true, report_dir + "_gpu");
   fmt::print("match-free loss + gradients, {} layers, B={} N={} K={} D={} M={}\n", layers, B, N, K,
              D, M);
   fmt::print(
@@ -123,16 +142,23 @@ int main(int argc, char** argv) {
       "matching) {:.1f} ms\n",
       te, tj, te / tj, th);
   fmt::print("  jit without block fusion {:.1f} ms (block fusion speed-up {:.2f})\n", tp, tp / tj);
-  fmt::print("  launches per call: {} fused kernels + {} library/primitive calls:", fused, library);
-  for (auto& [name, n] : by_name) fmt::print(" {}x{}", n, name);
-  fmt::print("\n  fusion report: {}/summary.txt\n", report_dir);
+  auto print_plan = [](const char* what, const Launches& l, const std::string& dir) {
+    fmt::print("  {}: {} fused kernels + {} library calls:", what, l.fused, l.library);
+    for (auto& [name, n] : l.by_name) fmt::print(" {}x{}", n, name);
+    fmt::print("\n    results vs eager: max relative difference {:.1e}; report {}/summary.txt\n",
+               l.max_rel_diff, dir);
+  };
+  print_plan("CPU plan (run here)", cpu_plan, report_dir);
+  print_plan("GPU plan (PTX for sm_80/sm_90, run here on the CPU)", gpu_plan, report_dir + "_gpu");
   if (!json_path.empty()) {
     std::ofstream(json_path) << nlohmann::json{{"eager_ms", te},
                                                {"jit_ms", tj},
                                                {"jit_no_block_fusion_ms", tp},
                                                {"hungarian_ms", th},
-                                               {"fused_kernels", fused},
-                                               {"library_calls", by_name}}
+                                               {"fused_kernels", cpu_plan.fused},
+                                               {"library_calls", cpu_plan.by_name},
+                                               {"gpu_plan_fused_kernels", gpu_plan.fused},
+                                               {"gpu_plan_library_calls", gpu_plan.by_name}}
                                     .dump(2)
                              << "\n";
   }

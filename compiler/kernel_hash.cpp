@@ -16,7 +16,7 @@ namespace {
 // below (and bump kKernelHashVersion if old entries become wrong).
 static_assert(sizeof(CodegenOptions) == 1, "hash the new CodegenOptions field");
 static_assert(sizeof(KernelArg) == 24, "hash the new KernelArg field");
-static_assert(sizeof(LocalArray) == 32, "hash the new LocalArray field");
+static_assert(sizeof(LocalArray) == 40, "hash the new LocalArray field");
 static_assert(sizeof(Expr) == 64, "hash the new Expr field");
 static_assert(sizeof(Store) == 12, "hash the new Store field");
 static_assert(sizeof(Materialize) == 8, "hash the new Materialize field");
@@ -129,6 +129,7 @@ KernelHash kernel_hash(const Kernel& kernel, Target target, const CodegenOptions
   e.list(kernel.locals, [&](const LocalArray& l) {
     e.enumeration(l.dtype);
     e.ints(l.shape);
+    e.i64(l.region);
   });
   e.list(kernel.phases, [&](const Phase& p) { encode(e, p); });
 

@@ -314,8 +314,9 @@ std::string to_string(const Kernel& k) {
                      k.args[i].output ? " out" : "");
   }
   for (size_t i = 0; i < k.locals.size(); ++i) {
-    s += fmt::format("  local {}: {}{}\n", i, dtype_name(k.locals[i].dtype),
-                     shape_text(k.locals[i].shape));
+    s += fmt::format("  local {}: {}{}{}\n", i, dtype_name(k.locals[i].dtype),
+                     shape_text(k.locals[i].shape),
+                     k.locals[i].region ? fmt::format(" region {}", k.locals[i].region) : "");
   }
   for (size_t p = 0; p < k.phases.size(); ++p) {
     const Phase& ph = k.phases[p];

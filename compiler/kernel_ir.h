@@ -44,10 +44,14 @@ struct KernelArg {
   bool output = false;
 };
 
-/// A local array (per grid point): shape and dtype.
+/// A local array (per grid point): shape and dtype. Locals of different
+/// `region`s are never live at the same time (the parts of a stitched
+/// kernel run one after another), so the GPU emitter lets regions share
+/// shared memory.
 struct LocalArray {
   Dtype dtype;
   std::vector<int64_t> shape;
+  int region = 0;
   int64_t size() const {
     int64_t n = 1;
     for (auto d : shape) n *= d;

@@ -100,7 +100,11 @@ Kernel stitch(const std::vector<StitchPart>& parts, std::vector<KernelArg> args,
       }
     }
     const int local0 = static_cast<int>(out.locals.size());
-    out.locals.insert(out.locals.end(), k.locals.begin(), k.locals.end());
+    const int region = static_cast<int>(&part - parts.data());
+    for (LocalArray l : k.locals) {
+      l.region = region;
+      out.locals.push_back(std::move(l));
+    }
     for (const Phase& ph : k.phases) {
       Phase np = ph;
       for (Expr& e : np.exprs) {

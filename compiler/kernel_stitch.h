@@ -26,7 +26,8 @@ struct StitchPart {
 
 /// Runs `parts` (all with the same grid) one after another at every grid
 /// point: phases concatenated in order, locals renumbered, loads and stores
-/// redirected through the arg maps. A buffer one part stores and a later part
+/// redirected through the arg maps; part i's locals get region i (they may
+/// share memory with other parts'). A buffer one part stores and a later part
 /// loads must be an output arg that every grid point writes and reads only in
 /// its own slice (the caller checks this); the GPU emitter's barrier between
 /// phases then orders the write before the read. Throws std::logic_error when

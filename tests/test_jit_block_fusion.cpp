@@ -3,6 +3,7 @@
 // Results equal eager and the unstitched plan; kernel counts come from the
 // JSON report; values read across batch elements or through a library call
 // keep their kernels apart.
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "compiler/codegen.h"
@@ -216,4 +217,97 @@ TEST_CASE("batch reductions split into per-image partials and a small sum", "[ji
   // The per-image partials in one kernel; the two [16, 1, 1] batch sums in
   // another, the [16, 40, 1] one in a third.
   CHECK(fused_kernels(blocked) == 3);
+}
+
+TEST_CASE("stitched parts share shared memory on the GPU", "[jit][block]") {
+  using namespace mfx::compiler;
+  // Two per-row softmax-like kernels over [B, 64, 100], each caching exp(x)
+  // in a [64, 100] local (25.6 KB); stitched, the second reuses the first's.
+  const int64_t B = 4, R = 64, C = 100;
+  auto part = [&](const std::string& name) {
+    Kernel k;
+    k.name = name;
+    k.args = {{float32, B * R * C}, {float32, B * R * C, true}};
+    k.grid = {B};
+    k.locals = {{float32, {R, C}}, {float32, {R}}};
+    Phase cache;
+    cache.domain = {R, C};
+    PhaseBuilder c(cache);
+    int at = c.linear_index({c.grid_index(0), c.domain_index(0), c.domain_index(1)}, {R * C, C, 1});
+    c.materialize(0, c.unary(UnaryOp::Exp, c.load(0, float32, at)));
+    Phase red;
+    red.kind = PhaseKind::Reduce;
+    red.domain = {R, C};
+    red.reduced_axes = {1};
+    PhaseBuilder r(red);
+    r.reduce(ReduceOp::Sum, 1, r.load_local(0, float32, {r.domain_index(0), r.domain_index(1)}));
+    Phase out;
+    out.domain = {R, C};
+    PhaseBuilder o(out);
+    int at2 =
+        o.linear_index({o.grid_index(0), o.domain_index(0), o.domain_index(1)}, {R * C, C, 1});
+    o.store(
+        1, at2,
+        o.binary(BinaryOp::Divide, o.load_local(0, float32, {o.domain_index(0), o.domain_index(1)}),
+                 o.load_local(1, float32, {o.domain_index(0)})));
+    k.phases = {cache, red, out};
+    return k;
+  };
+  Kernel a = part("first"), b = part("second");
+  std::vector<KernelArg> args = {
+      {float32, B * R * C}, {float32, B * R * C, true}, {float32, B * R * C, true}};
+  Kernel st = stitch({{&a, {0, 1}}, {&b, {1, 2}}}, args, "shared");
+  CHECK(st.locals[2].region == 1);
+  PtxKernel one = compile_ptx(a, Target::Sm90, {});
+  PtxKernel both = compile_ptx(st, Target::Sm90, {});
+  CHECK(both.shared_bytes == one.shared_bytes);
+  CHECK(both.shared_bytes < 2 * R * C * 4);
+  CHECK_NOTHROW(run_ptxas(both.ptx, Target::Sm90));
+}
+
+TEST_CASE("a GPU plan runs small scatter-adds and matmuls as fused reductions", "[jit][block]") {
+  array logits = astype(rand_like({4, 50, 7}, 31), float32);
+  array labels = array({0, 6, 2, 2, 5, 1, 3, 3, 0, 4, 6, 1, 2, 2, 2, 5, 0, 1, 6, 6, 4, 4, 3, 0},
+                       Shape{4, 6}, int32);
+  array w = astype(rand_like({4, 6, 7}, 32), float32);
+  auto f = [](const std::vector<array>& a) {
+    auto [outs, grads] = vjp(
+        [&](const std::vector<array>& p) {
+          array z = take_along_axis(p[0], expand_dims(a[1], 1), 2);  // [4, 50, 6]
+          array y = matmul(sigmoid(z), a[2]);                        // contraction 6
+          return std::vector<array>{sum(square(y)) + sum(z * z)};
+        },
+        {a[0]}, std::vector<array>{ones({}, float32)});
+    return std::vector<array>{outs[0], grads[0]};
+  };
+  auto want = f({logits, labels, w});
+  JitFunction gpu = jit(f, {.name = "gpu_plan", .plan_for_gpu = true});
+  JitFunction cpu = jit(f, {.name = "cpu_plan"});
+  auto got = gpu({logits, labels, w});
+  auto got_cpu = cpu({logits, labels, w});
+  for (size_t k = 0; k < want.size(); ++k) {
+    check_close(got[k], values(want[k]), want[k].shape(), 1e-5, 1e-5);
+    check_close(got_cpu[k], values(want[k]), want[k].shape(), 1e-5, 1e-5);
+  }
+  auto names = [](const JitFunction& jf) {
+    std::vector<std::string> n;
+    const auto j = nlohmann::json::parse(jf.report_json());
+    for (auto& k : j["kernels"]) {
+      if (k["kind"] != "view") n.push_back(k["name"]);
+    }
+    return n;
+  };
+  INFO(gpu.report_json());
+  for (const auto& n : names(gpu)) {
+    CHECK(n != "Matmul");
+    CHECK(n != "ScatterAdd");
+  }
+  // The CPU plan keeps the library calls (BLAS and the scatter are cheaper there).
+  auto cpu_names = names(cpu);
+  CHECK(std::count(cpu_names.begin(), cpu_names.end(), "Matmul") >= 1);
+  CHECK(std::count(cpu_names.begin(), cpu_names.end(), "ScatterAdd") == 1);
+  // Out-of-range labels still raise an error, not a silent drop.
+  array bad =
+      where(equal(reshape(arange(24, int32), {4, 6}), array(5, int32)), array(7, int32), labels);
+  mfx::test::check_throws_with([&] { eval(gpu({logits, bad, w})); }, {"index 7", "size 7"});
 }

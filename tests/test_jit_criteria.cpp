@@ -41,14 +41,26 @@ Problem make_problem(int layers, int B, int N, int K, int D, int M, Dtype dtype)
 }  // namespace
 
 TEST_CASE("jit of the match-free loss and its gradients equals eager", "[jit][criteria]") {
-  auto p = make_problem(2, 3, 12, 5, 8, 4, float64);
+  // Five images: block fusion applies on 2-4 core machines (and on a GPU).
+  auto p = make_problem(2, 5, 12, 5, 8, 6, float64);
   auto step = matchfree_loss_and_grads(2);
   auto [loss, g_probe, g_outs] = step(p.probe, p.outs, p.targets);
-  auto jstep = jit_tree(step, {.name = "matchfree"});
-  auto [jloss, jg_probe, jg_outs] = jstep(p.probe, p.outs, p.targets);
-  CHECK(jloss.item<double>() == Approx(loss.item<double>()).epsilon(1e-12));
-  auto a = g_probe.leaves(), b = jg_probe.leaves();
-  for (size_t i = 0; i < a.size(); ++i) check_close(b[i], values(a[i]), a[i].shape(), 1e-10, 1e-12);
-  a = g_outs.leaves(), b = jg_outs.leaves();
-  for (size_t i = 0; i < a.size(); ++i) check_close(b[i], values(a[i]), a[i].shape(), 1e-10, 1e-12);
+  const std::vector<std::pair<std::string, JitOptions>> plans = {
+      {"cpu", {.name = "matchfree"}},
+      {"no_block_fusion", {.name = "matchfree_plain", .block_fusion = false}},
+      {"gpu", {.name = "matchfree_gpu", .plan_for_gpu = true}}};
+  for (const auto& [what, options] : plans) {
+    INFO("plan: " << what);
+    auto jstep = jit_tree(step, options);
+    auto [jloss, jg_probe, jg_outs] = jstep(p.probe, p.outs, p.targets);
+    CHECK(jloss.item<double>() == Approx(loss.item<double>()).epsilon(1e-12));
+    auto a = g_probe.leaves(), b = jg_probe.leaves();
+    for (size_t i = 0; i < a.size(); ++i) {
+      check_close(b[i], values(a[i]), a[i].shape(), 1e-10, 1e-12);
+    }
+    a = g_outs.leaves(), b = jg_outs.leaves();
+    for (size_t i = 0; i < a.size(); ++i) {
+      check_close(b[i], values(a[i]), a[i].shape(), 1e-10, 1e-12);
+    }
+  }
 }

@@ -33,6 +33,7 @@ struct Block {
   int64_t local_bytes = 0;
   std::vector<int> members;  // kernel indices
   std::set<int> steps;       // their step ids
+  std::set<int> buffers;     // values the stitched kernel would take
 };
 
 }  // namespace
@@ -101,20 +102,30 @@ std::vector<std::vector<int>> plan_blocks(const std::vector<KernelCandidate>& ke
     bool joined = false;
     for (int b = static_cast<int>(blocks.size()) - 1; eligible && b >= 0 && !joined; --b) {
       Block& blk = blocks[b];
-      if (blk.batch != k.grid[0] || blk.local_bytes + bytes > limits.max_local_bytes) continue;
+      const int64_t together =
+          limits.locals_alias ? std::max(blk.local_bytes, bytes) : blk.local_bytes + bytes;
+      if (blk.batch != k.grid[0] || together > limits.max_local_bytes) continue;
+      std::set<int> buffers = blk.buffers;
+      buffers.insert(kernels[i].args.begin(), kernels[i].args.end());
+      buffers.insert(kernels[i].outs.begin(), kernels[i].outs.end());
+      if (buffers.size() > limits.max_args) continue;
       if (!reads_locally(static_cast<int>(i), blk) || !no_detour(static_cast<int>(i), b)) {
         continue;
       }
       blk.members.push_back(static_cast<int>(i));
       blk.steps.insert(graph.step_of[i]);
-      blk.local_bytes += bytes;
+      blk.local_bytes = together;
+      blk.buffers = std::move(buffers);
       block_of_step[graph.step_of[i]] = b;
       joined = true;
     }
     if (joined) continue;
     if (eligible) {
       block_of_step[graph.step_of[i]] = static_cast<int>(blocks.size());
-      blocks.push_back({k.grid[0], bytes, {static_cast<int>(i)}, {graph.step_of[i]}});
+      Block fresh{k.grid[0], bytes, {static_cast<int>(i)}, {graph.step_of[i]}, {}};
+      fresh.buffers.insert(kernels[i].args.begin(), kernels[i].args.end());
+      fresh.buffers.insert(kernels[i].outs.begin(), kernels[i].outs.end());
+      blocks.push_back(std::move(fresh));
     } else {
       out.push_back({static_cast<int>(i)});
     }

@@ -30,8 +30,10 @@ struct KernelCandidate {
 
 struct BlockFusionLimits {
   int64_t min_batch = 2;                // a batch axis of fewer elements is not worth it
-  int64_t max_local_bytes = 160 << 10;  // locals per grid point (shared memory / stack)
-  int64_t max_block_points = 1 << 18;   // points of the largest phase per grid point
+  int64_t max_local_bytes = 227 << 10;  // locals per grid point (sm_90 shared memory per block)
+  int64_t max_block_points = 1 << 20;   // points of the largest phase per grid point
+  bool locals_alias = false;            // stitched parts share local memory (max, not sum)
+  size_t max_args = 4000;  // buffers of one kernel (PTX 8.1 takes 32 KiB of parameters)
 };
 
 /// The steps of a plan around the candidates: which step produces each

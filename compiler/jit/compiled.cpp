@@ -10,7 +10,8 @@ namespace mfx::jit_detail {
 
 CompiledFunction::CompiledFunction(Graph traced, JitOptions options)
     : traced_(std::move(traced)), options_(std::move(options)) {
-  plan_ = make_plan(simplify(traced_, &simplify_stats_), options_, PlanTarget::CpuProgram);
+  plan_ = make_plan(simplify(traced_, &simplify_stats_), options_,
+                    options_.plan_for_gpu ? PlanTarget::GpuProgram : PlanTarget::CpuProgram);
 }
 
 std::vector<array> CompiledFunction::run(const std::vector<array>& inputs) const {

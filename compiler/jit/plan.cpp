@@ -16,11 +16,13 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 
 #include "compiler/jit/block_fusion.h"
 #include "compiler/jit/fused_kernel.h"
+#include "compiler/jit/small_contractions.h"
 #include "compiler/kernel_builder.h"
 #include "compiler/kernel_stitch.h"
 #include "cpu/parallel.h"
@@ -98,6 +100,10 @@ struct Group {
 // points than the CPU has threads to share them (its body would run on one
 // thread); a GPU plan will use its SM count instead.
 constexpr int64_t kBigKernelPoints = 1 << 12;
+
+// Shared memory a GPU kernel may fill with values it computes once for
+// several phases (reduction results come on top).
+constexpr int64_t kGpuCacheBytes = 48 << 10;
 
 bool starves_parallelism(const Group& g, const std::set<int>& folds) {
   const int64_t kMinParallelGrid = 2 * std::max(1, cpu::num_threads());
@@ -446,6 +452,17 @@ void Planner::assign(int node) {
     value_deps_[n.outputs[0]] = non_member_deps();
     return;
   }
+  // Checked indices (small_contractions.h) are read through like a view; the
+  // kernel checks the value in memory they view.
+  if (dynamic_cast<const RangeCheckedIndex*>(&p)) {
+    const int u = n.inputs[0];
+    if (kind_[u] == ValueKind::Member) materialize(u, "GATHER_OR_PAD_OPERAND");
+    if (kind_[u] != ValueKind::Inline || index_base(u) >= 0) {
+      kind_[n.outputs[0]] = ValueKind::Inline;
+      value_deps_[n.outputs[0]] = non_member_deps();
+      return;
+    }
+  }
   // A gather becomes an indexed load in its consumers when its indices are
   // in memory (the kernel checks their range before it runs, like eager); a
   // constant pad becomes a bounds test selecting between a load and the value.
@@ -485,12 +502,17 @@ void Planner::assign(int node) {
           return;
         }
       }
-      {
-        for (int gi = static_cast<int>(groups_.size()) - 1; gi >= 0; --gi) {
-          if (!groups_[gi].members.empty() && groups_[gi].space == shape && can_join(node, gi)) {
-            join(node, gi);
-            return;
-          }
+      // Horizontal fusion. A GPU plan leaves independent work with
+      // reductions to block fusion, whose parts share shared memory; one
+      // group would hold all their locals at once.
+      const bool horizontal = target_ != PlanTarget::GpuProgram || (!reduce && cands.empty());
+      for (int gi = static_cast<int>(groups_.size()) - 1; horizontal && gi >= 0; --gi) {
+        const Group& other = groups_[gi];
+        if (other.members.empty() || other.space != shape) continue;
+        if (target_ == PlanTarget::GpuProgram && !other.reduced.empty()) continue;
+        if (can_join(node, gi)) {
+          join(node, gi);
+          return;
         }
       }
       groups_.push_back({shape, {}, {}});
@@ -516,8 +538,9 @@ class KernelEmitter {
  public:
   KernelEmitter(const Graph& g, const Group& grp, const std::vector<int>& group_of_value, int id,
                 const std::vector<int>& producer, const std::vector<std::vector<int>>& vaxes,
-                const std::map<int, std::vector<int>>& red_in_axes)
-      : g_(g),
+                const std::map<int, std::vector<int>>& red_in_axes, int64_t cache_bytes)
+      : cache_bytes_(cache_bytes),
+        g_(g),
         grp_(grp),
         group_of_value_(group_of_value),
         id_(id),
@@ -528,6 +551,7 @@ class KernelEmitter {
   Kernel build(const std::vector<int>& args, const std::vector<int>& outs, const std::string& name);
 
  private:
+  int64_t cache_bytes_;  // locals for values computed once and read by several phases
   const Graph& g_;
   const Group& grp_;
   const std::vector<int>& group_of_value_;
@@ -575,6 +599,7 @@ class KernelEmitter {
   int emit_member(int v);
   int emit_index(int v, const std::vector<int>& idx);
   int gather_index(int indices, const std::vector<int>& at, int64_t size);
+  int index_arg(int v) const;
   int emit_concat(const Graph::Node& n, int axis, const std::vector<int>& idx, Dtype dtype);
 
  public:
@@ -659,18 +684,23 @@ void KernelEmitter::choose_materializations(size_t phases,
     for (int r : roots(i)) reach(r, seen);
     candidates.insert(seen.begin(), seen.end());
   }
+  int64_t used = 0;
   for (auto it = candidates.rbegin(); it != candidates.rend(); ++it) {
     int v = *it;
     int64_t size = 1;
     for (auto e : extents_of(g_.values[v].shape, vaxes_[v])) size *= e;
-    if (size > kMaxLocal || !expensive(v)) continue;
+    const int64_t bytes = size * static_cast<int64_t>(size_of(g_.values[v].dtype));
+    if (size > kMaxLocal || used + bytes > cache_bytes_ || !expensive(v)) continue;
     std::vector<size_t> users;
     for (size_t i = 0; i < phases; ++i) {
       std::set<int> seen;
       for (int r : roots(i)) reach(r, seen);
       if (seen.count(v)) users.push_back(i);
     }
-    if (users.size() >= 2) materialize_before_[v] = users.front();
+    if (users.size() >= 2) {
+      materialize_before_[v] = users.front();
+      used += bytes;
+    }
   }
 }
 
@@ -710,10 +740,18 @@ int KernelEmitter::emit_index(int v, const std::vector<int>& idx) {
   const int u = n.inputs[0];
   const Shape& us = g_.values[u].shape;
   std::vector<int> ui(us.size());
+  if (auto* rc = dynamic_cast<const RangeCheckedIndex*>(&p)) {
+    range_checks_.push_back({index_arg(u), rc->size()});
+    return emit_index(u, idx);
+  }
   if (auto* pad = dynamic_cast<const Pad*>(&p)) {
     if (std::find(us.begin(), us.end(), 0) != us.end()) return emit_index(n.inputs[1], {});
     int valid = -1;
     for (size_t i = 0; i < us.size(); ++i) {
+      if (pad->low()[i] == 0 && us[i] == s[i]) {  // not padded along this dim
+        ui[i] = idx[i];
+        continue;
+      }
       int j = b_->add(idx[i], b_->index(-pad->low()[i]));
       int inside =
           b_->binary(BinaryOp::LogicalAnd, b_->binary(BinaryOp::GreaterEqual, j, b_->index(0)),
@@ -735,7 +773,9 @@ int KernelEmitter::emit_index(int v, const std::vector<int>& idx) {
     for (size_t i = 0; i < s.size(); ++i) ui[t->axes()[i]] = idx[i];
   } else if (auto* sl = dynamic_cast<const Slice*>(&p)) {
     for (size_t i = 0; i < us.size(); ++i) {
-      ui[i] = b_->add(b_->index(sl->start()[i]), b_->mul(idx[i], b_->index(sl->step()[i])));
+      const int64_t start = sl->start()[i], step = sl->step()[i];
+      ui[i] = start == 0 && step == 1 ? idx[i]
+                                      : b_->add(b_->index(start), b_->mul(idx[i], b_->index(step)));
     }
   } else if (auto* ga = dynamic_cast<const Gather*>(&p)) {
     // out = a.shape[:axis] + idx.shape + a.shape[axis+1:]
@@ -750,10 +790,18 @@ int KernelEmitter::emit_index(int v, const std::vector<int>& idx) {
     ui = idx;
     ui[gx->axis()] = gather_index(n.inputs[1], idx, us[gx->axis()]);
   } else if (dynamic_cast<const Reshape*>(&p)) {
-    Strides vs = row_major(s), ust = row_major(us);
-    int lin = b_->linear_index(idx, std::vector<int64_t>(vs.begin(), vs.end()));
-    for (size_t i = 0; i < us.size(); ++i) {
-      ui[i] = us[i] == 1 ? zero() : b_->mod(b_->div(lin, b_->index(ust[i])), b_->index(us[i]));
+    // Leading dims both shapes share pass through (they keep a batch index
+    // recognisable); the rest goes through the linear index.
+    size_t keep = 0;
+    while (keep < s.size() && keep < us.size() && s[keep] == us[keep]) ++keep;
+    for (size_t i = 0; i < keep; ++i) ui[i] = idx[i];
+    Shape s_rest(s.begin() + keep, s.end()), us_rest(us.begin() + keep, us.end());
+    Strides vs = row_major(s_rest), ust = row_major(us_rest);
+    std::vector<int> idx_rest(idx.begin() + keep, idx.end());
+    int lin = b_->linear_index(idx_rest, std::vector<int64_t>(vs.begin(), vs.end()));
+    for (size_t i = keep; i < us.size(); ++i) {
+      ui[i] =
+          us[i] == 1 ? zero() : b_->mod(b_->div(lin, b_->index(ust[i - keep])), b_->index(us[i]));
     }
   } else {
     throw std::logic_error("[jit] planner: unexpected inline node " + p.name());
@@ -761,21 +809,27 @@ int KernelEmitter::emit_index(int v, const std::vector<int>& idx) {
   return emit_index(u, ui);
 }
 
-int KernelEmitter::gather_index(int indices, const std::vector<int>& at, int64_t size) {
-  int raw = b_->cast(emit_index(indices, at), int64);
-  int wrapped = b_->add(raw, b_->index(size));
-  int negative = b_->binary(BinaryOp::Less, raw, b_->index(0));
-  // Indices read through views: the range check covers the viewed value.
-  int base = indices;
+// The argument holding index values `v` reads, directly or through views:
+// the range check covers that whole buffer.
+int KernelEmitter::index_arg(int v) const {
+  int base = v;
   auto arg = arg_of_value_.find(base);
   while (arg == arg_of_value_.end() && producer_[base] >= 0 && !member(base) &&
          is_view(*g_.nodes[producer_[base]].prim)) {
     base = g_.nodes[producer_[base]].inputs[0];
     arg = arg_of_value_.find(base);
   }
-  if (arg == arg_of_value_.end())
+  if (arg == arg_of_value_.end()) {
     throw std::logic_error("[jit] planner: gather indices not in memory");
-  range_checks_.push_back({arg->second, size});
+  }
+  return arg->second;
+}
+
+int KernelEmitter::gather_index(int indices, const std::vector<int>& at, int64_t size) {
+  int raw = b_->cast(emit_index(indices, at), int64);
+  int wrapped = b_->add(raw, b_->index(size));
+  int negative = b_->binary(BinaryOp::Less, raw, b_->index(0));
+  range_checks_.push_back({index_arg(indices), size});
   return b_->select(negative, wrapped, raw);
 }
 
@@ -1093,8 +1147,11 @@ Plan Planner::run() {
       if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
     }
     try {
+      // A GPU kernel keeps its cached values in shared memory.
+      const int64_t cache_bytes =
+          target_ == PlanTarget::GpuProgram ? kGpuCacheBytes : std::numeric_limits<int64_t>::max();
       KernelEmitter em(g_, grp, group_of_value_, static_cast<int>(gi), producer_, vaxes_,
-                       red_in_axes_);
+                       red_in_axes_, cache_bytes);
       Kernel k = em.build(args, outs, name);
       kernels.push_back({std::move(k),
                          args,
@@ -1189,6 +1246,8 @@ Plan Planner::run() {
     if (target_ == PlanTarget::CpuProgram) {
       limits.min_batch = std::max<int64_t>(2, 2 * cpu::num_threads());
       limits.max_local_bytes = 1 << 20;  // stack of the calling thread
+    } else {
+      limits.locals_alias = true;  // parts reuse shared memory (kernel_stitch.h)
     }
     std::map<int, int> stitched_into;  // kernel -> stitched kernel
     for (const auto& block : plan_blocks(cands, bg, limits)) {
@@ -1309,12 +1368,15 @@ Plan Planner::run() {
 }  // namespace
 
 Plan make_plan(const Graph& simplified, const JitOptions& options, PlanTarget target) {
-  if (options.fuse && options.block_fusion && target != PlanTarget::SingleKernel) {
-    const Graph split = split_batch_reductions(
-        simplified, target == PlanTarget::CpuProgram ? std::max(2, 2 * cpu::num_threads()) : 2);
-    return Planner(split, options, target).run();
+  if (!options.fuse || target == PlanTarget::SingleKernel) {
+    return Planner(simplified, options, target).run();
   }
-  return Planner(simplified, options, target).run();
+  Graph g = target == PlanTarget::GpuProgram ? lower_small_contractions(simplified) : simplified;
+  if (options.block_fusion) {
+    g = split_batch_reductions(
+        g, target == PlanTarget::CpuProgram ? std::max(2, 2 * cpu::num_threads()) : 2);
+  }
+  return Planner(g, options, target).run();
 }
 
 }  // namespace mfx::jit_detail

@@ -40,8 +40,10 @@ struct Plan {
 /// What a plan is for. A jitted program on the CPU thread pool may split
 /// groups to keep the threads busy and leave long strided reductions to the
 /// library (serial_group, long_strided_reduction in plan.cpp); a plan that
-/// must be one kernel when it can be (the GPU's one-op kernels) must not.
-enum class PlanTarget { SingleKernel, CpuProgram };
+/// must be one kernel when it can be (the GPU's one-op kernels) must not. A
+/// GPU program bounds locals by shared memory and turns small scatter-adds
+/// and matmuls into fusable reductions (small_contractions.h).
+enum class PlanTarget { SingleKernel, CpuProgram, GpuProgram };
 
 /// Plans the simplified graph: with options.fuse, groups fusible nodes into
 /// generated kernels; otherwise every node is its own step.

@@ -479,7 +479,7 @@ void build_gpu(Emitter& e, ModuleOp module, const Kernel& k, Target target, GpuL
   b.setInsertionPointToEnd(module.getBody());
   const char* chip = target == Target::Sm80 ? "sm_80" : "sm_90";
   auto nvvm_target =
-      NVVM::NVVMTargetAttr::get(ctx, /*optLevel=*/3, "nvptx64-nvidia-cuda", chip, "+ptx80");
+      NVVM::NVVMTargetAttr::get(ctx, /*optLevel=*/3, "nvptx64-nvidia-cuda", chip, "+ptx81");
   auto gmod = b.create<gpu::GPUModuleOp>(e.loc, k.name + "_module", b.getArrayAttr({nvvm_target}));
   b.setInsertionPointToStart(gmod.getBody());
   auto fn = b.create<gpu::GPUFuncOp>(e.loc, k.name, b.getFunctionType(arg_types(e, k), {}));
@@ -538,8 +538,22 @@ void build_gpu(Emitter& e, ModuleOp module, const Kernel& k, Target target, GpuL
     offset = align16(offset + n);
     return v;
   };
-  for (const auto& l : k.locals) sched.locals.push_back(view(l.shape, e.local_type(l.dtype)));
+  // Each region's locals start at 0: regions are never live together.
+  std::map<int, int64_t> region_end;
+  int64_t shared_end = 0;
+  for (const auto& l : k.locals) {
+    offset = region_end[l.region];
+    sched.locals.push_back(view(l.shape, e.local_type(l.dtype)));
+    region_end[l.region] = offset;
+    shared_end = std::max(shared_end, offset);
+  }
+  offset = shared_end;
   if (threads > 32) {
+    // Full reductions combine 32 warp partials through scratch; phases run
+    // one after another, so reduction i of every phase uses slot i (32
+    // values of up to 8 bytes).
+    const int64_t base = offset;
+    size_t slots = 0;
     for (const auto& ph : k.phases) {
       if (ph.kind != PhaseKind::Reduce || ph.reduced_axes.size() != ph.domain.size()) continue;
       for (size_t i = 0; i < ph.reductions.size(); ++i) {
@@ -548,9 +562,12 @@ void build_gpu(Emitter& e, ModuleOp module, const Kernel& k, Target target, GpuL
         // Booleans live as bytes in memory (an i1 element has no byte size).
         Type t = e.acc_type(r.op, dt);
         if (t.isInteger(1)) t = b.getI8Type();
+        offset = base + static_cast<int64_t>(i) * 32 * 8;
         sched.scratch[{&ph, static_cast<int>(i)}] = view({32}, t);
       }
+      slots = std::max(slots, ph.reductions.size());
     }
+    offset = base + static_cast<int64_t>(slots) * 32 * 8;
   }
   launch.shared_bytes = offset;
   emit_phases(e, k, sched, args, e.unflatten(bid, k.grid));

@@ -40,6 +40,11 @@ struct JitOptions {
   /// elements whose values stay within one element become one kernel, one
   /// grid point per element running all of them.
   bool block_fusion = true;
+  /// Plan as for a GPU (locals bounded by shared memory, small scatter-adds
+  /// and matmuls as fused reductions) even when the program runs on the
+  /// CPU: its kernels are then compiled for the CPU, which is how the GPU
+  /// plan is tested and reported on machines without one.
+  bool plan_for_gpu = false;
   /// When set, every newly compiled signature (the derivative and batched
   /// programs made by grad/jvp/vmap of it too) writes its fusion report to
   /// report_dir/<name>_<n>, as the MFX_FUSION_REPORT environment variable
