@@ -105,7 +105,8 @@ int main(int argc, char** argv) {
   struct Launches {
     int fused = 0, library = 0;
     std::map<std::string, int> by_name;
-    double max_rel_diff = 0;  // against eager, relative to each output's largest |value|
+    double max_rel_diff = 0;           // against eager, relative to each output's largest |value|
+    std::vector<std::string> kernels;  // fused kernels: name, blocks, ops, outputs
   };
   auto report = [&](bool gpu, const std::string& dir) {
     auto f = jit(flat_fn, {.name = "matchfree_step", .plan_for_gpu = gpu});
@@ -121,11 +122,30 @@ int main(int argc, char** argv) {
       // shift-invariant softmax's bias) count against 1e-6, not themselves.
       l.max_rel_diff = std::max(l.max_rel_diff, diff / std::max(scale, 1e-6));
     }
-    const auto j = nlohmann::json::parse(f.report_json());
+    // The written report: with gpu it carries the PTX launch configuration.
+    const auto j = nlohmann::json::parse(std::ifstream(dir + "/report.json"));
     for (auto& k : j["kernels"]) {
       if (k["kind"] == "view") continue;
       if (k["kind"] == "fused") {
         ++l.fused;
+        std::string outs;
+        for (auto& o : k["outputs"]) {
+          if (!outs.empty()) outs += " ";
+          outs += shape_str(o["shape"].get<Shape>());
+          if (outs.size() > 60) {
+            outs += " ...";
+            break;
+          }
+        }
+        std::string blocks;
+        if (k.contains("ptx") && k["ptx"]["sm_90"].value("ok", false)) {
+          blocks = fmt::format("{} blocks x {} threads, {} B shared, ",
+                               k["ptx"]["sm_90"]["grid_blocks"].get<int64_t>(),
+                               k["ptx"]["sm_90"]["block_threads"].get<int>(),
+                               k["ptx"]["sm_90"]["shared_bytes"].get<int64_t>());
+        }
+        l.kernels.push_back(fmt::format("{}: {}{} ops -> {}", k["name"].get<std::string>(), blocks,
+                                        k["source_ops"].size(), outs));
       } else {
         ++l.library;
         l.by_name[k["name"].get<std::string>()]++;
@@ -150,6 +170,7 @@ int main(int argc, char** argv) {
   };
   print_plan("CPU plan (run here)", cpu_plan, report_dir);
   print_plan("GPU plan (PTX for sm_80/sm_90, run here on the CPU)", gpu_plan, report_dir + "_gpu");
+  for (const auto& k : gpu_plan.kernels) fmt::print("    {}\n", k);
   if (!json_path.empty()) {
     std::ofstream(json_path) << nlohmann::json{{"eager_ms", te},
                                                {"jit_ms", tj},

@@ -1,6 +1,7 @@
 // Which fused kernels stitch into one per-batch-element kernel (see
-// block_fusion.h). Greedy over an executable order: a kernel joins the most
-// recent compatible block, else it starts one.
+// block_fusion.h). Greedy over an executable order: a kernel joins the earliest
+// compatible block (work independent of later blocks gathers in the first
+// one), else it starts one.
 #include "compiler/jit/block_fusion.h"
 
 #include <algorithm>
@@ -100,7 +101,7 @@ std::vector<std::vector<int>> plan_blocks(const std::vector<KernelCandidate>& ke
     const bool eligible = !k.grid.empty() && k.grid[0] >= limits.min_batch &&
                           bytes <= limits.max_local_bytes && points <= limits.max_block_points;
     bool joined = false;
-    for (int b = static_cast<int>(blocks.size()) - 1; eligible && b >= 0 && !joined; --b) {
+    for (int b = 0; eligible && b < static_cast<int>(blocks.size()) && !joined; ++b) {
       Block& blk = blocks[b];
       const int64_t together =
           limits.locals_alias ? std::max(blk.local_bytes, bytes) : blk.local_bytes + bytes;

@@ -94,15 +94,19 @@ ProbeKeys probe_keys(const std::string& fn, const Tree& probe, const Targets& s,
   const array& w_q = probe.at("w_q");
   const Dtype dt = w_q.dtype();
   const double scale = 1.0 / std::sqrt(static_cast<double>(w_q.shape(0)));
-  array gt_in = concatenate({one_hot(s.labels, K, dt), astype(s.boxes, dt)}, -1);  // [B, M, K+4]
-  array e_gt = matmul(mlp(probe["mlp_gt"], gt_in), w_q);                           // [B, M, W]
+  const int64_t B = s.labels.shape(0), M = s.labels.shape(1), W = w_q.shape(0);
+  // All images' ground truths as rows of one matrix: every weight gradient
+  // is then one product, not one per image summed over the batch.
+  array gt_in =
+      reshape(concatenate({one_hot(s.labels, K, dt), astype(s.boxes, dt)}, -1), {B * M, K + 4});
+  array e_gt = matmul(mlp(probe["mlp_gt"], gt_in), w_q);  // [B*M, W]
   // Keys of the query side's last two linear maps (MLP_q's second layer, W_K)
   // moved to the ground truths: h = E_gt W_Q W_K^T.
   array h = matmul(e_gt, transpose(probe.at("w_k"))) * scale;
   const Tree& q1 = probe["mlp_q"][1];
   array b1 = q1["bias"].leaf();
-  return ProbeKeys{matmul(h, q1["weight"].leaf()),
-                   matmul(h, reshape(b1, {b1.shape(0), 1}))};  // [B, M, W], [B, M, 1]
+  return ProbeKeys{reshape(matmul(h, q1["weight"].leaf()), {B, M, W}),
+                   reshape(matmul(h, reshape(b1, {W, 1})), {B, M, 1})};
 }
 
 array probe_attention_with(const Tree& probe, const ProbeKeys& keys, const array& logits,
