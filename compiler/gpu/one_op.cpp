@@ -1,6 +1,7 @@
 #include "compiler/gpu/one_op.h"
 
 #include "compiler/gpu/detection.h"
+#include "compiler/gpu/jit_steps.h"
 #include "compiler/gpu/matmul.h"
 #include "compiler/gpu/sort.h"
 
@@ -209,6 +210,8 @@ const std::optional<OneOpKernel>& cached_kernel(Primitive& p, const std::vector<
   return it->second.kernel;
 }
 
+}  // namespace
+
 void check_indices(const array& idx, int64_t size, const std::string& op) {
   for (auto v : idx.to_vector<int64_t>()) {
     if (v < -size || v >= size) {
@@ -217,8 +220,6 @@ void check_indices(const array& idx, int64_t size, const std::string& op) {
     }
   }
 }
-
-}  // namespace
 
 bool has_one_op_kernel(Primitive& p, const std::vector<array>& inputs,
                        const std::vector<array>& outputs) {
@@ -278,6 +279,8 @@ void evaluate(Primitive& p, const std::vector<array>& inputs, std::vector<array>
   // not reach.
   if (eval_ms_deform_attn(p, inputs, outputs, target, device)) return;
   if (eval_sort(p, inputs, outputs, target, device)) return;
+  // Steps of jitted programs: the program itself and its fused kernels.
+  if (eval_jit_step(p, inputs, outputs, target, device)) return;
   if (dynamic_cast<Matmul*>(&p)) {
     // A library call: cuBLAS on the GPU, the CPU kernel (OpenBLAS) on the host.
     if (target == Target::Cpu) {

@@ -71,6 +71,11 @@ bool has_one_op_kernel(Primitive& p, const std::vector<array>& inputs,
 void evaluate(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
               compiler::Target target, Device device);
 
+/// Throws std::invalid_argument "[op] index v is out of range for an axis
+/// with size n" unless every value of `idx` lies in [-size, size) (copies a
+/// GPU array to the host: a synchronisation, like eager CPU checks).
+void check_indices(const array& idx, int64_t size, const std::string& op);
+
 /// Launches `kernel` on `target` with one pointer per kernel argument.
 void launch(const compiler::Kernel& kernel, const std::vector<void*>& buffers,
             compiler::Target target, Device device);

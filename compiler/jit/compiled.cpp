@@ -4,6 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+
+#include "mfx/gpu.h"
 #include "mfx/ops.h"
 
 namespace mfx::jit_detail {
@@ -14,8 +17,23 @@ CompiledFunction::CompiledFunction(Graph traced, JitOptions options)
                     options_.plan_for_gpu ? PlanTarget::GpuProgram : PlanTarget::CpuProgram);
 }
 
+const std::vector<array>& CompiledFunction::constants_on(Device device) const {
+  std::lock_guard<std::mutex> lock(constants_mutex_);
+  auto it = device_constants_.find(device.index);
+  if (it != device_constants_.end()) return it->second;
+  std::vector<array> copies;
+  for (const auto& c : plan_.program.constants) copies.push_back(to_device(c.data, device));
+  mfx::eval(copies);
+  return device_constants_.emplace(device.index, std::move(copies)).first->second;
+}
+
 std::vector<array> CompiledFunction::run(const std::vector<array>& inputs) const {
-  std::vector<array> outs = replay(plan_.program, inputs);
+  std::optional<Device> gpu;
+  for (const auto& in : inputs) {
+    if (in.on_gpu()) gpu = in.device();
+  }
+  std::vector<array> outs =
+      gpu ? replay(plan_.program, inputs, constants_on(*gpu)) : replay(plan_.program, inputs);
   mfx::eval(outs);
   return outs;
 }

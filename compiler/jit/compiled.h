@@ -15,7 +15,9 @@ class CompiledFunction {
  public:
   CompiledFunction(Graph traced, JitOptions options);
 
-  /// Runs the plan on evaluated inputs; returns evaluated outputs.
+  /// Runs the plan on evaluated inputs; returns evaluated outputs. With
+  /// inputs on a GPU the plan's steps run there (its constants are copied
+  /// to the device once).
   std::vector<array> run(const std::vector<array>& inputs) const;
 
   const Graph& traced() const { return traced_; }
@@ -36,6 +38,10 @@ class CompiledFunction {
   Plan plan_;
   std::mutex mutex_;
   std::map<std::vector<int>, JitFunction> backward_, forward_tangents_, batched_;
+  // The plan's constants copied to each GPU the function ran on.
+  mutable std::mutex constants_mutex_;
+  mutable std::map<int, std::vector<array>> device_constants_;
+  const std::vector<array>& constants_on(Device device) const;
 };
 
 /// Graph node standing for one call of a compiled function.

@@ -67,5 +67,9 @@ Graph simplify(const Graph& graph, SimplifyStats* stats);
 /// Rebuilds the graph lazily on `inputs` (one per graph input), returning
 /// the outputs: the same primitives applied to new arrays.
 std::vector<array> replay(const Graph& graph, const std::vector<array>& inputs);
+/// The same with the graph's constants replaced by `constants` (one per
+/// graph constant, in order): device copies when the inputs live on a GPU.
+std::vector<array> replay(const Graph& graph, const std::vector<array>& inputs,
+                          const std::vector<array>& constants);
 
 }  // namespace mfx::jit_detail

@@ -24,7 +24,9 @@ namespace {
 
 std::string signature(const std::vector<array>& args) {
   std::string key;
-  for (auto& a : args) key += fmt::format("{}{};", dtype_name(a.dtype()), shape_str(a.shape()));
+  for (auto& a : args) {
+    key += fmt::format("{}{}@{};", dtype_name(a.dtype()), shape_str(a.shape()), a.device().str());
+  }
   return key;
 }
 
@@ -58,7 +60,10 @@ std::vector<array> JitFunction::operator()(const std::vector<array>& args) const
         dtypes.push_back(a.dtype());
       }
       auto g = jit_detail::trace(state_->f, shapes, dtypes, state_->options.name);
-      fn = std::make_shared<CompiledFunction>(std::move(g), state_->options);
+      // Inputs on a GPU get a GPU plan (its kernels then run there).
+      JitOptions options = state_->options;
+      for (auto& a : args) options.plan_for_gpu = options.plan_for_gpu || a.on_gpu();
+      fn = std::make_shared<CompiledFunction>(std::move(g), options);
       state_->cache.emplace(key, fn);
       std::string dir = state_->options.report_dir;
       if (const char* env = std::getenv("MFX_FUSION_REPORT"); dir.empty() && env) dir = env;

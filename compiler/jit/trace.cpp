@@ -79,9 +79,16 @@ Graph trace(const ArrayFn& f, const std::vector<Shape>& shapes, const std::vecto
 }
 
 std::vector<array> replay(const Graph& g, const std::vector<array>& inputs) {
+  std::vector<array> constants;
+  for (auto& c : g.constants) constants.push_back(c.data);
+  return replay(g, inputs, constants);
+}
+
+std::vector<array> replay(const Graph& g, const std::vector<array>& inputs,
+                          const std::vector<array>& constants) {
   std::vector<array> vals(g.values.size());
   for (size_t i = 0; i < g.inputs.size(); ++i) vals[g.inputs[i]] = inputs[i];
-  for (auto& c : g.constants) vals[c.value] = c.data;
+  for (size_t i = 0; i < g.constants.size(); ++i) vals[g.constants[i].value] = constants[i];
   for (auto& n : g.nodes) {
     std::vector<array> ins;
     for (int v : n.inputs) {
