@@ -72,6 +72,16 @@ int main(int argc, char** argv) {
          return std::vector<array>{r.first[0], r.second[0]};
        },
        {normal({4096, 1024}, 5), normal({4096, 1024}, 6)}});
+  // A pure elementwise chain (bias, ReLU and its backward select): the
+  // grid of a kernel without reductions.
+  cases.push_back({"bias_relu_bwd",
+                   "2400x256",
+                   [](const std::vector<array>& a) {
+                     array pre = a[0] + a[1];
+                     array y = maximum(pre, zeros_like(pre));
+                     return std::vector<array>{y, where(pre > 0.0f, a[2], zeros_like(pre))};
+                   },
+                   {normal({2400, 256}, 10), normal({256}, 11), normal({2400, 256}, 12)}});
   cases.push_back({"matchfree_like",
                    "8x100x300",
                    [](const std::vector<array>& a) {

@@ -450,8 +450,33 @@ void build_cpu(Emitter& e, ModuleOp module, const Kernel& k) {
     sched.locals.push_back(
         b.create<memref::AllocaOp>(e.loc, MemRefType::get(l.shape, e.local_type(l.dtype))));
   }
-  auto g = b.create<scf::ForOp>(e.loc, begin, end, e.idx(1));
-  {
+  if (k.grid.size() >= 2 && k.grid.back() > 1) {
+    // Rows of the innermost grid axis: one delinearisation per row, and a
+    // unit-stride inner loop LLVM can vectorise, for the range's grid points.
+    const int64_t last = k.grid.back();
+    Value n = e.idx(last);
+    Value first_row = b.create<arith::DivUIOp>(e.loc, begin, n);
+    Value end_row =
+        b.create<arith::DivUIOp>(e.loc, b.create<arith::AddIOp>(e.loc, end, e.idx(last - 1)), n);
+    auto rows = b.create<scf::ForOp>(e.loc, first_row, end_row, e.idx(1));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(rows.getBody()->getTerminator());
+    Value row = rows.getInductionVar();
+    Value row_start = b.create<arith::MulIOp>(e.loc, row, n);
+    Value lo = b.create<arith::MaxUIOp>(
+        e.loc,
+        b.create<arith::SubIOp>(e.loc, b.create<arith::MaxUIOp>(e.loc, begin, row_start),
+                                row_start),
+        e.idx(0));
+    Value hi = b.create<arith::MinUIOp>(e.loc, b.create<arith::SubIOp>(e.loc, end, row_start), n);
+    SmallVector<Value> outer = e.unflatten(row, ArrayRef<int64_t>(k.grid).drop_back());
+    auto cols = b.create<scf::ForOp>(e.loc, lo, hi, e.idx(1));
+    b.setInsertionPoint(cols.getBody()->getTerminator());
+    SmallVector<Value> grid = outer;
+    grid.push_back(cols.getInductionVar());
+    emit_phases(e, k, sched, args, grid);
+  } else {
+    auto g = b.create<scf::ForOp>(e.loc, begin, end, e.idx(1));
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(g.getBody()->getTerminator());
     SmallVector<Value> grid = e.unflatten(g.getInductionVar(), k.grid);
