@@ -61,7 +61,8 @@ array combine_cost(const array& focal, const array& l1, const array& giou, const
 /// three [width, width] products; the other products are on the few ground
 /// truths.
 struct ProbeKeys {
-  array proj, bias;
+  array proj, bias;  // unscaled: scores = (u proj^T + bias) * scale
+  double scale = 1.0;
 };
 
 /// Validates the probe against K classes and hidden size D and computes the

@@ -101,12 +101,13 @@ ProbeKeys probe_keys(const std::string& fn, const Tree& probe, const Targets& s,
       reshape(concatenate({one_hot(s.labels, K, dt), astype(s.boxes, dt)}, -1), {B * M, K + 4});
   array e_gt = matmul(mlp(probe["mlp_gt"], gt_in), w_q);  // [B*M, W]
   // Keys of the query side's last two linear maps (MLP_q's second layer, W_K)
-  // moved to the ground truths: h = E_gt W_Q W_K^T.
-  array h = matmul(e_gt, transpose(probe.at("w_k"))) * scale;
+  // moved to the ground truths: h = E_gt W_Q W_K^T. The 1/sqrt(W) scale is
+  // applied to the scores, inside the softmax's kernel.
+  array h = matmul(e_gt, transpose(probe.at("w_k")));
   const Tree& q1 = probe["mlp_q"][1];
   array b1 = q1["bias"].leaf();
   return ProbeKeys{reshape(matmul(h, q1["weight"].leaf()), {B, M, W}),
-                   reshape(matmul(h, reshape(b1, {W, 1})), {B, M, 1})};
+                   reshape(matmul(h, reshape(b1, {W, 1})), {B, M, 1}), scale};
 }
 
 array probe_attention_with(const Tree& probe, const ProbeKeys& keys, const array& logits,
@@ -123,7 +124,7 @@ array probe_attention_with(const Tree& probe, const ProbeKeys& keys, const array
   u = reshape(u, {B, N, u.shape(1)});  // [B, N, W]
   // The logits as the transpose of u proj^T [B, N, M]: u's gradient then
   // comes out row-major and flows into the first layer without a copy.
-  array scores = swapaxes(matmul(u, swapaxes(keys.proj, 1, 2)), 1, 2) + keys.bias;
+  array scores = (swapaxes(matmul(u, swapaxes(keys.proj, 1, 2)), 1, 2) + keys.bias) * keys.scale;
   array a = softmax(scores, -1);  // [B, M, N]
   return where(expand_dims(mask, -1), a, zeros({}, a.dtype()));
 }
