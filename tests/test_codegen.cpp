@@ -607,12 +607,8 @@ TEST_CASE("codegen: every op and dtype lowers to PTX that ptxas accepts", "[code
     WARN("no CUDA toolkit: PTX checks skipped");
     return;
   }
-  // float64 is CPU only (gradient checks); the GPU back end rejects it.
-  CHECK_THROWS_AS(compile_ptx(unary_kernel(float64, 8, {UnaryOp::Exp}), Target::Sm90, {}),
-                  std::invalid_argument);
   for (bool fast : {false, true}) {
     for (Dtype dt : kAllDtypes) {
-      if (dt == float64) continue;
       INFO(dtype_name(dt) << " fast " << fast);
       // The ops validate() accepts for dtype dt (the eager set, checked above).
       std::vector<UnaryOp> uops;

@@ -224,6 +224,15 @@ TEST_CASE("gathers run as one-op kernels and check their indices") {
   check_same([](auto& in) { return pad(in[0], {{1, 2}, {0, 3}}, array(-1.5f)); }, {x}, 0, 0);
   array bad = array({1, 5}, {2}, int32);
   check_throws_with([&] { via_one_op(take(x, bad, 0)); }, {"index 5", "size 5"});
+  // A concatenation (of a transposed view, an empty and a float64 operand
+  // cast down) is one kernel selecting between shifted loads.
+  array y = random_array({2, 4}, float32, 401), e = random_array({0, 4}, float32, 402);
+  check_same(
+      [](auto& in) {
+        return concatenate({transpose(in[0], {1, 0}), in[2], in[1]}, 0);
+      },
+      {random_array({4, 5}, float32, 403), y, e}, 0, 0);
+  check_same([](auto& in) { return concatenate({in[0], in[0] * 2.0f}, 1); }, {x}, 0, 0);
 }
 
 TEST_CASE("views are materialised by the strided copy kernel") {
@@ -305,17 +314,13 @@ TEST_CASE("one-op kernels compile to PTX that ptxas assembles for sm_80 and sm_9
       {"any bool", any(greater(f, array(1.0f)), 1, true)},
       {"take", take(f, array({5, 0, -1}, {3}, int32), 0)},
       {"argmax f16", argmax(h, 1)},
-      {"transpose copy", transpose(bf, {1, 0})}};
-  // float64 stays on the CPU: GPU targets refuse it with a clear error.
-  array l = log(d);
-  std::vector<array> l_in = l.inputs(), l_out = l.outputs();
-  for (auto& in : l_in) in.eval();
-  try {
-    gpu_detail::eval_one_op(l.primitive(), l_in, l_out, compiler::Target::Sm90, Device::cpu());
-    FAIL("expected a float64 error");
-  } catch (const std::runtime_error& e) {
-    CHECK(std::string(e.what()).find("[Log] has no GPU kernel for float64") == 0);
-  }
+      {"transpose copy", transpose(bf, {1, 0})},
+      // float64 (libdevice's double functions, 64-bit warp shuffles).
+      {"log f64", log(d)},
+      {"sum rows f64", sum(d, 1, true)},
+      {"max all f64", max(d, std::vector<int>{0, 1}, true)},
+      // A concatenation is a select between shifted loads.
+      {"concatenate", concatenate({f, astype(h, float32), f}, 1)}};
   for (auto& [what, y] : ops) {
     INFO(what);
     std::vector<array> ins = y.inputs();

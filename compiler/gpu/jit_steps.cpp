@@ -1,8 +1,6 @@
 // Steps of jitted programs on the GPU path (see jit_steps.h).
 #include "compiler/gpu/jit_steps.h"
 
-#include <fmt/format.h>
-
 #include "compiler/gpu/one_op.h"
 #include "compiler/jit/compiled.h"
 #include "compiler/jit/fused_kernel.h"
@@ -15,16 +13,6 @@ namespace {
 void eval_fused(jit_detail::FusedKernel& fk, const std::vector<array>& inputs,
                 std::vector<array>& outputs, compiler::Target target, Device device) {
   const compiler::Kernel& k = fk.kernel();
-  if (target != compiler::Target::Cpu) {
-    for (const auto& arg : k.args) {
-      if (arg.dtype == float64) {
-        throw std::runtime_error(fmt::format(
-            "[jit] fused kernel {} reads or writes float64, which the GPU code generator does not "
-            "emit; run this function on float32 GPU arrays",
-            k.name));
-      }
-    }
-  }
   // Kernels address every argument as a dense row-major buffer.
   std::vector<array> dense;
   std::vector<void*> buffers;

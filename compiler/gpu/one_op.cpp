@@ -230,16 +230,6 @@ void eval_one_op(Primitive& p, const std::vector<array>& inputs, std::vector<arr
                  Target target, Device device) {
   const auto& k = cached_kernel(p, inputs, outputs);
   if (!k) throw std::runtime_error(fmt::format("[{}] has no GPU kernel yet", p.name()));
-  if (target != Target::Cpu) {
-    for (auto& arg : k->kernel.args) {
-      if (arg.dtype == float64) {
-        throw std::runtime_error(fmt::format(
-            "[{}] has no GPU kernel for float64 (the code generator emits float64 for the CPU "
-            "only); use float32 on the GPU",
-            p.name()));
-      }
-    }
-  }
   std::vector<array> all = inputs;
   for (auto& extra : k->extra_inputs) all.push_back(to_device(extra, device));
   std::vector<array> dense;

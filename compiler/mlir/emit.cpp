@@ -604,14 +604,6 @@ void build_gpu(Emitter& e, ModuleOp module, const Kernel& k, Target target, GpuL
 OwningOpRef<ModuleOp> build_module(MLIRContext& ctx, const Kernel& kernel, Target target,
                                    const CodegenOptions& options, GpuLaunch* launch) {
   validate(kernel);
-  if (target != Target::Cpu) {
-    for (const auto& a : kernel.args) {
-      if (a.dtype == float64) {
-        throw std::invalid_argument(
-            fmt::format("[codegen] kernel '{}': float64 is CPU only", kernel.name));
-      }
-    }
-  }
   OpBuilder b(&ctx);
   Location loc = b.getUnknownLoc();
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
