@@ -202,6 +202,14 @@ void elementwise_and_reductions() {
         },
         {x}, 0, 0);
   }
+  // conv2d: im2col view + cuBLAS, strided, padded, dilated and grouped.
+  compare(
+      "conv2d",
+      [](auto& in) {
+        return conv2d(in[0], in[1], {2, 1}, {1, 2}, {1, 2}, 2);
+      },
+      {random_array({2, 4, 13, 9}, float32, seed++), random_array({6, 2, 3, 3}, float32, seed++)},
+      1e-5, 1e-5);
   // float64 kernels (libdevice's double functions) against the CPU.
   array xd = random_array({257, 33}, float64, seed++);
   compare(

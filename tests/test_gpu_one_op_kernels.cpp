@@ -7,6 +7,8 @@
 #include <random>
 
 #include "compiler/gpu/one_op.h"
+#include "mfx/nn.h"
+#include "mfx/transforms.h"
 #include "test_utils.h"
 
 using namespace mfx;
@@ -251,6 +253,39 @@ TEST_CASE("views are materialised by the strided copy kernel") {
       CHECK(d.flags().row_contiguous);
       CHECK(d.shape() == v.shape());
       CHECK(mfx::test::values(d) == mfx::test::values(v));
+    }
+  }
+}
+
+TEST_CASE("conv2d through the GPU path (im2col view + matmul) equals eager CPU") {
+  // Strides, padding, dilation, groups; and the derivatives, which are
+  // conv2d themselves around pads, flips and transposes.
+  struct Conv {
+    Shape x, w;
+    std::pair<int64_t, int64_t> stride, padding, dilation;
+    int groups;
+  };
+  uint32_t seed = 900;
+  for (const Conv& c : {Conv{{2, 3, 9, 8}, {4, 3, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1},
+                        Conv{{1, 4, 11, 7}, {6, 2, 3, 2}, {2, 1}, {0, 2}, {1, 2}, 2},
+                        Conv{{2, 2, 6, 6}, {2, 2, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1},
+                        Conv{{1, 3, 8, 8}, {5, 3, 3, 3}, {2, 2}, {3, 1}, {2, 1}, 1}}) {
+    INFO("x " << shape_str(c.x) << " w " << shape_str(c.w) << " groups " << c.groups);
+    array x = random_array(c.x, float32, seed++), w = random_array(c.w, float32, seed++);
+    auto f = [&](const std::vector<array>& in) {
+      return conv2d(in[0], in[1], c.stride, c.padding, c.dilation, c.groups);
+    };
+    check_same(f, {x, w}, 1e-5, 1e-5);
+    array ct = f({x, w});
+    ct = random_array(ct.shape(), float32, seed++);
+    for (int arg : {0, 1}) {
+      check_same(
+          [&](const std::vector<array>& in) {
+            return vjp([&](const std::vector<array>& p) { return std::vector<array>{f(p)}; },
+                       {in[0], in[1]}, std::vector<array>{in[2]})
+                .second[arg];
+          },
+          {x, w, ct}, 1e-4, 1e-4);
     }
   }
 }

@@ -1,6 +1,7 @@
 #include "compiler/gpu/one_op.h"
 
 #include "compiler/gpu/detection.h"
+#include "compiler/gpu/conv.h"
 #include "compiler/gpu/jit_steps.h"
 #include "compiler/gpu/matmul.h"
 #include "compiler/gpu/sort.h"
@@ -256,7 +257,9 @@ namespace mfx::gpu_detail {
 void evaluate(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
               Target target, Device device) {
   // Strided views of the input's buffer: no data is touched.
-  if (dynamic_cast<Transpose*>(&p) || dynamic_cast<Broadcast*>(&p) || dynamic_cast<Slice*>(&p)) {
+  // (TraceInput: the identity view transforms put in front of their inputs.)
+  if (dynamic_cast<Transpose*>(&p) || dynamic_cast<Broadcast*>(&p) || dynamic_cast<Slice*>(&p) ||
+      dynamic_cast<StopGradient*>(&p) || p.name() == "TraceInput") {
     p.eval_cpu(inputs, outputs);
     return;
   }
@@ -269,6 +272,7 @@ void evaluate(Primitive& p, const std::vector<array>& inputs, std::vector<array>
   // not reach.
   if (eval_ms_deform_attn(p, inputs, outputs, target, device)) return;
   if (eval_sort(p, inputs, outputs, target, device)) return;
+  if (eval_conv2d(p, inputs, outputs, target, device)) return;
   // Steps of jitted programs: the program itself and its fused kernels.
   if (eval_jit_step(p, inputs, outputs, target, device)) return;
   if (dynamic_cast<Matmul*>(&p)) {
