@@ -6,8 +6,10 @@
 #include <functional>
 #include <random>
 
+#include "compiler/gpu/host_steps.h"
 #include "compiler/gpu/one_op.h"
 #include "mfx/nn.h"
+#include "mfx/random.h"
 #include "mfx/transforms.h"
 #include "test_utils.h"
 
@@ -287,6 +289,24 @@ TEST_CASE("conv2d through the GPU path (im2col view + matmul) equals eager CPU")
           },
           {x, w, ct}, 1e-4, 1e-4);
     }
+  }
+}
+
+TEST_CASE("primitives without a device kernel take the host round trip, others do not") {
+  array x = random_array({3, 4}, float32, 610);
+  array idx = array({0, 2, 1, 0, 2, 2, 0, 1}, {2, 4}, int32);
+  array upd = random_array({2, 4}, float32, 611);
+  using Fn = std::function<array(const std::vector<array>&)>;
+  for (const Fn& f : std::vector<Fn>{
+           [](auto& in) { return cumsum(in[0], 0); }, [](auto&) { return arange(5, int32); },
+           [](auto&) { return random::uniform(random::key(1), {3}); },
+           [](auto& in) { return scatter_add(in[0], in[1], in[2], 0); }}) {
+    array y = f({x, idx, upd});
+    CHECK(gpu_detail::runs_on_host(y.primitive()));
+    check_same(f, {x, idx, upd}, 0, 0);
+  }
+  for (array y : {exp(x), matmul(x, transpose(x, {1, 0})), sum(x, 0)}) {
+    CHECK_FALSE(gpu_detail::runs_on_host(y.primitive()));
   }
 }
 

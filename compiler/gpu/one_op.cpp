@@ -1,7 +1,8 @@
 #include "compiler/gpu/one_op.h"
 
-#include "compiler/gpu/detection.h"
 #include "compiler/gpu/conv.h"
+#include "compiler/gpu/detection.h"
+#include "compiler/gpu/host_steps.h"
 #include "compiler/gpu/jit_steps.h"
 #include "compiler/gpu/matmul.h"
 #include "compiler/gpu/sort.h"
@@ -284,6 +285,7 @@ void evaluate(Primitive& p, const std::vector<array>& inputs, std::vector<array>
     }
     return;
   }
+  if (eval_on_host(p, inputs, outputs, target, device)) return;
   eval_one_op(p, inputs, outputs, target, device);
 }
 

@@ -1,0 +1,24 @@
+// Primitives without a device kernel yet, on GPU arrays (internal): their
+// inputs are copied to the host, the CPU kernel runs, and the results are
+// copied back to the device — correct, synchronous, and slow for large
+// data. The list is explicit (README "GPU"): creation (arange), random
+// numbers, cumulative sums, scatter outside jit, grid_sample and the
+// second-order ms_deform_attn pieces.
+#pragma once
+
+#include <vector>
+
+#include "compiler/codegen.h"
+#include "mfx/array.h"
+
+namespace mfx::gpu_detail {
+
+/// True for the primitives listed above.
+bool runs_on_host(const Primitive& p);
+
+/// Runs `p` (runs_on_host) for outputs on `device`; Target::Cpu runs the
+/// CPU kernel directly. Returns false for other primitives.
+bool eval_on_host(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
+                  compiler::Target target, Device device);
+
+}  // namespace mfx::gpu_detail
