@@ -36,6 +36,9 @@ namespace gpu {
 bool is_available();
 /// Why is_available() is false ("" when it is true).
 std::string unavailable_reason();
+/// GPUs the driver reports (0 without a GPU or driver); with one process
+/// per GPU, a process uses Device::gpu(local_rank % device_count()).
+int device_count();
 
 /// Whether float32 matmuls on the GPU may use TF32 tensor cores (about 10
 /// mantissa bits). Off by default, so GPU matmuls match the CPU's accuracy.

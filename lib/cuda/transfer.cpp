@@ -44,6 +44,12 @@ bool is_available() {
 std::string unavailable_reason() {
   return cuda::gpu_unavailable_reason();
 }
+int device_count() {
+  if (!cuda::gpu_available()) return 0;
+  int count = 0;
+  cuda::check(cuda::driver().cuDeviceGetCount(&count), "cuDeviceGetCount");
+  return count;
+}
 
 void set_allow_tf32(bool allow) {
   tf32_allowed = allow;

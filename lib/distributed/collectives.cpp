@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "cpu/copy.h"
+#include "distributed/gpu_collectives.h"
 #include "distributed/transport.h"
 #include "mfx/distributed.h"
 #include "mfx/ops.h"
@@ -76,6 +77,7 @@ std::string backend() {
 array all_sum(const array& x) {
   if (!is_distributed()) return x;
   check_same(signature(x), "all_sum");
+  if (detail::on_gpu(x)) return detail::gpu_all_sum(x);
   Dtype wire = wire_dtype(x.dtype());
   auto buf = pack(x, wire);
   transport::all_reduce_sum(buf.data(), static_cast<size_t>(x.size()), wire);
@@ -97,6 +99,7 @@ array all_gather(const array& x) {
     throw std::invalid_argument("[all_gather] needs an array with at least one dimension");
   }
   check_same(signature(x), "all_gather");
+  if (detail::on_gpu(x)) return detail::gpu_all_gather(x);
   Dtype wire = wire_dtype(x.dtype());
   auto buf = pack(x, wire);
   std::vector<char> out(buf.size() * static_cast<size_t>(world_size()));
@@ -113,6 +116,7 @@ array broadcast(const array& x, int root) {
         fmt::format("[broadcast] root {} is not a rank of a group of {}", root, world_size()));
   }
   check_same(signature(x), "broadcast");
+  if (detail::on_gpu(x)) return detail::gpu_broadcast(x, root);
   Dtype wire = wire_dtype(x.dtype());
   auto buf = pack(x, wire);
   transport::broadcast(buf.data(), buf.size(), root);
@@ -153,8 +157,17 @@ Tree transfer_tree(const Tree& t, const char* op,
 
 }  // namespace
 
+// Trees with GPU leaves: one NCCL call per leaf (on their device).
+bool any_gpu(const Tree& t) {
+  for (const auto& l : t.leaves()) {
+    if (detail::on_gpu(l)) return true;
+  }
+  return false;
+}
+
 Tree all_sum(const Tree& t) {
   if (!is_distributed()) return t;
+  if (any_gpu(t)) return t.map([](const array& x) { return all_sum(x); });
   return transfer_tree(t, "all_sum", [](std::vector<char>& buf, size_t count, Dtype wire) {
     transport::all_reduce_sum(buf.data(), count, wire);
   });
@@ -176,6 +189,7 @@ Tree broadcast(const Tree& t, int root) {
     throw std::invalid_argument(
         fmt::format("[broadcast] root {} is not a rank of a group of {}", root, world_size()));
   }
+  if (any_gpu(t)) return t.map([root](const array& x) { return broadcast(x, root); });
   return transfer_tree(t, "broadcast", [root](std::vector<char>& buf, size_t, Dtype) {
     transport::broadcast(buf.data(), buf.size(), root);
   });
