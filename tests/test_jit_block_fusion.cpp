@@ -10,22 +10,17 @@
 #include "compiler/kernel_builder.h"
 #include "compiler/kernel_stitch.h"
 #include "grad_check.h"
+#include "jit_report.h"
 #include "mfx/jit.h"
 #include "mfx/linalg.h"
 
 using namespace mfx;
 using mfx::test::check_close;
+using mfx::test::fused_kernels;
 using mfx::test::rand_like;
 using mfx::test::values;
 
 namespace {
-
-int fused_kernels(const JitFunction& f) {
-  auto j = nlohmann::json::parse(f.report_json());
-  int n = 0;
-  for (auto& k : j["kernels"]) n += k["kind"] == "fused";
-  return n;
-}
 
 // Jitted with and without block fusion; both must equal eager.
 std::pair<JitFunction, JitFunction> check_both(const ArrayFn& f, const std::vector<array>& args,

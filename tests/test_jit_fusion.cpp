@@ -8,21 +8,16 @@
 #include <nlohmann/json.hpp>
 
 #include "grad_check.h"
+#include "jit_report.h"
 #include "mfx/jit.h"
 
 using namespace mfx;
 using mfx::test::check_close;
+using mfx::test::fused_kernels;
 using mfx::test::rand_like;
 using mfx::test::values;
 
 namespace {
-
-int fused_kernels(const JitFunction& f) {
-  auto j = nlohmann::json::parse(f.report_json());
-  int n = 0;
-  for (auto& k : j["kernels"]) n += k["kind"] == "fused";
-  return n;
-}
 
 // Runs f eagerly and jitted (exact and fast); returns the exact jit function.
 JitFunction check_against_eager(const ArrayFn& f, const std::vector<array>& args,
