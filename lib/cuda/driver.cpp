@@ -41,6 +41,13 @@ Driver load() {
   bind_symbol(lib, d.cuMemFree, "cuMemFree_v2", missing);
   bind_symbol(lib, d.cuMemcpyHtoD, "cuMemcpyHtoD_v2", missing);
   bind_symbol(lib, d.cuMemcpyDtoH, "cuMemcpyDtoH_v2", missing);
+  bind_symbol(lib, d.cuMemHostAlloc, "cuMemHostAlloc", missing);
+  bind_symbol(lib, d.cuMemFreeHost, "cuMemFreeHost", missing);
+  bind_symbol(lib, d.cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2", missing);
+  bind_symbol(lib, d.cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2", missing);
+  bind_symbol(lib, d.cuEventCreate, "cuEventCreate", missing);
+  bind_symbol(lib, d.cuEventRecord, "cuEventRecord", missing);
+  bind_symbol(lib, d.cuEventSynchronize, "cuEventSynchronize", missing);
   bind_symbol(lib, d.cuStreamCreate, "cuStreamCreate", missing);
   bind_symbol(lib, d.cuStreamSynchronize, "cuStreamSynchronize", missing);
   bind_symbol(lib, d.cuGetErrorName, "cuGetErrorName", missing);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -86,18 +88,93 @@ CUstream current_stream(int) {
   return nullptr;
 }
 
+namespace {
+
+// Large transfers go through two pinned (page-locked) staging buffers per
+// device: the CPU copies one chunk while the DMA engine moves the other.
+// Smaller ones, or all when pinned memory cannot be had, copy directly.
+constexpr size_t kStagingChunk = size_t{8} << 20;
+constexpr size_t kStagedFrom = size_t{1} << 20;
+
+struct Staging {
+  std::mutex mutex;
+  void* buffer[2] = {nullptr, nullptr};
+  CUevent done[2] = {nullptr, nullptr};  // the last DMA that used each buffer
+  bool usable = false;
+};
+
+// Made on first use per device; kept for the life of the process.
+Staging* staging(int index) {
+  static std::mutex mutex;
+  static auto* all = new std::map<int, Staging*>();
+  std::lock_guard<std::mutex> lock(mutex);
+  Staging*& s = (*all)[index];
+  if (!s) {
+    s = new Staging();
+    const Driver& d = driver();
+    bool ok = true;
+    for (int i = 0; i < 2 && ok; ++i) {
+      ok = d.cuMemHostAlloc(&s->buffer[i], kStagingChunk, 0) == 0 &&
+           d.cuEventCreate(&s->done[i], 0) == 0 && d.cuEventRecord(s->done[i], nullptr) == 0;
+    }
+    s->usable = ok;
+  }
+  return s;
+}
+
+}  // namespace
+
 void copy_host_to_device(void* dst, const void* src, size_t bytes, int index) {
   if (bytes == 0) return;
   make_current(index);
-  check(driver().cuMemcpyHtoD(reinterpret_cast<CUdeviceptr>(dst), src, bytes), "cuMemcpyHtoD",
-        fmt::format("({} bytes to gpu:{})", bytes, index));
+  const Driver& d = driver();
+  const std::string what = fmt::format("({} bytes to gpu:{})", bytes, index);
+  Staging* s = bytes >= kStagedFrom ? staging(index) : nullptr;
+  if (!s || !s->usable) {
+    check(d.cuMemcpyHtoD(reinterpret_cast<CUdeviceptr>(dst), src, bytes), "cuMemcpyHtoD", what);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(s->mutex);
+  for (size_t off = 0, i = 0; off < bytes; off += kStagingChunk, i ^= 1) {
+    const size_t n = std::min(kStagingChunk, bytes - off);
+    check(d.cuEventSynchronize(s->done[i]), "cuEventSynchronize", what);  // buffer i is free
+    std::memcpy(s->buffer[i], static_cast<const char*>(src) + off, n);
+    check(d.cuMemcpyHtoDAsync(reinterpret_cast<CUdeviceptr>(dst) + off, s->buffer[i], n, nullptr),
+          "cuMemcpyHtoDAsync", what);
+    check(d.cuEventRecord(s->done[i], nullptr), "cuEventRecord", what);
+  }
+  // Later work on the stream is ordered after the copies; the source may be
+  // reused at once (it was copied to the staging buffers).
 }
 
 void copy_device_to_host(void* dst, const void* src, size_t bytes, int index) {
   if (bytes == 0) return;
   make_current(index);
-  check(driver().cuMemcpyDtoH(dst, reinterpret_cast<CUdeviceptr>(src), bytes), "cuMemcpyDtoH",
-        fmt::format("({} bytes from gpu:{})", bytes, index));
+  const Driver& d = driver();
+  const std::string what = fmt::format("({} bytes from gpu:{})", bytes, index);
+  Staging* s = bytes >= kStagedFrom ? staging(index) : nullptr;
+  if (!s || !s->usable) {
+    check(d.cuMemcpyDtoH(dst, reinterpret_cast<CUdeviceptr>(src), bytes), "cuMemcpyDtoH", what);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(s->mutex);
+  // Chunk k lands in buffer k % 2 while chunk k - 1 is copied out.
+  const size_t chunks = (bytes + kStagingChunk - 1) / kStagingChunk;
+  auto issue = [&](size_t k) {
+    const size_t off = k * kStagingChunk, n = std::min(kStagingChunk, bytes - off);
+    check(d.cuEventSynchronize(s->done[k % 2]), "cuEventSynchronize", what);
+    check(
+        d.cuMemcpyDtoHAsync(s->buffer[k % 2], reinterpret_cast<CUdeviceptr>(src) + off, n, nullptr),
+        "cuMemcpyDtoHAsync", what);
+    check(d.cuEventRecord(s->done[k % 2], nullptr), "cuEventRecord", what);
+  };
+  issue(0);
+  for (size_t k = 0; k < chunks; ++k) {
+    if (k + 1 < chunks) issue(k + 1);
+    const size_t off = k * kStagingChunk, n = std::min(kStagingChunk, bytes - off);
+    check(d.cuEventSynchronize(s->done[k % 2]), "cuEventSynchronize", what);
+    std::memcpy(static_cast<char*>(dst) + off, s->buffer[k % 2], n);
+  }
 }
 
 void synchronize(int index) {
