@@ -1,7 +1,7 @@
 // Property test: random programs (elementwise chains, broadcasts, reductions
 // over random axes, gathers, softmax/logsumexp, where) give the same values
-// under jit as eagerly. Exact numerics: float64 to 1e-12 relative; fast
-// numerics: 1e-6 relative on float64 programs.
+// under jit as eagerly, with the CPU and the GPU plan. Exact numerics:
+// float64 to 1e-12 relative; fast numerics: 1e-6 relative on float64 programs.
 #include <random>
 
 #include "grad_check.h"
@@ -26,7 +26,7 @@ ArrayFn random_program(uint64_t seed) {
       const array& x = pool[pick(pool.size())];
       const array& y = pool[pick(pool.size())];
       array r;
-      switch (pick(12)) {
+      switch (pick(13)) {
         case 0:
           r = x + y;
           break;
@@ -67,6 +67,9 @@ ArrayFn random_program(uint64_t seed) {
         case 10:
           r = transpose(transpose(x, {2, 1, 0}) * 0.5, {2, 1, 0}) + minimum(x, y);
           break;
+        case 11:  // short contractions (a GPU plan makes them fused reductions)
+          r = matmul(x, matmul(swapaxes(y, 1, 2), y)) * 0.1;
+          break;
         default:
           r = sqrt(square(x) + 1.0) * sum(y, std::vector<int>{0, 1, 2}, true);
           break;
@@ -91,12 +94,18 @@ TEST_CASE("random programs: jit equals eager (exact and fast numerics)", "[jit][
     auto want = f(args);
     auto exact = jit(f, {.name = "prop"});
     auto fast = jit(f, {.name = "prop_fast", .fast_math = true});
+    // The GPU plan (block fusion from two batch elements, short
+    // contractions as fused reductions) runs here with CPU kernels.
+    // (Half of the programs: compiling three plans of each is the cost.)
+    auto gpu_plan = jit(f, {.name = "prop_gpu", .plan_for_gpu = true});
     auto got = exact(args);
     auto got_fast = fast(args);
+    auto got_gpu = seed % 2 ? want : gpu_plan(args);
     INFO(exact.report_json());
     for (size_t k = 0; k < want.size(); ++k) {
       check_close(got[k], values(want[k]), want[k].shape(), 1e-12, 1e-12);
       check_close(got_fast[k], values(want[k]), want[k].shape(), 1e-6, 1e-6);
+      check_close(got_gpu[k], values(want[k]), want[k].shape(), 1e-12, 1e-12);
     }
     fused += exact.stats().kernels < exact.stats().executed_nodes;
   }
