@@ -144,6 +144,69 @@ bool long_strided_reduction(const Shape& space, const std::set<int>& folds) {
          extent >= kLongStridedReduction;
 }
 
+// A step of the plan being made: a primitive call, or a kernel (compiled
+// once the plan is settled).
+struct StepDraft {
+  std::vector<int> inputs, outputs;
+  std::shared_ptr<Primitive> prim;  // null: kernels[kernel], compiled at the end
+  Plan::Step report;
+  int kernel = -1;
+};
+
+// A generated kernel with what block fusion needs to know about it.
+struct KernelDraft {
+  Kernel k;
+  std::vector<int> args, outs;
+  std::vector<std::pair<int, int64_t>> checks;
+  std::map<int, int> load_prefix;
+  std::vector<int> store_prefix;
+  std::vector<std::string> sources;
+  std::vector<int> groups;  // planner groups it runs (fallback when codegen fails)
+  std::vector<int> parts;   // stitched: the kernels it replaces
+};
+
+int64_t shape_size(const Shape& shape) {
+  int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+// Topological order of the steps over value ids (Kahn; lowest index first).
+std::vector<int> topological_order(const std::vector<StepDraft>& steps, size_t nv) {
+  std::vector<int> producer_step(nv, -1);
+  for (size_t s = 0; s < steps.size(); ++s) {
+    for (int v : steps[s].outputs) producer_step[v] = static_cast<int>(s);
+  }
+  std::vector<int> pending(steps.size(), 0);
+  std::vector<std::vector<int>> users(steps.size());
+  for (size_t s = 0; s < steps.size(); ++s) {
+    for (int v : steps[s].inputs) {
+      int p = producer_step[v];
+      if (p >= 0) {
+        ++pending[s];
+        users[p].push_back(static_cast<int>(s));
+      }
+    }
+  }
+  std::vector<int> ready, order;
+  for (size_t s = 0; s < steps.size(); ++s) {
+    if (!pending[s]) ready.push_back(static_cast<int>(s));
+  }
+  while (!ready.empty()) {
+    std::sort(ready.begin(), ready.end(), std::greater<int>());
+    int s = ready.back();
+    ready.pop_back();
+    order.push_back(s);
+    for (int u : users[s]) {
+      if (--pending[u] == 0) ready.push_back(u);
+    }
+  }
+  if (order.size() != steps.size()) {
+    throw std::logic_error("[jit] planner produced a cycle between kernels");
+  }
+  return order;
+}
+
 class Planner {
  public:
   Planner(const Graph& g, const JitOptions& options, PlanTarget target)
@@ -215,7 +278,7 @@ class Planner {
   void join(int node, int grp);
   bool try_merge(int into, int from);
   void assign(int node);
-  Kernel build_kernel(int grp, std::vector<int>& args, std::vector<int>& outs) const;
+  void stitch_blocks(std::vector<StepDraft>& drafts, std::vector<KernelDraft>& kernels) const;
 };
 
 // The axes of `shape` in the space when every dim is 1 or the space's.
@@ -1045,6 +1108,118 @@ Kernel KernelEmitter::build(const std::vector<int>& args, const std::vector<int>
   return k_;
 }
 
+// Stitches the kernels block fusion groups (block_fusion.h) into one kernel
+// each and replaces their steps by it.
+void Planner::stitch_blocks(std::vector<StepDraft>& drafts,
+                            std::vector<KernelDraft>& kernels) const {
+  const size_t nv = g_.values.size();
+  std::vector<int> order = topological_order(drafts, nv);
+  BlockGraph bg;
+  bg.producer_step.assign(nv, -1);
+  for (size_t i = 0; i < order.size(); ++i) {
+    for (int v : drafts[order[i]].outputs) bg.producer_step[v] = static_cast<int>(i);
+  }
+  bg.preds.resize(order.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    std::set<int> p;
+    for (int v : drafts[order[i]].inputs) {
+      if (bg.producer_step[v] >= 0) p.insert(bg.producer_step[v]);
+    }
+    bg.preds[i].assign(p.begin(), p.end());
+  }
+  for (const auto& val : g_.values)
+    bg.value_shapes.emplace_back(val.shape.begin(), val.shape.end());
+  std::vector<KernelCandidate> cands;
+  std::vector<int> kernel_of_cand;
+  for (size_t i = 0; i < order.size(); ++i) {
+    const StepDraft& d = drafts[order[i]];
+    if (d.kernel < 0) continue;
+    const KernelDraft& kd = kernels[d.kernel];
+    KernelCandidate c{&kd.k, kd.args, kd.outs, {}, kd.store_prefix, {}};
+    for (size_t a = 0; a < kd.args.size(); ++a) {
+      auto lp = kd.load_prefix.find(static_cast<int>(a));
+      c.load_prefix.push_back(lp == kd.load_prefix.end() ? 0 : lp->second);
+    }
+    for (auto& [arg, size] : kd.checks) c.checked_args.push_back(arg);
+    cands.push_back(std::move(c));
+    bg.step_of.push_back(static_cast<int>(i));
+    kernel_of_cand.push_back(d.kernel);
+  }
+  BlockFusionLimits limits;
+  if (target_ == PlanTarget::CpuProgram) {
+    limits.min_batch = std::max<int64_t>(2, 2 * cpu::num_threads());
+    limits.max_local_bytes = 1 << 20;  // stack of the calling thread
+  } else {
+    limits.locals_alias = true;  // parts reuse shared memory (kernel_stitch.h)
+  }
+  std::map<int, int> stitched_into;  // kernel -> stitched kernel
+  for (const auto& block : plan_blocks(cands, bg, limits)) {
+    if (block.size() < 2) continue;
+    KernelDraft st;
+    std::vector<int> parts;
+    for (int c : block) parts.push_back(kernel_of_cand[c]);
+    std::set<int> produced;
+    for (int kp : parts) produced.insert(kernels[kp].outs.begin(), kernels[kp].outs.end());
+    std::map<int, int> ext_index;
+    for (int kp : parts) {
+      for (int v : kernels[kp].args) {
+        if (!produced.count(v) && !ext_index.count(v)) {
+          ext_index[v] = static_cast<int>(st.args.size());
+          st.args.push_back(v);
+        }
+      }
+    }
+    std::map<int, int> out_index;
+    for (int kp : parts) {
+      for (int v : kernels[kp].outs) {
+        out_index[v] = static_cast<int>(st.args.size() + st.outs.size());
+        st.outs.push_back(v);
+      }
+    }
+    std::vector<compiler::KernelArg> kargs;
+    for (int v : st.args) kargs.push_back({g_.values[v].dtype, shape_size(g_.values[v].shape)});
+    for (int v : st.outs) {
+      kargs.push_back({g_.values[v].dtype, shape_size(g_.values[v].shape), true});
+    }
+    std::vector<Kernel> regridded;
+    regridded.reserve(parts.size());
+    std::vector<compiler::StitchPart> sparts;
+    for (int kp : parts) {
+      const KernelDraft& kd = kernels[kp];
+      regridded.push_back(compiler::regrid(kd.k, 1));
+      std::vector<int> map;
+      for (int v : kd.args) map.push_back(produced.count(v) ? out_index.at(v) : ext_index.at(v));
+      for (int v : kd.outs) map.push_back(out_index.at(v));
+      for (auto& [arg, size] : kd.checks) st.checks.push_back({map[arg], size});
+      st.sources.insert(st.sources.end(), kd.sources.begin(), kd.sources.end());
+      st.groups.insert(st.groups.end(), kd.groups.begin(), kd.groups.end());
+      sparts.push_back({nullptr, std::move(map)});
+    }
+    for (size_t i = 0; i < sparts.size(); ++i) sparts[i].kernel = &regridded[i];
+    std::string name = kernels[parts[0]].k.name;
+    name.replace(name.rfind("_k"), 2, "_b");
+    st.k = compiler::stitch(sparts, kargs, name);
+    st.parts = parts;
+    kernels.push_back(std::move(st));
+    for (int kp : parts) stitched_into[kp] = static_cast<int>(kernels.size()) - 1;
+  }
+  if (!stitched_into.empty()) {
+    std::vector<StepDraft> next;
+    std::set<int> placed;
+    for (auto& d : drafts) {
+      auto it = d.kernel >= 0 ? stitched_into.find(d.kernel) : stitched_into.end();
+      if (it == stitched_into.end()) {
+        next.push_back(std::move(d));
+      } else if (placed.insert(it->second).second) {
+        const KernelDraft& kd = kernels[it->second];
+        next.push_back(
+            {kd.args, kd.outs, nullptr, {"fused", kd.k.name, kd.sources, ""}, it->second});
+      }
+    }
+    drafts = std::move(next);
+  }
+}
+
 Plan Planner::run() {
   const size_t nv = g_.values.size();
   kind_.assign(nv, ValueKind::Materialized);
@@ -1065,22 +1240,6 @@ Plan Planner::run() {
   for (int v : g_.outputs) materialize(v, "GRAPH_OUTPUT");
 
   // Steps: (inputs, outputs, primitive, report entry), then a topological order.
-  struct StepDraft {
-    std::vector<int> inputs, outputs;
-    std::shared_ptr<Primitive> prim;  // null: kernels[kernel], compiled below
-    Plan::Step report;
-    int kernel = -1;
-  };
-  struct KernelDraft {
-    Kernel k;
-    std::vector<int> args, outs;
-    std::vector<std::pair<int, int64_t>> checks;
-    std::map<int, int> load_prefix;
-    std::vector<int> store_prefix;
-    std::vector<std::string> sources;
-    std::vector<int> groups;  // planner groups it runs (fallback when codegen fails)
-    std::vector<int> parts;   // stitched: the kernels it replaces
-  };
   std::vector<StepDraft> drafts;
   std::vector<KernelDraft> kernels;
   for (size_t i = 0; i < g_.nodes.size(); ++i) {
@@ -1099,11 +1258,6 @@ Plan Planner::run() {
                       n.prim,
                       {view ? "view" : "primitive", n.prim->name(), {n.prim->name()}, reason}});
   }
-  auto shape_size = [](const Shape& shape) {
-    int64_t n = 1;
-    for (auto d : shape) n *= d;
-    return n;
-  };
   // Codegen cannot take a group: run its members as primitives.
   auto node_steps = [&](int gi, const std::string& why) {
     std::vector<StepDraft> out;
@@ -1171,150 +1325,10 @@ Plan Planner::run() {
       for (auto& d : node_steps(static_cast<int>(gi), e.what())) drafts.push_back(std::move(d));
     }
   }
-  // Topological order of the steps over value ids (Kahn).
-  auto topological = [&](const std::vector<StepDraft>& steps) {
-    std::vector<int> producer_step(nv, -1);
-    for (size_t s = 0; s < steps.size(); ++s) {
-      for (int v : steps[s].outputs) producer_step[v] = static_cast<int>(s);
-    }
-    std::vector<int> pending(steps.size(), 0);
-    std::vector<std::vector<int>> users(steps.size());
-    for (size_t s = 0; s < steps.size(); ++s) {
-      for (int v : steps[s].inputs) {
-        int p = producer_step[v];
-        if (p >= 0) {
-          ++pending[s];
-          users[p].push_back(static_cast<int>(s));
-        }
-      }
-    }
-    std::vector<int> ready, order;
-    for (size_t s = 0; s < steps.size(); ++s) {
-      if (!pending[s]) ready.push_back(static_cast<int>(s));
-    }
-    while (!ready.empty()) {
-      std::sort(ready.begin(), ready.end(), std::greater<int>());
-      int s = ready.back();
-      ready.pop_back();
-      order.push_back(s);
-      for (int u : users[s]) {
-        if (--pending[u] == 0) ready.push_back(u);
-      }
-    }
-    if (order.size() != steps.size()) {
-      throw std::logic_error("[jit] planner produced a cycle between kernels");
-    }
-    return order;
-  };
-
   // Block fusion: kernels over the same batch elements become one kernel.
   if (options_.fuse && options_.block_fusion && target_ != PlanTarget::SingleKernel &&
       kernels.size() > 1) {
-    std::vector<int> order = topological(drafts);
-    BlockGraph bg;
-    bg.producer_step.assign(nv, -1);
-    for (size_t i = 0; i < order.size(); ++i) {
-      for (int v : drafts[order[i]].outputs) bg.producer_step[v] = static_cast<int>(i);
-    }
-    bg.preds.resize(order.size());
-    for (size_t i = 0; i < order.size(); ++i) {
-      std::set<int> p;
-      for (int v : drafts[order[i]].inputs) {
-        if (bg.producer_step[v] >= 0) p.insert(bg.producer_step[v]);
-      }
-      bg.preds[i].assign(p.begin(), p.end());
-    }
-    for (const auto& val : g_.values)
-      bg.value_shapes.emplace_back(val.shape.begin(), val.shape.end());
-    std::vector<KernelCandidate> cands;
-    std::vector<int> kernel_of_cand;
-    for (size_t i = 0; i < order.size(); ++i) {
-      const StepDraft& d = drafts[order[i]];
-      if (d.kernel < 0) continue;
-      const KernelDraft& kd = kernels[d.kernel];
-      KernelCandidate c{&kd.k, kd.args, kd.outs, {}, kd.store_prefix, {}};
-      for (size_t a = 0; a < kd.args.size(); ++a) {
-        auto lp = kd.load_prefix.find(static_cast<int>(a));
-        c.load_prefix.push_back(lp == kd.load_prefix.end() ? 0 : lp->second);
-      }
-      for (auto& [arg, size] : kd.checks) c.checked_args.push_back(arg);
-      cands.push_back(std::move(c));
-      bg.step_of.push_back(static_cast<int>(i));
-      kernel_of_cand.push_back(d.kernel);
-    }
-    BlockFusionLimits limits;
-    if (target_ == PlanTarget::CpuProgram) {
-      limits.min_batch = std::max<int64_t>(2, 2 * cpu::num_threads());
-      limits.max_local_bytes = 1 << 20;  // stack of the calling thread
-    } else {
-      limits.locals_alias = true;  // parts reuse shared memory (kernel_stitch.h)
-    }
-    std::map<int, int> stitched_into;  // kernel -> stitched kernel
-    for (const auto& block : plan_blocks(cands, bg, limits)) {
-      if (block.size() < 2) continue;
-      KernelDraft st;
-      std::vector<int> parts;
-      for (int c : block) parts.push_back(kernel_of_cand[c]);
-      std::set<int> produced;
-      for (int kp : parts) produced.insert(kernels[kp].outs.begin(), kernels[kp].outs.end());
-      std::map<int, int> ext_index;
-      for (int kp : parts) {
-        for (int v : kernels[kp].args) {
-          if (!produced.count(v) && !ext_index.count(v)) {
-            ext_index[v] = static_cast<int>(st.args.size());
-            st.args.push_back(v);
-          }
-        }
-      }
-      std::map<int, int> out_index;
-      for (int kp : parts) {
-        for (int v : kernels[kp].outs) {
-          out_index[v] = static_cast<int>(st.args.size() + st.outs.size());
-          st.outs.push_back(v);
-        }
-      }
-      std::vector<compiler::KernelArg> kargs;
-      for (int v : st.args) kargs.push_back({g_.values[v].dtype, shape_size(g_.values[v].shape)});
-      for (int v : st.outs) {
-        kargs.push_back({g_.values[v].dtype, shape_size(g_.values[v].shape), true});
-      }
-      std::vector<Kernel> regridded;
-      regridded.reserve(parts.size());
-      std::vector<compiler::StitchPart> sparts;
-      for (int kp : parts) {
-        const KernelDraft& kd = kernels[kp];
-        regridded.push_back(compiler::regrid(kd.k, 1));
-        std::vector<int> map;
-        for (int v : kd.args) map.push_back(produced.count(v) ? out_index.at(v) : ext_index.at(v));
-        for (int v : kd.outs) map.push_back(out_index.at(v));
-        for (auto& [arg, size] : kd.checks) st.checks.push_back({map[arg], size});
-        st.sources.insert(st.sources.end(), kd.sources.begin(), kd.sources.end());
-        st.groups.insert(st.groups.end(), kd.groups.begin(), kd.groups.end());
-        sparts.push_back({nullptr, std::move(map)});
-      }
-      for (size_t i = 0; i < sparts.size(); ++i) sparts[i].kernel = &regridded[i];
-      std::string name = kernels[parts[0]].k.name;
-      name.replace(name.rfind("_k"), 2, "_b");
-      st.k = compiler::stitch(sparts, kargs, name);
-      st.parts = parts;
-      kernels.push_back(std::move(st));
-      for (int kp : parts) stitched_into[kp] = static_cast<int>(kernels.size()) - 1;
-    }
-    if (!stitched_into.empty()) {
-      std::vector<StepDraft> next;
-      std::set<int> placed;
-      for (auto& d : drafts) {
-        auto it = d.kernel >= 0 ? stitched_into.find(d.kernel) : stitched_into.end();
-        if (it == stitched_into.end()) {
-          next.push_back(std::move(d));
-        } else if (placed.insert(it->second).second) {
-          const KernelDraft& kd = kernels[it->second];
-          next.push_back(
-              {kd.args, kd.outs, nullptr, {"fused", kd.k.name, kd.sources, ""}, it->second});
-        }
-      }
-      drafts = std::move(next);
-    }
+    stitch_blocks(drafts, kernels);
   }
 
   // Compile the kernels now, so codegen failures fall back: a stitched
@@ -1349,7 +1363,7 @@ Plan Planner::run() {
     }
     drafts = std::move(next);
   }
-  std::vector<int> order = topological(drafts);
+  std::vector<int> order = topological_order(drafts, nv);
   Plan plan;
   plan.program.values = g_.values;
   plan.program.inputs = g_.inputs;
