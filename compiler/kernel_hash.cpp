@@ -76,6 +76,7 @@ void encode(Encoder& e, const Expr& x) {
 
 void encode(Encoder& e, const Phase& p) {
   e.enumeration(p.kind);
+  e.i64(p.lane);
   e.ints(p.domain);
   e.ints(p.reduced_axes);
   e.list(p.exprs, [&](const Expr& x) { encode(e, x); });

@@ -126,6 +126,8 @@ class Checker {
 
   void check_phase(const Phase& ph) {
     const int rank = static_cast<int>(ph.domain.size());
+    require(ph.lane < 0 || (!k_.grid.empty() && ph.lane < k_.grid[0]),
+            fmt::format("lane {} outside grid {}", ph.lane, shape_text(k_.grid)));
     for (auto d : ph.domain) {
       require(d >= 1, fmt::format("domain {} has an extent < 1", shape_text(ph.domain)));
     }
@@ -324,6 +326,7 @@ std::string to_string(const Kernel& k) {
                      shape_text(ph.domain));
     if (!ph.reduced_axes.empty())
       s += fmt::format(" reduce axes ({})", fmt::join(ph.reduced_axes, ","));
+    if (ph.lane >= 0) s += fmt::format(" lane {}", ph.lane);
     s += "\n";
     for (size_t i = 0; i < ph.exprs.size(); ++i) {
       const Expr& e = ph.exprs[i];

@@ -113,6 +113,10 @@ enum class PhaseKind { Map, Reduce };
 
 struct Phase {
   PhaseKind kind = PhaseKind::Map;
+  /// >= 0: the phase runs only at grid points whose grid index 0 equals
+  /// `lane` (independent parts of a stitched kernel run side by side in one
+  /// launch, one lane each; on the GPU the condition is uniform per block).
+  int lane = -1;
   std::vector<int64_t> domain;    // empty: a single point
   std::vector<int> reduced_axes;  // Reduce phases: sorted, subset of domain axes
   std::vector<Expr> exprs;

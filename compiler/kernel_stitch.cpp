@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace mfx::compiler {
@@ -75,15 +76,22 @@ Kernel regrid(const Kernel& k, size_t keep) {
 }
 
 Kernel stitch(const std::vector<StitchPart>& parts, std::vector<KernelArg> args,
-              const std::string& name) {
+              const std::string& name, const std::vector<int>& lanes) {
   if (parts.empty()) throw std::logic_error("[stitch] no kernels to stitch");
+  if (!lanes.empty() && lanes.size() != parts.size()) {
+    throw std::logic_error(
+        fmt::format("[stitch] {} lanes for {} kernels", lanes.size(), parts.size()));
+  }
   Kernel out;
   out.name = name;
   out.args = std::move(args);
   out.grid = parts[0].kernel->grid;
+  int num_lanes = 0;
+  for (int l : lanes) num_lanes = std::max(num_lanes, l + 1);
+  if (num_lanes > 0) out.grid.insert(out.grid.begin(), num_lanes);
   for (const StitchPart& part : parts) {
     const Kernel& k = *part.kernel;
-    if (k.grid != out.grid) {
+    if (k.grid != std::vector<int64_t>(out.grid.begin() + (num_lanes > 0), out.grid.end())) {
       throw std::logic_error(fmt::format("[stitch] kernel '{}' has another grid than '{}'", k.name,
                                          parts[0].kernel->name));
     }
@@ -107,9 +115,11 @@ Kernel stitch(const std::vector<StitchPart>& parts, std::vector<KernelArg> args,
     }
     for (const Phase& ph : k.phases) {
       Phase np = ph;
+      if (num_lanes > 0) np.lane = lanes[region];
       for (Expr& e : np.exprs) {
         if (e.kind == ExprKind::Load) e.arg = part.arg_map[e.arg];
         if (e.kind == ExprKind::LoadLocal) e.local += local0;
+        if (e.kind == ExprKind::GridIndex && num_lanes > 0) ++e.axis;  // behind the lane axis
       }
       for (Store& s : np.stores) s.arg = part.arg_map[s.arg];
       for (Materialize& m : np.materializations) m.local += local0;

@@ -32,8 +32,13 @@ struct StitchPart {
 /// its own slice (the caller checks this); the GPU emitter's barrier between
 /// phases then orders the write before the read. Throws std::logic_error when
 /// the grids differ or an arg map is malformed.
+///
+/// With `lanes` (one per part, values 0..L-1, parts of one lane in order),
+/// the grid gets a leading axis of L lanes and each part runs only in its
+/// lane: independent parts side by side in one launch instead of one after
+/// another (a GPU runs L times more blocks).
 Kernel stitch(const std::vector<StitchPart>& parts, std::vector<KernelArg> args,
-              const std::string& name);
+              const std::string& name, const std::vector<int>& lanes = {});
 
 /// Bytes of all locals of a kernel (per grid point: stack on the CPU, shared
 /// memory on the GPU).

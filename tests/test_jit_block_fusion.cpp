@@ -4,6 +4,7 @@
 // JSON report; values read across batch elements or through a library call
 // keep their kernels apart.
 #include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "compiler/codegen.h"
@@ -258,6 +259,42 @@ TEST_CASE("stitched parts share shared memory on the GPU", "[jit][block]") {
   CHECK(both.shared_bytes == one.shared_bytes);
   CHECK(both.shared_bytes < 2 * R * C * 4);
   CHECK_NOTHROW(run_ptxas(both.ptx, Target::Sm90));
+
+  // Independent parts side by side: lanes 0 and 1 of a [2, B] grid, twice
+  // the blocks, each running its own part.
+  std::vector<KernelArg> io = {{float32, B * R * C},
+                               {float32, B * R * C},
+                               {float32, B * R * C, true},
+                               {float32, B * R * C, true}};
+  Kernel lanes = stitch({{&a, {0, 2}}, {&b, {1, 3}}}, io, "lanes", {0, 1});
+  validate(lanes);
+  CHECK(lanes.grid == std::vector<int64_t>{2, B});
+  CHECK(lanes.phases.front().lane == 0);
+  CHECK(lanes.phases.back().lane == 1);
+  PtxKernel side = compile_ptx(lanes, Target::Sm90, {});
+  CHECK(side.grid_blocks == 2 * B);
+  CHECK_NOTHROW(run_ptxas(side.ptx, Target::Sm90));
+  std::vector<float> x1(B * R * C), x2(B * R * C), y1(B * R * C, -1), y2(B * R * C, -1);
+  for (int64_t i = 0; i < B * R * C; ++i) {
+    x1[i] = static_cast<float>((i * 13) % 17) * 0.1f;
+    x2[i] = static_cast<float>((i * 7) % 11) * -0.2f;
+  }
+  auto ck = compile_cpu(lanes, {});
+  std::vector<void*> bufs = {x1.data(), x2.data(), y1.data(), y2.data()};
+  // Lane 0's grid points run the first part only.
+  ck->run(bufs.data(), 0, B);
+  CHECK(std::count(y2.begin(), y2.end(), -1.0f) == B * R * C);
+  CHECK(std::count(y1.begin(), y1.end(), -1.0f) == 0);
+  ck->run(bufs.data(), B, 2 * B);
+  for (auto [x, y] : {std::pair{&x1, &y1}, std::pair{&x2, &y2}}) {
+    for (int64_t r = 0; r < B * R; ++r) {
+      double total = 0;
+      for (int64_t c = 0; c < C; ++c) total += std::exp((*x)[r * C + c]);
+      for (int64_t c = 0; c < C; ++c) {
+        CHECK((*y)[r * C + c] == Approx(std::exp((*x)[r * C + c]) / total).epsilon(1e-5));
+      }
+    }
+  }
 }
 
 TEST_CASE("a GPU plan runs small scatter-adds and matmuls as fused reductions", "[jit][block]") {

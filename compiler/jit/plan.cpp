@@ -165,6 +165,32 @@ struct KernelDraft {
   std::vector<int> parts;   // stitched: the kernels it replaces
 };
 
+// Lanes of a block's parts: parts linked by a value one writes and another
+// reads share a lane; unlinked ones run side by side. Empty when all are
+// linked (one lane).
+std::vector<int> independent_lanes(const std::vector<int>& parts,
+                                   const std::vector<KernelDraft>& kernels) {
+  std::vector<int> root(parts.size());
+  for (size_t i = 0; i < parts.size(); ++i) root[i] = static_cast<int>(i);
+  std::function<int(int)> find = [&](int i) { return root[i] == i ? i : root[i] = find(root[i]); };
+  std::map<int, int> writer;  // value -> part
+  for (size_t i = 0; i < parts.size(); ++i) {
+    for (int v : kernels[parts[i]].args) {
+      auto w = writer.find(v);
+      if (w != writer.end()) root[find(static_cast<int>(i))] = find(w->second);
+    }
+    for (int v : kernels[parts[i]].outs) writer[v] = static_cast<int>(i);
+  }
+  std::map<int, int> lane_of_root;
+  std::vector<int> lanes;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const int r = find(static_cast<int>(i));
+    lanes.push_back(lane_of_root.emplace(r, static_cast<int>(lane_of_root.size())).first->second);
+  }
+  if (lane_of_root.size() < 2) lanes.clear();
+  return lanes;
+}
+
 int64_t shape_size(const Shape& shape) {
   int64_t n = 1;
   for (auto d : shape) n *= d;
@@ -1198,7 +1224,7 @@ void Planner::stitch_blocks(std::vector<StepDraft>& drafts,
     for (size_t i = 0; i < sparts.size(); ++i) sparts[i].kernel = &regridded[i];
     std::string name = kernels[parts[0]].k.name;
     name.replace(name.rfind("_k"), 2, "_b");
-    st.k = compiler::stitch(sparts, kargs, name);
+    st.k = compiler::stitch(sparts, kargs, name, independent_lanes(parts, kernels));
     st.parts = parts;
     kernels.push_back(std::move(st));
     for (int kp : parts) stitched_into[kp] = static_cast<int>(kernels.size()) - 1;

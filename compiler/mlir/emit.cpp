@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <optional>
 #include <stdexcept>
 
 #include "llvm/Support/raw_ostream.h"
@@ -412,6 +413,14 @@ void emit_phases(Emitter& e, const Kernel& k, PhaseSchedule& sched, ArrayRef<Val
   PhaseEmitter pe(e, k, args, sched.locals, grid);
   for (size_t p = 0; p < k.phases.size(); ++p) {
     const Phase& ph = k.phases[p];
+    // A lane's phase runs where grid index 0 is the lane (uniform per GPU block).
+    std::optional<OpBuilder::InsertionGuard> in_lane;
+    if (ph.lane >= 0) {
+      Value here = e.cmpi(arith::CmpIPredicate::eq, grid[0], e.idx(ph.lane));
+      auto op = e.b.create<scf::IfOp>(e.loc, here, /*withElseRegion=*/false);
+      in_lane.emplace(e.b);
+      e.b.setInsertionPoint(op.thenBlock()->getTerminator());
+    }
     if (ph.kind == PhaseKind::Map) {
       sched.map(ph, [&](ArrayRef<Value> d) { pe.map_effects(ph, pe.exprs(ph, d), d); });
     } else {
@@ -422,6 +431,7 @@ void emit_phases(Emitter& e, const Kernel& k, PhaseSchedule& sched, ArrayRef<Val
         return out;
       });
     }
+    in_lane.reset();
     if (p + 1 < k.phases.size()) sched.end_phase();
   }
 }
