@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "grad_check.h"
@@ -329,4 +331,35 @@ TEST_CASE("a long column reduction runs as the library reduction", "[jit][fusion
       [](const std::vector<array>& a) { return std::vector<array>{sum(exp(a[0]), 0)}; }, {s},
       "short_column_sum");
   CHECK(short_sum.stats().kernels == 1);
+}
+
+TEST_CASE("exact jit computes float32 exp/log/log1p/tanh/sigmoid like eager", "[jit][fusion]") {
+  // The same branch-free polynomials as the eager kernels (lib/cpu/
+  // fast_math.h), so results agree to rounding of fused multiply-adds, and
+  // special values (inf, NaN, 0, subnormals, huge) behave the same.
+  std::vector<float> v;
+  for (int i = -2000; i <= 2000; ++i) v.push_back(static_cast<float>(i) * 0.0625f);
+  for (float s : {0.f, -0.f, 1e-40f, -1e-40f, 1e-30f, 88.7f, 89.f, -104.f, -105.f, 1e30f, -1e30f,
+                  std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                  std::numeric_limits<float>::quiet_NaN(), -0.9999999f, -1.f, -1.5f}) {
+    v.push_back(s);
+  }
+  array x(v, Shape{static_cast<int64_t>(v.size())}, float32);
+  auto f = [](const std::vector<array>& a) {
+    return std::vector<array>{exp(a[0]), log(a[0]), log1p(a[0]), tanh(a[0]), sigmoid(a[0])};
+  };
+  auto want = f({x});
+  auto got = jit(f, {.name = "poly"})({x});
+  for (size_t k = 0; k < want.size(); ++k) {
+    INFO("function " << k);
+    auto w = want[k].to_vector<float>(), g = got[k].to_vector<float>();
+    for (size_t i = 0; i < w.size(); ++i) {
+      INFO("x = " << v[i] << ": eager " << w[i] << " jit " << g[i]);
+      if (std::isnan(w[i])) {
+        CHECK(std::isnan(g[i]));
+      } else {
+        CHECK(g[i] == Approx(w[i]).epsilon(4e-7).margin(1e-38));
+      }
+    }
+  }
 }

@@ -217,6 +217,96 @@ class Emitter {
     return b.create<func::CallOp>(loc, name, TypeRange{t}, xs).getResult(0);
   }
 
+  // ---- float32 exp/log/log1p/tanh/sigmoid of the eager kernels
+  // (lib/cpu/fast_math.h: branch-free, <= 1-2 ulp), operation for operation,
+  // for exact mode on the CPU: they vectorise where libm calls do not, and
+  // jit then computes what eager computes.
+  bool eager_poly(Type t) { return !gpu() && !fast_ && t.isF32(); }
+  Value f(double v) { return typed_const(v, b.getF32Type()); }
+  Value i32(int64_t v) { return int_const(v, b.getI32Type()); }
+  Value bits(Value x) { return b.create<arith::BitcastOp>(loc, b.getI32Type(), x); }
+  Value from_bits(Value i) { return b.create<arith::BitcastOp>(loc, b.getF32Type(), i); }
+  Value pow2i(Value n) {  // 2^n for n in [-126, 127] from the exponent field
+    return from_bits(
+        b.create<arith::ShLIOp>(loc, b.create<arith::AddIOp>(loc, n, i32(127)), i32(23)));
+  }
+  Value lt(Value x, Value y) { return cmpf(arith::CmpFPredicate::OLT, x, y); }
+  Value poly_exp(Value x) {
+    Value c = sel(lt(x, f(-104)), f(-104), x);
+    c = sel(lt(f(89), c), f(89), c);
+    const Value magic = f(12582912.0);
+    Value nf = subf(addf(mulf(c, f(1.44269504088896341)), magic), magic);
+    Value r = subf(c, mulf(nf, f(0.693359375)));
+    r = subf(r, mulf(nf, f(-2.12194440e-4)));
+    Value p = f(1.375140739e-03);
+    for (double k : {8.368915878e-03, 4.166953266e-02, 1.666651815e-01, 4.999998808e-01}) {
+      p = addf(mulf(p, r), f(k));
+    }
+    p = addf(f(1), addf(r, mulf(mulf(r, r), p)));
+    Value n = b.create<arith::FPToSIOp>(loc, b.getI32Type(), nf);
+    Value n1 = b.create<arith::ShRSIOp>(loc, n, i32(1));
+    Value y = mulf(mulf(p, pow2i(n1)), pow2i(b.create<arith::SubIOp>(loc, n, n1)));
+    return sel(isnan(x), x, y);
+  }
+  Value poly_log(Value x) {
+    Value sub = lt(x, f(1.17549435e-38));
+    Value xs = sel(sub, mulf(x, f(8388608.0)), x);
+    Value kadj = sel(sub, i32(-23), i32(0));
+    Value ix = b.create<arith::AddIOp>(loc, bits(xs), i32(0x3f800000 - 0x3f3504f3));
+    Value k = b.create<arith::AddIOp>(
+        loc, b.create<arith::SubIOp>(loc, b.create<arith::ShRUIOp>(loc, ix, i32(23)), i32(127)),
+        kadj);
+    Value m = from_bits(b.create<arith::AddIOp>(
+        loc, b.create<arith::AndIOp>(loc, ix, i32(0x007fffff)), i32(0x3f3504f3)));
+    Value fr = subf(m, f(1));
+    Value s = divf(fr, addf(f(2), fr));
+    Value z = mulf(s, s);
+    Value R = f(1.81818182e-1);
+    for (double k : {2.22222222e-1, 2.85714286e-1, 4.0e-1, 6.66666667e-1}) {
+      R = addf(mulf(R, z), f(k));
+    }
+    R = mulf(R, z);
+    Value hfsq = mulf(mulf(f(0.5), fr), fr);
+    Value kf = b.create<arith::SIToFPOp>(loc, b.getF32Type(), k);
+    Value y = subf(mulf(kf, f(6.93138123e-1)),
+                   subf(subf(hfsq, addf(mulf(s, addf(hfsq, R)), mulf(kf, f(9.05800061e-6)))), fr));
+    const double inf = std::numeric_limits<double>::infinity();
+    y = sel(cmpf(arith::CmpFPredicate::OEQ, x, f(inf)), f(inf), y);
+    y = sel(cmpf(arith::CmpFPredicate::OEQ, x, f(0)), f(-inf), y);
+    y = sel(lt(x, f(0)), f(std::numeric_limits<double>::quiet_NaN()), y);
+    return sel(isnan(x), x, y);
+  }
+  Value poly_log1p(Value x) {
+    const double inf = std::numeric_limits<double>::infinity();
+    Value u = addf(f(1), x);
+    Value y = addf(poly_log(u), divf(subf(x, subf(u, f(1))), u));
+    y = sel(cmpf(arith::CmpFPredicate::OEQ, u, f(inf)), f(inf), y);
+    y = sel(cmpf(arith::CmpFPredicate::OEQ, u, f(0)), f(-inf), y);
+    y = sel(lt(x, f(-1)), f(std::numeric_limits<double>::quiet_NaN()), y);
+    Value keep = b.create<arith::OrIOp>(loc, cmpf(arith::CmpFPredicate::OEQ, x, f(0)), isnan(x));
+    return sel(keep, x, y);
+  }
+  Value poly_tanh(Value x) {
+    Value sign = b.create<arith::AndIOp>(loc, bits(x), i32(static_cast<int32_t>(0x80000000u)));
+    Value a = from_bits(b.create<arith::AndIOp>(loc, bits(x), i32(0x7fffffff)));
+    Value z = mulf(a, a);
+    Value p = f(2.18273350e-3);
+    for (double k :
+         {-8.22019298e-3, 2.17176992e-2, -5.39497957e-2, 1.33332297e-1, -3.33333314e-1}) {
+      p = addf(mulf(p, z), f(k));
+    }
+    Value small = addf(a, mulf(mulf(a, z), p));
+    Value ac = sel(lt(f(10), a), f(10), a);
+    Value large = subf(f(1), divf(f(2), addf(poly_exp(mulf(f(2), ac)), f(1))));
+    Value y = sel(lt(a, f(0.625)), small, large);
+    return from_bits(b.create<arith::OrIOp>(loc, bits(y), sign));
+  }
+  Value poly_sigmoid(Value x) {
+    Value a = from_bits(b.create<arith::AndIOp>(loc, bits(x), i32(0x7fffffff)));
+    Value e = poly_exp(b.create<arith::NegFOp>(loc, a));
+    return divf(sel(lt(x, f(0)), e, f(1)), addf(f(1), e));
+  }
+
   // ---- expressions
   Value unary(UnaryOp op, Value x, Dtype dt) {
     Type t = x.getType();
@@ -258,10 +348,13 @@ class Emitter {
         return cmpf(arith::CmpFPredicate::OLT, b.create<math::AbsFOp>(loc, x),
                     typed_const(std::numeric_limits<double>::infinity(), t));
       case UnaryOp::Exp:
+        if (eager_poly(t)) return poly_exp(x);
         return b.create<math::ExpOp>(loc, x);
       case UnaryOp::Log:
+        if (eager_poly(t)) return poly_log(x);
         return b.create<math::LogOp>(loc, x);
       case UnaryOp::Log1p:
+        if (eager_poly(t)) return poly_log1p(x);
         return use_libm(t) ? libm("log1pf", x) : b.create<math::Log1pOp>(loc, x).getResult();
       case UnaryOp::Expm1:
         return use_libm(t) ? libm("expm1f", x) : b.create<math::ExpM1Op>(loc, x).getResult();
@@ -280,10 +373,12 @@ class Emitter {
       case UnaryOp::Arctan:
         return use_libm(t) ? libm("atanf", x) : b.create<math::AtanOp>(loc, x).getResult();
       case UnaryOp::Tanh:
+        if (eager_poly(t)) return poly_tanh(x);
         return use_libm(t) ? libm("tanhf", x) : b.create<math::TanhOp>(loc, x).getResult();
       case UnaryOp::Erf:
         return erf(x);
       case UnaryOp::Sigmoid: {
+        if (eager_poly(t)) return poly_sigmoid(x);
         // e = exp(-|x|) never overflows; x >= 0: 1/(1+e), else e/(1+e).
         Value e = b.create<math::ExpOp>(
             loc, b.create<arith::NegFOp>(loc, b.create<math::AbsFOp>(loc, x)));
