@@ -659,10 +659,20 @@ class Emitter {
     throw std::logic_error("[codegen] unknown reduce op");
   }
   // acc (+) x, both of the accumulator type; NaN propagates for Max/Min.
+  // An accumulator wider than the values (exact CPU sums of float32 and
+  // halves accumulate in float64).
+  bool widened(Value acc, Dtype dt) { return acc.getType().isF64() && dt != float64; }
   Value combine(ReduceOp op, Dtype dt, Value acc, Value x) {
     const bool fl = is_floating(dt);
     switch (op) {
       case ReduceOp::Sum:
+        if (fl && widened(acc, dt)) {
+          // float32 values summed in float64: any order keeps ~29 spare bits,
+          // so LLVM may vectorise the loop (the result stays deterministic).
+          return b.create<arith::AddFOp>(
+              loc, acc, x,
+              arith::FastMathFlagsAttr::get(b.getContext(), arith::FastMathFlags::reassoc));
+        }
         return fl ? addf(acc, x) : b.create<arith::AddIOp>(loc, acc, x).getResult();
       case ReduceOp::Prod:
         return fl ? mulf(acc, x) : b.create<arith::MulIOp>(loc, acc, x).getResult();
