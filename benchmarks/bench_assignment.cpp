@@ -13,6 +13,7 @@
 #include <random>
 #include <string>
 #include <vector>
+#include "bench_utils.h"
 
 using namespace mfx;
 
@@ -119,13 +120,7 @@ int main(int argc, char** argv) {
   json += "]\n";
   if (sink == -1.0) std::puts("");  // keeps the solved costs observable
   if (!json_path.empty()) {
-    FILE* f = std::fopen(json_path.c_str(), "w");
-    if (!f) {
-      std::fprintf(stderr, "cannot write %s\n", json_path.c_str());
-      return 1;
-    }
-    std::fputs(json.c_str(), f);
-    std::fclose(f);
+    if (!bench::write_text(json_path, json)) return 1;
   }
   return 0;
 }

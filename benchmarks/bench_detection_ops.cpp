@@ -19,6 +19,7 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include "bench_utils.h"
 
 using namespace mfx;
 
@@ -182,13 +183,7 @@ int main(int argc, char** argv) {
           r.config, r.impl, r.pass, r.shape, threads(), r.ms, i + 1 < rows.size() ? "," : "");
     }
     json += "]\n";
-    FILE* f = std::fopen(json_path.c_str(), "w");
-    if (!f) {
-      std::fprintf(stderr, "cannot write %s\n", json_path.c_str());
-      return 1;
-    }
-    std::fputs(json.c_str(), f);
-    std::fclose(f);
+    if (!bench::write_text(json_path, json)) return 1;
   }
   return 0;
 }

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_utils.h"
 #include "compiler/gpu/cublas.h"
 #include "cuda/driver.h"
 #include "cuda/runtime.h"
@@ -45,22 +46,12 @@ struct Row {
 // Median wall time in ms of `run` followed by a device synchronisation,
 // after one warm-up run (which also compiles and caches kernels).
 double median_ms(const std::function<void()>& run, double min_seconds, int min_iters) {
-  using clock = std::chrono::steady_clock;
-  auto timed = [&] {
-    auto t0 = clock::now();
-    run();
-    gpu::synchronize(0);
-    return std::chrono::duration<double, std::milli>(clock::now() - t0).count();
-  };
-  timed();
-  std::vector<double> times;
-  auto start = clock::now();
-  while (static_cast<int>(times.size()) < min_iters ||
-         std::chrono::duration<double>(clock::now() - start).count() < min_seconds) {
-    times.push_back(timed());
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+  return bench::median_ms(
+      [&] {
+        run();
+        gpu::synchronize(0);
+      },
+      min_iters, min_seconds, 1 << 20);
 }
 
 double gb_per_s(double bytes, double ms) {
@@ -203,13 +194,7 @@ int main(int argc, char** argv) {
           r.name, r.shape, r.ms, r.gbps, r.fraction, r.note, i + 1 < rows.size() ? "," : "");
     }
     json += "]\n";
-    FILE* f = std::fopen(json_path.c_str(), "w");
-    if (!f) {
-      std::fprintf(stderr, "cannot write %s\n", json_path.c_str());
-      return 1;
-    }
-    std::fputs(json.c_str(), f);
-    std::fclose(f);
+    if (!bench::write_text(json_path, json)) return 1;
   }
   return 0;
 }

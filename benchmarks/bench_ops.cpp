@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 #include <vector>
+#include "bench_utils.h"
 
 using namespace mfx;
 
@@ -59,16 +60,20 @@ std::vector<Case> make_cases() {
   array row = evaluated(random::normal(k(4), {1024}));
   array big = evaluated(random::normal(k(5), {1 << 22}));
   cases.push_back({"add", "1M + 1M", 3 * f4 * (1 << 20), false, [=] { return v1 + v2; }});
-  cases.push_back({"add_bcast", "(1024,1024) + (1024)", 2 * f4 * (1 << 20), false, [=] { return m1 + row; }});
+  cases.push_back(
+      {"add_bcast", "(1024,1024) + (1024)", 2 * f4 * (1 << 20), false, [=] { return m1 + row; }});
   cases.push_back({"mul_scalar", "1M * 2", 2 * f4 * (1 << 20), false, [=] { return v1 * 2.0f; }});
   cases.push_back({"exp", "exp 1M", 2 * f4 * (1 << 20), false, [=] { return exp(v1); }});
   cases.push_back({"tanh", "tanh 1M", 2 * f4 * (1 << 20), false, [=] { return tanh(v1); }});
   cases.push_back({"add_transposed", "(1024,1024)^T + (1024,1024)", 3 * f4 * (1 << 20), false,
                    [=] { return transpose(m1) + m1; }});
   cases.push_back({"sum_all", "sum 4M", f4 * (1 << 22), false, [=] { return sum(big); }});
-  cases.push_back({"sum_rows", "sum (1024,1024) axis -1", f4 * (1 << 20), false, [=] { return sum(m1, {1}); }});
-  cases.push_back({"sum_cols", "sum (1024,1024) axis 0", f4 * (1 << 20), false, [=] { return sum(m1, {0}); }});
-  cases.push_back({"max_rows", "max (1024,1024) axis -1", f4 * (1 << 20), false, [=] { return max(m1, {1}); }});
+  cases.push_back(
+      {"sum_rows", "sum (1024,1024) axis -1", f4 * (1 << 20), false, [=] { return sum(m1, {1}); }});
+  cases.push_back(
+      {"sum_cols", "sum (1024,1024) axis 0", f4 * (1 << 20), false, [=] { return sum(m1, {0}); }});
+  cases.push_back(
+      {"max_rows", "max (1024,1024) axis -1", f4 * (1 << 20), false, [=] { return max(m1, {1}); }});
   cases.push_back({"softmax_rows", "softmax (1024,1024) axis -1", 2 * f4 * (1 << 20), false,
                    [=] { return softmax(m1, -1); }});
   for (int n : {256, 512, 1024}) {
@@ -90,8 +95,11 @@ std::vector<Case> make_cases() {
     int64_t ho = (c.x[2] + 2 * c.pad - c.w[2]) / c.stride + 1;
     int64_t wo = (c.x[3] + 2 * c.pad - c.w[3]) / c.stride + 1;
     double flops = 2.0 * c.x[0] * c.w[0] * ho * wo * c.w[1] * c.w[2] * c.w[3];
-    cases.push_back({c.name, fmt::format("x{} w{} s{} p{}", shape_str(c.x), shape_str(c.w), c.stride, c.pad),
-                     flops, true, [=] { return conv2d(x, w, {c.stride, c.stride}, {c.pad, c.pad}); }});
+    cases.push_back(
+        {c.name, fmt::format("x{} w{} s{} p{}", shape_str(c.x), shape_str(c.w), c.stride, c.pad),
+         flops, true, [=] {
+           return conv2d(x, w, {c.stride, c.stride}, {c.pad, c.pad});
+         }});
   }
   return cases;
 }
@@ -103,8 +111,10 @@ int main(int argc, char** argv) {
   double min_seconds = 0.3;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--json" && i + 1 < argc) json_path = argv[++i];
-    else if (a == "--quick") min_seconds = 0.05;
+    if (a == "--json" && i + 1 < argc)
+      json_path = argv[++i];
+    else if (a == "--quick")
+      min_seconds = 0.05;
     else {
       std::fprintf(stderr, "usage: %s [--json FILE] [--quick]\n", argv[0]);
       return 2;
@@ -119,19 +129,13 @@ int main(int argc, char** argv) {
     double rate = c.work / (ms * 1e-3) / 1e9;
     fmt::print("{:<18} {:<44} {:>10.3f} {:>9.2f} {}\n", c.name, c.shape, ms, rate,
                c.flops ? "GF/s" : "GB/s");
-    json += fmt::format("  {{\"name\": \"{}\", \"shape\": \"{}\", \"ms\": {:.6f}, \"{}\": {:.4f}}}{}\n",
-                        c.name, c.shape, ms, c.flops ? "gflops" : "gbps", rate,
-                        i + 1 < cases.size() ? "," : "");
+    json += fmt::format(
+        "  {{\"name\": \"{}\", \"shape\": \"{}\", \"ms\": {:.6f}, \"{}\": {:.4f}}}{}\n", c.name,
+        c.shape, ms, c.flops ? "gflops" : "gbps", rate, i + 1 < cases.size() ? "," : "");
   }
   json += "]\n";
   if (!json_path.empty()) {
-    FILE* f = std::fopen(json_path.c_str(), "w");
-    if (!f) {
-      std::fprintf(stderr, "cannot write %s\n", json_path.c_str());
-      return 1;
-    }
-    std::fputs(json.c_str(), f);
-    std::fclose(f);
+    if (!bench::write_text(json_path, json)) return 1;
   }
   return 0;
 }

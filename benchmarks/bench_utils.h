@@ -7,6 +7,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <vector>
 
@@ -29,6 +32,24 @@ inline double median_ms(const std::function<void()>& run, int min_iters = 3,
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
+}
+
+/// Writes `text` to `path` through a temporary file renamed over it, so a
+/// table is never half-written; prints why and returns false on failure.
+inline bool write_text(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << text;
+    if (!out.flush()) {
+      std::fprintf(stderr, "cannot write %s\n", path.c_str());
+      return false;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) std::fprintf(stderr, "cannot write %s: %s\n", path.c_str(), ec.message().c_str());
+  return !ec;
 }
 
 /// Best wall times in ms of `a` and `b` run alternately `rounds` times after
