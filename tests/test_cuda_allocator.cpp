@@ -103,3 +103,39 @@ TEST_CASE("the memory limit bounds in-use plus cached bytes", "[cuda][allocator]
   CHECK(c.ptr == b.ptr);
   a.release(c);
 }
+
+TEST_CASE("blocks recorded for a graph stay held until both owner and graph let go",
+          "[cuda][allocator]") {
+  HostMemory::used_ = 0;
+  HostMemory::live_ = 0;
+  CachingAllocator a(std::make_unique<HostMemory>(size_t{64} << 20));
+  auto before = a.allocate(1000);
+  a.begin_recording();
+  CHECK_THROWS_WITH(a.begin_recording(), Catch::Contains("already recording"));
+  auto x = a.allocate(1000);  // a fresh block
+  a.release(before);
+  auto y = a.allocate(1000);  // would reuse `before` from the cache: recorded too
+  CHECK(y.ptr == before.ptr);
+  auto held = a.end_recording();
+  REQUIRE(held.size() == 2);
+  auto after = a.allocate(1000);  // not recorded
+  CHECK(a.end_recording().empty());
+
+  // The owner frees x first: it must not be handed out again while held.
+  a.release(x);
+  auto z = a.allocate(1000);
+  CHECK(z.ptr != x.ptr);
+  CHECK(z.ptr != y.ptr);
+  CHECK(a.stats().in_use == 4 * 1024);
+  // The graph lets go: x (owner gone) returns to the cache, y still has its owner.
+  a.release_held(held);
+  CHECK(a.stats().in_use == 3 * 1024);
+  auto w = a.allocate(1000);
+  CHECK(w.ptr == x.ptr);
+  // y's owner releases after the graph: an ordinary release.
+  a.release(y);
+  auto v = a.allocate(1000);
+  CHECK(v.ptr == y.ptr);
+  for (auto b : {after, z, w, v}) a.release(b);
+  CHECK(a.stats().in_use == 0);
+}

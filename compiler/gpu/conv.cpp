@@ -1,7 +1,10 @@
 // conv2d through im2col + matmul on the GPU path (see conv.h).
 #include "compiler/gpu/conv.h"
 
+#include <cstring>
+
 #include "compiler/gpu/one_op.h"
+#include "cuda/runtime.h"
 #include "mfx/gpu.h"
 #include "mfx/ops.h"
 #include "primitives/conv.h"
@@ -55,8 +58,12 @@ bool eval_conv2d(Primitive& p, const std::vector<array>& inputs, std::vector<arr
   if (ph > 0 || pw > 0) {
     auto pad_prim = std::make_shared<Pad>(Shape{0, 0, ph, pw}, Shape{0, 0, ph, pw});
     std::vector<array> pad_out = {array(Shape{N, C, Hp, Wp}, dt, nullptr, {})};
-    array zero = to_device(zeros({}, dt), device);
-    zero.eval();
+    array zero = fresh({}, dt, device);  // all-zero bytes are 0 in every dtype
+    if (device.type == Device::Type::gpu) {
+      cuda::fill_zero_async(zero.raw_data(), zero.nbytes(), device.index);  // graphs record it
+    } else {
+      std::memset(zero.raw_data(), 0, zero.nbytes());
+    }
     eval_one_op(*pad_prim, {x, zero}, pad_out, target, device);
     padded = pad_out[0];
   }

@@ -51,10 +51,9 @@ bool eval_ms_deform_attn(Primitive& p, const std::vector<array>& inputs,
                        stream);
     return true;
   }
-  // grad_value is accumulated atomically: it starts from zeros (uploaded;
-  // the stream orders the copy before the launch).
-  std::vector<char> zeros(outputs[0].nbytes(), 0);
-  cuda::copy_host_to_device(outputs[0].raw_data(), zeros.data(), zeros.size(), device.index);
+  // grad_value is accumulated atomically: it starts from zeros (a memset on
+  // the stream, so a CUDA graph replays it too).
+  cuda::fill_zero_async(outputs[0].raw_data(), outputs[0].nbytes(), device.index);
   cuda::msda_backward(m, dtype, ptr(dense[0]), ptr(dense[1]), ptr(dense[2]), ptr(dense[3]),
                       ptr(outputs[0]), ptr(outputs[1]), ptr(outputs[2]), stream);
   return true;

@@ -33,9 +33,8 @@ void matmul_gpu(const std::vector<array>& inputs, std::vector<array>& outputs,
   out.allocate(device);
   if (out.size() == 0) return;
   if (K == 0) {
-    // An empty sum: zeros, uploaded (no kernel is worth compiling for it).
-    std::vector<char> zeros(out.nbytes(), 0);
-    cuda::copy_host_to_device(out.raw_data(), zeros.data(), zeros.size(), device.index);
+    // An empty sum: zeros (a memset, which CUDA graphs can record).
+    cuda::fill_zero_async(out.raw_data(), out.nbytes(), device.index);
     return;
   }
   int data_type = 0, compute = 0;

@@ -27,15 +27,33 @@ const std::vector<array>& CompiledFunction::constants_on(Device device) const {
   return device_constants_.emplace(device.index, std::move(copies)).first->second;
 }
 
+gpu_detail::GraphReplay& CompiledFunction::graph_on(Device device) const {
+  std::lock_guard<std::mutex> lock(constants_mutex_);
+  auto& g = graphs_[device.index];
+  if (!g) g = std::make_unique<gpu_detail::GraphReplay>(device);
+  return *g;
+}
+
 std::vector<array> CompiledFunction::run(const std::vector<array>& inputs) const {
   std::optional<Device> gpu;
   for (const auto& in : inputs) {
     if (in.on_gpu()) gpu = in.device();
   }
-  std::vector<array> outs =
-      gpu ? replay(plan_.program, inputs, constants_on(*gpu)) : replay(plan_.program, inputs);
-  mfx::eval(outs);
-  return outs;
+  if (!gpu) {
+    std::vector<array> outs = replay(plan_.program, inputs);
+    mfx::eval(outs);
+    return outs;
+  }
+  const std::vector<array>& constants = constants_on(*gpu);
+  auto step_by_step = [&](const std::vector<array>& in) {
+    std::vector<array> outs = replay(plan_.program, in, constants);
+    mfx::eval(outs);
+    return outs;
+  };
+  if (options_.cuda_graph) {
+    if (auto outs = graph_on(*gpu).run(inputs, step_by_step)) return *outs;
+  }
+  return step_by_step(inputs);
 }
 
 JitStats CompiledFunction::stats() const {
@@ -47,6 +65,11 @@ JitStats CompiledFunction::stats() const {
   s.constants = simplify_stats_.constants;
   s.executed_nodes = s.traced_nodes - s.noops_removed - s.cse_merged - s.dead_removed;
   s.kernels = plan_.launches();
+  std::lock_guard<std::mutex> lock(constants_mutex_);
+  if (!graphs_.empty()) {
+    s.cuda_graph = graphs_.begin()->second->status();
+    s.cuda_graph_nodes = static_cast<int>(graphs_.begin()->second->nodes());
+  }
   return s;
 }
 

@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 
+#include "compiler/gpu/graph_replay.h"
 #include "compiler/jit/graph.h"
 #include "compiler/jit/plan.h"
 #include "mfx/jit.h"
@@ -42,6 +43,9 @@ class CompiledFunction {
   mutable std::mutex constants_mutex_;
   mutable std::map<int, std::vector<array>> device_constants_;
   const std::vector<array>& constants_on(Device device) const;
+  // CUDA-graph replay per GPU (JitOptions::cuda_graph), made on first use.
+  mutable std::map<int, std::unique_ptr<gpu_detail::GraphReplay>> graphs_;
+  gpu_detail::GraphReplay& graph_on(Device device) const;
 };
 
 /// Graph node standing for one call of a compiled function.

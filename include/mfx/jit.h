@@ -45,6 +45,16 @@ struct JitOptions {
   /// CPU: its kernels are then compiled for the CPU, which is how the GPU
   /// plan is tested and reported on machines without one.
   bool plan_for_gpu = false;
+  /// On GPU arrays: replay the program as a CUDA graph. The first call of a
+  /// signature runs step by step (kernels compile), the second captures the
+  /// plan into a graph, later calls copy the inputs into the graph's
+  /// buffers, launch it once and copy the outputs out: no per-step launch
+  /// cost and no host synchronisation. Plans with steps a graph cannot
+  /// record (host round trips, gathers whose index range is checked on the
+  /// host) keep running step by step; JitStats::cuda_graph says which. The
+  /// graph's buffers stay allocated while the function lives. Derivative
+  /// and batched programs made from this function inherit the option.
+  bool cuda_graph = false;
   /// When set, every newly compiled signature (the derivative and batched
   /// programs made by grad/jvp/vmap of it too) writes its fusion report to
   /// report_dir/<name>_<n>, as the MFX_FUSION_REPORT environment variable
@@ -61,6 +71,10 @@ struct JitStats {
   int dead_removed = 0;
   int constants = 0;
   int kernels = 0;  // launches per call (fused kernels + library/primitive calls)
+  /// With JitOptions::cuda_graph on a GPU: "warming up", "captured" or
+  /// "not captured: <why>" ("" otherwise), and the captured graph's nodes.
+  std::string cuda_graph;
+  int cuda_graph_nodes = 0;
 };
 
 class JitFunction {

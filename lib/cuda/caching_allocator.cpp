@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <stdexcept>
+#include <utility>
 
 #include "cuda/driver.h"
 
@@ -73,6 +74,7 @@ CachingAllocator::Block CachingAllocator::allocate(size_t bytes, uintptr_t strea
     stats_.in_use += b.size;
     stats_.peak_in_use = std::max(stats_.peak_in_use, stats_.in_use);
     ++stats_.cache_hits;
+    record_locked(b);
     return b;
   }
   void* p = raw_allocate(size);
@@ -91,12 +93,53 @@ CachingAllocator::Block CachingAllocator::allocate(size_t bytes, uintptr_t strea
   }
   stats_.in_use += size;
   stats_.peak_in_use = std::max(stats_.peak_in_use, stats_.in_use);
-  return {p, size, stream};
+  Block b{p, size, stream};
+  record_locked(b);
+  return b;
+}
+
+void CachingAllocator::record_locked(const Block& b) {
+  if (!recording_) return;
+  recorded_.push_back(b);
+  held_[b.ptr] = false;
+}
+
+void CachingAllocator::begin_recording() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (recording_) throw std::logic_error("[allocator] begin_recording: already recording");
+  recording_ = true;
+  recorded_.clear();
+}
+
+std::vector<CachingAllocator::Block> CachingAllocator::end_recording() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  recording_ = false;
+  return std::exchange(recorded_, {});
+}
+
+void CachingAllocator::release_held(const std::vector<Block>& blocks) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const Block& b : blocks) {
+    auto it = held_.find(b.ptr);
+    if (it == held_.end()) continue;
+    const bool owner_released = it->second;
+    held_.erase(it);
+    if (owner_released) cache_locked(b);
+  }
 }
 
 void CachingAllocator::release(const Block& block) {
   if (!block.ptr) return;
   std::lock_guard<std::mutex> lock(mutex_);
+  auto it = held_.find(block.ptr);
+  if (it != held_.end()) {
+    it->second = true;  // a graph still uses it: cached when the graph lets go
+    return;
+  }
+  cache_locked(block);
+}
+
+void CachingAllocator::cache_locked(const Block& block) {
   free_[block.stream].emplace(block.size, block.ptr);
   stats_.in_use -= block.size;
   stats_.cached += block.size;

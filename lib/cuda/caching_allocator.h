@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace mfx::cuda {
 
@@ -59,6 +60,15 @@ class CachingAllocator {
   void release(const Block& block);
   /// Gives every cached block back to the raw memory.
   void empty_cache();
+
+  /// CUDA-graph capture: the blocks handed out between begin_recording()
+  /// and end_recording() (on any stream) are returned by the latter and
+  /// stay held: a captured graph keeps using their addresses, so release()
+  /// by their owner does not make them reusable until release_held() drops
+  /// the hold too (in either order). Recordings do not nest.
+  void begin_recording();
+  std::vector<Block> end_recording();
+  void release_held(const std::vector<Block>& blocks);
   Stats stats() const;
 
   /// Sizes are rounded: to 512 B below 1 MiB, to 2 MiB above.
@@ -67,6 +77,8 @@ class CachingAllocator {
  private:
   void* raw_allocate(size_t size);
   void empty_cache_locked();
+  void cache_locked(const Block& block);
+  void record_locked(const Block& block);
 
   std::unique_ptr<RawMemory> raw_;
   size_t limit_;
@@ -74,6 +86,9 @@ class CachingAllocator {
   // Per stream: free blocks by size.
   std::map<uintptr_t, std::multimap<size_t, void*>> free_;
   Stats stats_;
+  bool recording_ = false;
+  std::vector<Block> recorded_;
+  std::map<void*, bool> held_;  // held block -> released by its owner already
 };
 
 }  // namespace mfx::cuda

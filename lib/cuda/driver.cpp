@@ -50,6 +50,17 @@ Driver load() {
   bind_symbol(lib, d.cuEventSynchronize, "cuEventSynchronize", missing);
   bind_symbol(lib, d.cuStreamCreate, "cuStreamCreate", missing);
   bind_symbol(lib, d.cuStreamSynchronize, "cuStreamSynchronize", missing);
+  bind_symbol(lib, d.cuStreamWaitEvent, "cuStreamWaitEvent", missing);
+  bind_symbol(lib, d.cuEventDestroy, "cuEventDestroy_v2", missing);
+  bind_symbol(lib, d.cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2", missing);
+  bind_symbol(lib, d.cuMemsetD8Async, "cuMemsetD8Async", missing);
+  bind_symbol(lib, d.cuStreamBeginCapture, "cuStreamBeginCapture_v2", missing);
+  bind_symbol(lib, d.cuStreamEndCapture, "cuStreamEndCapture", missing);
+  bind_symbol(lib, d.cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags", missing);
+  bind_symbol(lib, d.cuGraphLaunch, "cuGraphLaunch", missing);
+  bind_symbol(lib, d.cuGraphGetNodes, "cuGraphGetNodes", missing);
+  bind_symbol(lib, d.cuGraphExecDestroy, "cuGraphExecDestroy", missing);
+  bind_symbol(lib, d.cuGraphDestroy, "cuGraphDestroy", missing);
   bind_symbol(lib, d.cuGetErrorName, "cuGetErrorName", missing);
   bind_symbol(lib, d.cuGetErrorString, "cuGetErrorString", missing);
   if (!missing.empty()) {

@@ -84,8 +84,103 @@ CachingAllocator& allocator_for_release(int index) noexcept {
   return *state(index).allocator;
 }
 
-CUstream current_stream(int) {
-  return nullptr;
+namespace {
+
+struct StreamOverride {
+  int index = -1;
+  CUstream stream = nullptr;
+  bool capturing = false;
+};
+thread_local StreamOverride stream_override;
+
+void refuse_during_capture(const char* what) {
+  if (stream_override.capturing) {
+    throw CaptureError(fmt::format(
+        "[cuda graph] {} cannot be recorded in a CUDA graph (it would not be replayed)", what));
+  }
+}
+
+// Per device: an event recorded on one stream that the other waits for.
+CUevent ordering_event(int index) {
+  static std::mutex mutex;
+  static auto* events = new std::map<int, CUevent>();
+  std::lock_guard<std::mutex> lock(mutex);
+  CUevent& e = (*events)[index];
+  if (!e) check(driver().cuEventCreate(&e, kEventDisableTiming), "cuEventCreate");
+  return e;
+}
+
+// `waiter` waits (on the device) for the work queued on `first` so far.
+void order_after(CUstream waiter, CUstream first, int index) {
+  static std::mutex mutex;  // record + wait must not interleave with another pair
+  std::lock_guard<std::mutex> lock(mutex);
+  CUevent e = ordering_event(index);
+  check(driver().cuEventRecord(e, first), "cuEventRecord");
+  check(driver().cuStreamWaitEvent(waiter, e, 0), "cuStreamWaitEvent");
+}
+
+}  // namespace
+
+CUstream current_stream(int index) {
+  return stream_override.index == index ? stream_override.stream : nullptr;
+}
+
+CUstream side_stream(int index) {
+  static std::mutex mutex;
+  static auto* streams = new std::map<int, CUstream>();
+  make_current(index);
+  std::lock_guard<std::mutex> lock(mutex);
+  CUstream& s = (*streams)[index];
+  if (!s) {
+    check(driver().cuStreamCreate(&s, kStreamNonBlocking), "cuStreamCreate",
+          fmt::format("(side stream of gpu:{})", index));
+  }
+  return s;
+}
+
+SideStreamScope::SideStreamScope(int index, bool capturing) : index_(index), capturing_(capturing) {
+  if (stream_override.index == index && !capturing) {
+    nested_ = true;  // already on the side stream (a jitted call inside one)
+    return;
+  }
+  if (stream_override.index >= 0) {
+    throw std::logic_error("[cuda] side-stream scopes of different devices do not nest");
+  }
+  CUstream side = side_stream(index);
+  if (!capturing) order_after(side, nullptr, index);
+  stream_override = {index, side, capturing};
+}
+
+SideStreamScope::~SideStreamScope() {
+  if (nested_) return;
+  CUstream side = stream_override.stream;
+  stream_override = {};
+  if (!capturing_) {
+    try {
+      order_after(nullptr, side, index_);
+    } catch (const std::exception&) {
+      // A failing driver here leaves nothing to order; later calls report it.
+    }
+  }
+}
+
+bool capturing() {
+  return stream_override.capturing;
+}
+
+void copy_device_to_device_async(void* dst, const void* src, size_t bytes, int index) {
+  if (bytes == 0) return;
+  check(
+      driver().cuMemcpyDtoDAsync(reinterpret_cast<CUdeviceptr>(dst),
+                                 reinterpret_cast<CUdeviceptr>(src), bytes, current_stream(index)),
+      "cuMemcpyDtoDAsync", fmt::format("({} bytes on gpu:{})", bytes, index));
+}
+
+void fill_zero_async(void* dst, size_t bytes, int index) {
+  if (bytes == 0) return;
+  check(
+      driver().cuMemsetD8Async(reinterpret_cast<CUdeviceptr>(dst), 0, bytes, current_stream(index)),
+      "cuMemsetD8Async", fmt::format("({} bytes on gpu:{})", bytes, index));
 }
 
 namespace {
@@ -126,7 +221,20 @@ Staging* staging(int index) {
 
 void copy_host_to_device(void* dst, const void* src, size_t bytes, int index) {
   if (bytes == 0) return;
+  refuse_during_capture("a host-to-device copy");
   make_current(index);
+  // Copies go through the eager stream; side-stream work after them waits.
+  struct SideWaits {
+    int index;
+    ~SideWaits() {
+      if (CUstream side = current_stream(index)) {
+        try {
+          order_after(side, nullptr, index);
+        } catch (const std::exception&) {
+        }
+      }
+    }
+  } side_waits{index};
   const Driver& d = driver();
   const std::string what = fmt::format("({} bytes to gpu:{})", bytes, index);
   Staging* s = bytes >= kStagedFrom ? staging(index) : nullptr;
@@ -149,7 +257,10 @@ void copy_host_to_device(void* dst, const void* src, size_t bytes, int index) {
 
 void copy_device_to_host(void* dst, const void* src, size_t bytes, int index) {
   if (bytes == 0) return;
+  refuse_during_capture("a device-to-host copy");
   make_current(index);
+  // The eager stream copies; it first waits for the side stream's work.
+  if (CUstream side = current_stream(index)) order_after(nullptr, side, index);
   const Driver& d = driver();
   const std::string what = fmt::format("({} bytes from gpu:{})", bytes, index);
   Staging* s = bytes >= kStagedFrom ? staging(index) : nullptr;
@@ -178,6 +289,7 @@ void copy_device_to_host(void* dst, const void* src, size_t bytes, int index) {
 }
 
 void synchronize(int index) {
+  refuse_during_capture("synchronisation");
   make_current(index);
   check(driver().cuCtxSynchronize(), "cuCtxSynchronize", fmt::format("(gpu:{})", index));
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <stdexcept>
 #include <vector>
 
 #include "cuda/caching_allocator.h"
@@ -32,9 +33,45 @@ CachingAllocator& allocator(int index);
 /// the device was used; for destructors).
 CachingAllocator& allocator_for_release(int index) noexcept;
 
-/// The stream eager work of device `index` runs on. In this stage it is the
-/// legacy default stream, so copies and launches are ordered with each other.
+/// The stream work of device `index` is queued on by this thread: the
+/// legacy default stream (eager work: copies and launches are ordered with
+/// each other), or the side stream inside a SideStreamScope.
 CUstream current_stream(int index);
+
+/// Device `index`'s side stream (non-blocking; made on first use): jitted
+/// programs captured and replayed as CUDA graphs run there.
+CUstream side_stream(int index);
+
+/// While alive, this thread's work on device `index` goes to its side
+/// stream. Without `capturing`, that work is ordered after everything queued
+/// on the eager stream before the scope and before everything queued after
+/// it (events, no host synchronisation). With `capturing` (the side stream
+/// is recording a graph) no event is used and host copies or synchronisation
+/// of this thread throw CaptureError: their effect would not be replayed.
+class SideStreamScope {
+ public:
+  SideStreamScope(int index, bool capturing = false);
+  ~SideStreamScope();
+  SideStreamScope(const SideStreamScope&) = delete;
+  SideStreamScope& operator=(const SideStreamScope&) = delete;
+
+ private:
+  int index_;
+  bool capturing_;
+  bool nested_ = false;
+};
+
+/// Thrown by operations a CUDA graph cannot record (host transfers,
+/// synchronisation) while this thread captures one.
+struct CaptureError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+/// True while this thread captures a graph.
+bool capturing();
+
+/// Asynchronous device-to-device copy and zero fill on the current stream.
+void copy_device_to_device_async(void* dst, const void* src, size_t bytes, int index);
+void fill_zero_async(void* dst, size_t bytes, int index);
 
 /// Synchronous copies (bytes may be 0).
 void copy_host_to_device(void* dst, const void* src, size_t bytes, int index);
