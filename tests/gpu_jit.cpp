@@ -65,22 +65,32 @@ void matchfree_step() {
     expect_close(b[i], a[i], 1e-3, fmt::format("output grad {}", i));
 }
 
+// An out-of-range index under jit on the GPU is found by the device check
+// and reported when the result is read (the next synchronisation); the
+// function keeps working with good indices afterwards.
 void range_error() {
   auto f = jit([](const std::vector<array>& a) {
     return std::vector<array>{sum(take_along_axis(a[0], a[1], 1))};
   });
   array x = to_device(random::normal(random::key(3), {4, 5}), Device::gpu());
   array bad = to_device(array({0, 1, 5, 2}, Shape{4, 1}, int32), Device::gpu());
+  array good = to_device(array({0, 1, 4, 2}, Shape{4, 1}, int32), Device::gpu());
   try {
-    eval(f({x, bad}));
+    array r = f({x, bad})[0];
+    eval(r);  // no synchronisation: nothing reported yet
+    to_device(r, Device::cpu());
     ++failures;
-    std::printf("FAILED: out-of-range index on the GPU did not throw\n");
+    std::printf("FAILED: out-of-range index on the GPU was not reported\n");
   } catch (const std::invalid_argument& e) {
-    if (std::string(e.what()).find("index 5") == std::string::npos) {
+    if (std::string(e.what()).find("index 5") == std::string::npos ||
+        std::string(e.what()).find("size 5") == std::string::npos) {
       ++failures;
       std::printf("FAILED: unexpected message: %s\n", e.what());
     }
   }
+  array want =
+      sum(take_along_axis(to_device(x, Device::cpu()), array({0, 1, 4, 2}, Shape{4, 1}, int32), 1));
+  expect_close(f({x, good})[0], want, 1e-6, "good indices after a reported error");
 }
 
 void expect(bool ok, const std::string& what) {
@@ -129,9 +139,9 @@ void matchfree_graph() {
   expect_close(first_loss[0], want_first[0], 1e-4, "the first call's loss after later calls");
 }
 
-// A function whose plan cannot be a graph (a gather whose indices are
-// checked on the host) keeps running step by step, with correct results.
-void graph_fallback() {
+// A gather's index check runs on the device, so its plan is captured; a bad
+// index in a replay is reported when the result is read.
+void gather_graph() {
   JitOptions o;
   o.name = "gather_graph";
   o.cuda_graph = true;
@@ -141,14 +151,39 @@ void graph_fallback() {
       },
       o);
   array x = random::normal(random::key(3), {4, 5});
-  array idx = array({0, 1, 4, 2}, Shape{4, 1}, int32);
-  array want = take_along_axis(x, idx, 1) * 2.0f;
+  array gx = to_device(x, Device::gpu());
+  for (int call = 0; call < 4; ++call) {
+    array idx = array({call % 5, 1, 4, 2}, Shape{4, 1}, int32);
+    array got = f({gx, to_device(idx, Device::gpu())})[0];
+    expect_close(got, take_along_axis(x, idx, 1) * 2.0f, 1e-6, fmt::format("gather call {}", call));
+  }
+  expect(f.stats().cuda_graph == "captured", "gather graph status: " + f.stats().cuda_graph);
+  bool reported = false;
+  try {
+    array bad = to_device(array({0, -6, 1, 2}, Shape{4, 1}, int32), Device::gpu());
+    to_device(f({gx, bad})[0], Device::cpu());
+  } catch (const std::invalid_argument& e) {
+    reported = std::string(e.what()).find("index -6") != std::string::npos;
+  }
+  expect(reported, "a bad index in a graph replay is reported");
+}
+
+// A function with a step that needs the host (cumsum's round trip) keeps
+// running step by step, with correct results and the reason in its stats.
+void graph_fallback() {
+  JitOptions o;
+  o.name = "cumsum_graph";
+  o.cuda_graph = true;
+  auto f = jit(
+      [](const std::vector<array>& a) { return std::vector<array>{cumsum(a[0], 1) * 2.0f}; }, o);
+  array x = random::normal(random::key(3), {4, 5});
   for (int call = 0; call < 3; ++call) {
-    array got = f({to_device(x, Device::gpu()), to_device(idx, Device::gpu())})[0];
-    expect_close(got, want, 1e-6, fmt::format("fallback call {}", call));
+    array got = f({to_device(x * float(call + 1), Device::gpu())})[0];
+    expect_close(got, cumsum(x * float(call + 1), 1) * 2.0f, 1e-5,
+                 fmt::format("fallback call {}", call));
   }
   const std::string status = f.stats().cuda_graph;
-  expect(status.rfind("not captured", 0) == 0, "gather plan status: " + status);
+  expect(status.rfind("not captured", 0) == 0, "cumsum plan status: " + status);
 }
 
 // A small MLP training step (matmuls through cuBLAS, fused epilogues) as a
@@ -193,6 +228,7 @@ int main() {
   for (auto [name, f] :
        {std::pair{"match-free step", &matchfree_step}, std::pair{"range error", &range_error},
         std::pair{"match-free step as a CUDA graph", &matchfree_graph},
+        std::pair{"gather as a CUDA graph", &gather_graph},
         std::pair{"graph fallback", &graph_fallback},
         std::pair{"MLP step as a CUDA graph", &mlp_graph}}) {
     try {

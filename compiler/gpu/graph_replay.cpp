@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "cuda/graph.h"
+#include "cuda/range_check.h"
 #include "cuda/runtime.h"
 
 namespace mfx::gpu_detail {
@@ -75,6 +76,7 @@ std::optional<std::vector<array>> GraphReplay::run(const std::vector<array>& inp
 }
 
 void GraphReplay::capture(const std::vector<array>& inputs, const RunPlan& run_plan) {
+  const uint64_t checks_before = cuda::range_checks_issued();
   graph_ = std::make_unique<cuda::CudaGraph>(device_.index, [&] {
     // Allocated during the capture, so the graph holds them.
     for (const array& x : inputs) static_inputs_.push_back(like(x, device_));
@@ -84,6 +86,7 @@ void GraphReplay::capture(const std::vector<array>& inputs, const RunPlan& run_p
         throw std::runtime_error("an output is a view with negative strides");
     }
   });
+  has_range_checks_ = cuda::range_checks_issued() != checks_before;
 }
 
 std::vector<array> GraphReplay::replay_graph(const std::vector<array>& inputs) {
@@ -94,6 +97,7 @@ std::vector<array> GraphReplay::replay_graph(const std::vector<array>& inputs) {
                                       span_bytes(inputs[i]), index);
   }
   graph_->launch();
+  if (has_range_checks_) cuda::range_checks_queued(index);  // read at the next sync
   std::vector<array> outs;
   for (const array& y : static_outputs_) {
     outs.push_back(like(y, device_));

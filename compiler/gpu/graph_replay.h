@@ -4,9 +4,9 @@
 // the second captures it into a graph whose inputs are copied into buffers
 // the graph owns, and every call from then on is: copy the inputs in, one
 // graph launch, copy the outputs out (so results stay valid across calls).
-// No host synchronisation after the capture. A plan with a step a graph
-// cannot record (host round trips, index range checks that read the device)
-// is left step by step; status() says why.
+// No host synchronisation after the capture (index range checks run on the
+// device, cuda/range_check.h). A plan with a step a graph cannot record
+// (host round trips) is left step by step; status() says why.
 #pragma once
 
 #include <functional>
@@ -52,6 +52,7 @@ class GraphReplay {
   std::unique_ptr<cuda::CudaGraph> graph_;
   std::vector<array> static_inputs_, static_outputs_;
   std::string failure_;
+  bool has_range_checks_ = false;  // the graph checks indices on the device
 };
 
 }  // namespace mfx::gpu_detail

@@ -5,22 +5,43 @@
 #include "compiler/jit/compiled.h"
 #include "compiler/jit/fused_kernel.h"
 #include "compiler/jit/small_contractions.h"
+#include "cuda/range_check.h"
+#include "cuda/runtime.h"
 
 namespace mfx::gpu_detail {
 
 namespace {
+
+// Indices a jitted step reads, checked against [-size, size): on a GPU by a
+// kernel that also returns a copy with bad indices zeroed (no host round
+// trip; errors surface at the next synchronisation, see cuda/range_check.h),
+// on the CPU target (GPU plans run here for tests) on the host.
+array checked_indices(const array& idx, int64_t size, const std::string& op,
+                      compiler::Target target, Device device) {
+  if (target == compiler::Target::Cpu || !cuda::range_check_on_device(idx.dtype())) {
+    check_indices(idx, size, op);
+    return idx;
+  }
+  array dense = dense_copy(idx, target);
+  array safe(dense.shape(), dense.dtype(), nullptr, {});
+  safe.allocate(device);
+  cuda::range_check(dense.dtype(), reinterpret_cast<cuda::CUdeviceptr>(dense.raw_data()),
+                    reinterpret_cast<cuda::CUdeviceptr>(safe.raw_data()), dense.size(), size, op,
+                    device.index, cuda::current_stream(device.index));
+  return safe;
+}
 
 void eval_fused(jit_detail::FusedKernel& fk, const std::vector<array>& inputs,
                 std::vector<array>& outputs, compiler::Target target, Device device) {
   const compiler::Kernel& k = fk.kernel();
   // Kernels address every argument as a dense row-major buffer.
   std::vector<array> dense;
-  std::vector<void*> buffers;
-  for (const array& x : inputs) {
-    dense.push_back(dense_copy(x, target));
-    buffers.push_back(dense.back().raw_data());
+  for (const array& x : inputs) dense.push_back(dense_copy(x, target));
+  for (const auto& [arg, size] : fk.range_checks()) {
+    dense[arg] = checked_indices(dense[arg], size, "take", target, device);
   }
-  for (const auto& [arg, size] : fk.range_checks()) check_indices(dense[arg], size, "take");
+  std::vector<void*> buffers;
+  for (const array& x : dense) buffers.push_back(x.raw_data());
   for (array& out : outputs) {
     out.allocate(device);
     buffers.push_back(out.raw_data());
@@ -37,8 +58,7 @@ bool eval_jit_step(Primitive& p, const std::vector<array>& inputs, std::vector<a
     return true;
   }
   if (auto* rc = dynamic_cast<jit_detail::RangeCheckedIndex*>(&p)) {
-    check_indices(inputs[0], rc->size(), "scatter_add");
-    const array& x = inputs[0];
+    const array x = checked_indices(inputs[0], rc->size(), "scatter_add", target, device);
     outputs[0].set_view(x, x.strides(), 0, x.data_size(), x.flags());
     return true;
   }

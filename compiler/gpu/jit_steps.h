@@ -1,7 +1,9 @@
 // Jitted programs on GPU arrays (internal): a Compiled primitive replays its
 // plan, whose steps then run where their inputs live; its fused kernels are
 // launched from their Kernel IR (compiled to PTX once, cached) and its
-// range-checked index arrays are checked before use.
+// range-checked index arrays are checked before use: by a device kernel on
+// a GPU (errors reported at the next synchronisation), on the host for the
+// CPU target.
 #pragma once
 
 #include <vector>

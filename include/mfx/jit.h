@@ -50,8 +50,8 @@ struct JitOptions {
   /// plan into a graph, later calls copy the inputs into the graph's
   /// buffers, launch it once and copy the outputs out: no per-step launch
   /// cost and no host synchronisation. Plans with steps a graph cannot
-  /// record (host round trips, gathers whose index range is checked on the
-  /// host) keep running step by step; JitStats::cuda_graph says which. The
+  /// record (host round trips such as cumsum or random on the GPU) keep
+  /// running step by step; JitStats::cuda_graph says which. The
   /// graph's buffers stay allocated while the function lives. Derivative
   /// and batched programs made from this function inherit the option.
   bool cuda_graph = false;

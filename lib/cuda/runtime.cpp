@@ -1,5 +1,7 @@
 #include "cuda/runtime.h"
 
+#include "cuda/range_check.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -255,9 +257,9 @@ void copy_host_to_device(void* dst, const void* src, size_t bytes, int index) {
   // reused at once (it was copied to the staging buffers).
 }
 
-void copy_device_to_host(void* dst, const void* src, size_t bytes, int index) {
-  if (bytes == 0) return;
-  refuse_during_capture("a device-to-host copy");
+namespace {
+
+void copy_device_to_host_raw(void* dst, const void* src, size_t bytes, int index) {
   make_current(index);
   // The eager stream copies; it first waits for the side stream's work.
   if (CUstream side = current_stream(index)) order_after(nullptr, side, index);
@@ -288,10 +290,22 @@ void copy_device_to_host(void* dst, const void* src, size_t bytes, int index) {
   }
 }
 
+}  // namespace
+
+void copy_device_to_host(void* dst, const void* src, size_t bytes, int index) {
+  if (bytes == 0) return;
+  refuse_during_capture("a device-to-host copy");
+  copy_device_to_host_raw(dst, src, bytes, index);
+  // The copy waited for all earlier work: index errors found on the device
+  // surface before the data is used.
+  report_range_errors(index);
+}
+
 void synchronize(int index) {
   refuse_during_capture("synchronisation");
   make_current(index);
   check(driver().cuCtxSynchronize(), "cuCtxSynchronize", fmt::format("(gpu:{})", index));
+  report_range_errors(index);
 }
 
 void set_gpu_evaluator(GpuEvaluator fn) {
