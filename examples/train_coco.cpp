@@ -5,16 +5,18 @@
 //              [--epochs N] [--batch-size N] [--lr X] [--image-size N] [--workers N] [--queries N]
 //              [--seed N] [--max-steps N] [--resume] [--out DIR] [--device cpu]
 //              [--train-images N] [--val-images N] [--backbone-lr-scale X] [--train-stem 0|1]
-//              [--no-fusion-report]
+//              [--no-fusion-report] [--jit] [--pad-multiple N]
 //
 // Without --data a deterministic synthetic COCO-format set is generated in
 // OUT/synthetic first. --max-steps caps the steps of every epoch (quick
 // checks and tests). Before the first step the training step is compiled once
 // with jit and its fusion report written to OUT/fusion_report (training itself
-// runs eagerly; --no-fusion-report skips it). The output folder receives checkpoints, metrics.jsonl
-// / metrics.csv, loss.png, ap.png and COCO results per evaluation. Under
-// `mpirun -np N` training is data parallel over N processes (--batch-size
-// is per process); rank 0 prints and writes the files.
+// runs eagerly unless --jit; --no-fusion-report skips it). --jit trains
+// through the jitted step (compiled once per batch shape; batches are then
+// padded to multiples of --pad-multiple, default 32). The output folder receives checkpoints,
+// metrics.jsonl / metrics.csv, loss.png, ap.png and COCO results per evaluation. Under `mpirun -np
+// N` training is data parallel over N processes (--batch-size is per process); rank 0 prints and
+// writes the files.
 #include <fmt/format.h>
 
 #include <cstdlib>
@@ -39,7 +41,7 @@ namespace {
              "[--preset small|r50] [--epochs N] [--batch-size N] [--lr X] [--image-size N] "
              "[--workers N] [--queries N] [--seed N] [--max-steps N] [--resume] [--out DIR] "
              "[--device cpu] [--train-images N] [--val-images N] [--backbone-lr-scale X] "
-             "[--train-stem 0|1] [--no-fusion-report]\n",
+             "[--train-stem 0|1] [--no-fusion-report] [--jit] [--pad-multiple N]\n",
              error);
   std::exit(2);
 }
@@ -70,6 +72,7 @@ int main(int argc, char** argv) {
   cfg.batch_size = 4;
   double lr = -1, backbone_lr_scale = -1;
   int train_stem = -1;
+  int pad_multiple = -1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -105,6 +108,10 @@ int main(int argc, char** argv) {
         val_images = std::stoi(value());
       else if (a == "--no-fusion-report")
         cfg.fusion_report = false;
+      else if (a == "--jit")
+        cfg.jit = true;
+      else if (a == "--pad-multiple")
+        pad_multiple = std::stoi(value());
       else if (a == "--max-steps")
         cfg.max_steps_per_epoch = std::stoi(value());
       else if (a == "--seed")
@@ -123,6 +130,9 @@ int main(int argc, char** argv) {
   }
   if (device != "cpu") usage("--device " + device + ": only the CPU runtime exists in this build");
   cfg.out_dir = out;
+  // A jitted step compiles once per batch shape: pad to multiples of 32 by
+  // default so multi-scale batches share a few shapes.
+  cfg.pad_multiple = pad_multiple > 0 ? pad_multiple : (cfg.jit ? 32 : 1);
   if (preset == "small") {
     cfg.model = models::DetectorConfig::small_cpu();
     // Small images and scales for the CPU preset.

@@ -505,6 +505,18 @@ TEST_CASE("collate pads images bottom-right with a mask and buckets targets", "[
   Sample broken = a;
   broken.image.pop_back();
   check_throws_with([&] { collate({broken}, {}); }, {"coco::collate", "2x3", "17 values"});
+
+  // Padding to a multiple of 4: 3x3 becomes 4x4, the new row/column is padding.
+  const Batch padded = collate({a, b}, {2, 4}, 4);
+  CHECK(padded.images.shape() == mfx::Shape{2, 3, 4, 4});
+  const auto pmask = padded.mask.to_vector<int>();
+  const std::vector<int> expected_pmask = {0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1,  //
+                                           0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1};
+  CHECK(pmask == expected_pmask);
+  const auto pimg = padded.images.to_vector<float>();
+  for (int i = 0; i < 16; ++i) CHECK(pimg[i] == (expected_pmask[i] ? 0.f : 1.f));
+  CHECK(padded.sizes[0] == std::array<int, 2>{2, 3});
+  check_throws_with([&] { collate({a}, {}, 0); }, {"coco::collate", "pad_multiple", "0"});
 }
 
 // ------------------------------------------------------------ loader

@@ -61,10 +61,16 @@ LossResult matchfree_criterion(const Tree& probe, const DecoderOutputs& out, con
       }
     }
   }
+  if (cfg.num_boxes_value && cfg.num_boxes_value->ndim() != 0) {
+    detail::fail(fn, "num_boxes_value must be a scalar, got shape " +
+                         shape_str(cfg.num_boxes_value->shape()));
+  }
   const Targets s = detail::sanitize(t);
   // An array, not a host value: nothing here reads data on the host, so the
   // criterion can be traced by jit.
-  const array nb = detail::num_boxes_array(fn, t, cfg.num_boxes, out.logits[0].dtype());
+  const array nb = cfg.num_boxes_value
+                       ? astype(*cfg.num_boxes_value, out.logits[0].dtype())
+                       : detail::num_boxes_array(fn, t, cfg.num_boxes, out.logits[0].dtype());
   const array row_mask = expand_dims(s.mask, -1);  // [B, M, 1]
   const array gt_class = where(row_mask, one_hot(s.labels, K, float32), zeros({}, float32));
   const array label_idx = expand_dims(s.labels, 1);  // [B, 1, M]

@@ -28,8 +28,13 @@ int64_t bucket_for(int64_t max_count, const std::vector<int64_t>& buckets) {
   return (max_count + top - 1) / top * top;
 }
 
-Batch collate(const std::vector<Sample>& samples, const std::vector<int64_t>& buckets) {
+Batch collate(const std::vector<Sample>& samples, const std::vector<int64_t>& buckets,
+              int pad_multiple) {
   if (samples.empty()) throw std::invalid_argument("[coco::collate] no samples");
+  if (pad_multiple < 1) {
+    throw std::invalid_argument(
+        fmt::format("[coco::collate] pad_multiple must be >= 1, got {}", pad_multiple));
+  }
   int64_t H = 0, W = 0, max_count = 0;
   for (size_t i = 0; i < samples.size(); ++i) {
     const Sample& s = samples[i];
@@ -45,6 +50,8 @@ Batch collate(const std::vector<Sample>& samples, const std::vector<int64_t>& bu
     W = std::max<int64_t>(W, s.width);
     max_count = std::max<int64_t>(max_count, static_cast<int64_t>(s.labels.size()));
   }
+  H = (H + pad_multiple - 1) / pad_multiple * pad_multiple;
+  W = (W + pad_multiple - 1) / pad_multiple * pad_multiple;
   const int64_t B = static_cast<int64_t>(samples.size());
   const int64_t M = bucket_for(max_count, buckets);
 

@@ -95,7 +95,7 @@ Loader::Result Loader::build(size_t b, int64_t epoch, const std::vector<size_t>&
         }
       }
     }
-    if (!samples.empty()) r.batch = collate(samples, config_.gt_buckets);
+    if (!samples.empty()) r.batch = collate(samples, config_.gt_buckets, config_.pad_multiple);
   } catch (...) {
     r.error = std::current_exception();
   }

@@ -12,7 +12,7 @@ namespace {
 
 DecoderOutputs forward(const Tree& model, const Batch& batch, const LossConfig& cfg) {
   std::optional<array> key;
-  if (cfg.train) key = random::key(cfg.dropout_seed);
+  if (cfg.train) key = cfg.dropout_key ? *cfg.dropout_key : random::key(cfg.dropout_seed);
   return models::detector_forward(model, batch.images, batch.mask, cfg.model, cfg.train, key);
 }
 

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 
+#include "jit_step.h"
 #include "mfx/coco/eval.h"
 #include "mfx/coco/loader.h"
 #include "mfx/distributed.h"
@@ -74,11 +75,26 @@ StepResult train_step(Tree& params, Tree& opt_state, const optim::AdamW& opt,
   } else {
     r.num_gt = local_gt.item<double>();
   }
-  auto loss_fn =
-      matchfree ? detr::matchfree_loss_and_components : detr::hungarian_loss_and_components;
-  auto [value, grads] = value_and_grad(loss_fn)(params, batch, loss_cfg);
-  array loss = value.first;
-  Tree metrics = step_metrics(value.second);
+  array loss;
+  Tree components, grads;
+  if (config.jit) {
+    // The per-step values are program inputs, so one compilation serves all.
+    const array key = random::key(loss_cfg.dropout_seed);
+    const array nb(std::max(r.num_gt, 1.0), float64);
+    auto j = detail::jit_loss_and_grads(params, batch, loss_cfg, config.criterion, key, nb,
+                                        config.cuda_graph);
+    loss = j.loss;
+    components = j.components;
+    grads = j.grads;
+  } else {
+    auto loss_fn =
+        matchfree ? detr::matchfree_loss_and_components : detr::hungarian_loss_and_components;
+    auto [value, g] = value_and_grad(loss_fn)(params, batch, loss_cfg);
+    loss = value.first;
+    components = value.second;
+    grads = g;
+  }
+  Tree metrics = step_metrics(components);
   if (dp) {
     // One packed transfer per dtype; sums, not means (see fit.h).
     Tree total =
@@ -137,6 +153,10 @@ FitResult fit(const FitConfig& cfg) {
     throw std::invalid_argument(fmt::format("[fit] epochs ({}) and batch_size ({}) must be >= 1",
                                             cfg.epochs, cfg.batch_size));
   }
+  if (cfg.pad_multiple < 1) {
+    throw std::invalid_argument(
+        fmt::format("[fit] pad_multiple must be >= 1, got {}", cfg.pad_multiple));
+  }
   // Data parallel when the caller joined a group (distributed::init()).
   const int rank = distributed::rank(), world = distributed::world_size();
   const bool lead = rank == 0;
@@ -158,6 +178,7 @@ FitResult fit(const FitConfig& cfg) {
   lc.seed = cfg.seed;
   lc.drop_last = true;
   lc.gt_buckets = {8, 16, 32, 64, 128};
+  lc.pad_multiple = cfg.pad_multiple;
   lc.rank = rank;
   lc.world_size = world;
   coco::Loader loader(train_data, lc);
@@ -217,6 +238,7 @@ FitResult fit(const FitConfig& cfg) {
   step_cfg.criterion = cfg.criterion;
   step_cfg.loss.model = model;
   step_cfg.clip_max_norm = cfg.clip_max_norm;
+  step_cfg.jit = cfg.jit;
   FitResult result;
   result.epochs_done = epoch0;
   std::unique_ptr<ProgressBar> bar;

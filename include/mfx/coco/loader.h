@@ -41,9 +41,14 @@ struct Batch {
 /// positive and ascending (std::invalid_argument otherwise).
 int64_t bucket_for(int64_t max_count, const std::vector<int64_t>& buckets);
 
-/// Pads and stacks samples (see Batch). Throws std::invalid_argument for an
-/// empty list or a sample whose buffers do not match its size.
-Batch collate(const std::vector<Sample>& samples, const std::vector<int64_t>& buckets);
+/// Pads and stacks samples (see Batch). The padded height and width are
+/// rounded up to a multiple of `pad_multiple` (1: the largest image's; a
+/// jitted step compiles once per distinct shape, so larger multiples mean
+/// fewer compilations for a little padding). Throws std::invalid_argument
+/// for an empty list, pad_multiple < 1 or a sample whose buffers do not
+/// match its size.
+Batch collate(const std::vector<Sample>& samples, const std::vector<int64_t>& buckets,
+              int pad_multiple = 1);
 
 struct LoaderConfig {
   int batch_size = 2;
@@ -53,6 +58,7 @@ struct LoaderConfig {
   bool drop_last = false;  ///< drop a final partial batch
   uint64_t seed = 0;       ///< also seeds the per-sample transforms
   std::vector<int64_t> gt_buckets = {8, 16, 32, 64, 128};
+  int pad_multiple = 1;  ///< see collate
   OnCorrupt on_corrupt = OnCorrupt::skip;
   /// Data-parallel sharding: process `rank` of `world_size` gets slice
   /// [rank * batch_size, (rank + 1) * batch_size) of each global batch of

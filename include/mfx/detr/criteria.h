@@ -161,6 +161,9 @@ struct MatchFreeConfig {
   /// Stop gradients at the probe's query inputs (hidden, box, probability).
   bool probe_inputs_stop_gradient = true;
   std::optional<double> num_boxes;  ///< as in HungarianConfig
+  /// num_boxes as a scalar array, used instead when set (a jitted step takes
+  /// it as an input, so one trace serves every global ground-truth count).
+  std::optional<array> num_boxes_value;
   /// Per layer [B, M, N]: used as Â instead of the sparse correspondence.
   std::optional<std::vector<array>> fixed_assignment;
 };

@@ -158,6 +158,9 @@ struct LossConfig {
   bool train = true;
   /// Dropout key: random::key(dropout_seed); vary it per step.
   uint64_t dropout_seed = 0;
+  /// The dropout key itself, used instead of dropout_seed when set (a
+  /// jitted step takes it as an input, so one trace serves every step).
+  std::optional<array> dropout_key;
 };
 
 /// detector_forward + matchfree_criterion. params = Tree{"model": detector

@@ -62,6 +62,11 @@ struct FitConfig {
   bool fusion_report = false;
   /// Progress lines (stderr by default).
   bool progress = true;
+  /// Train through jit (StepConfig::jit).
+  bool jit = false;
+  /// Pad batch heights and widths to a multiple of this (coco::collate):
+  /// fewer distinct shapes, so fewer compilations of a jitted step.
+  int pad_multiple = 1;
 };
 
 struct FitResult {
@@ -82,6 +87,16 @@ struct StepConfig {
   /// Sum over the processes of mfx::distributed (when there are several);
   /// false: this process alone, as in a world of one.
   bool data_parallel = true;
+  /// Compute the loss and gradients through jit: one compiled program for
+  /// the match-free step; for the Hungarian criterion the mixed schedule (the
+  /// detector's forward and its derivative compiled, the matching on the
+  /// host between them). Compiled once per batch shape (see
+  /// FitConfig::pad_multiple) and configuration; the dropout key and the
+  /// ground-truth count are program inputs. Same results as eager up to
+  /// float rounding.
+  bool jit = false;
+  /// With jit, on GPU arrays: replay the compiled programs as CUDA graphs.
+  bool cuda_graph = false;
 };
 
 /// What one step produced, every value global (summed over the processes).

@@ -1,0 +1,143 @@
+// Jitted loss and gradients of the training step (see jit_step.h).
+#include "jit_step.h"
+
+#include <fmt/format.h>
+
+#include <any>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+
+#include "mfx/jit.h"
+#include "mfx/transforms.h"
+
+namespace mfx::train::detail {
+
+#ifdef MFX_HAVE_JIT
+namespace {
+
+// DecoderOutputs <-> a Tree, the form jit_tree returns.
+Tree outputs_tree(const detr::DecoderOutputs& o) {
+  Tree t;
+  for (size_t l = 0; l < o.logits.size(); ++l) {
+    t[fmt::format("logits_{}", l)] = Tree(o.logits[l]);
+    t[fmt::format("boxes_{}", l)] = Tree(o.boxes[l]);
+    t[fmt::format("hidden_{}", l)] = Tree(o.hidden[l]);
+  }
+  return t;
+}
+
+detr::DecoderOutputs outputs_of(const Tree& t, size_t layers) {
+  detr::DecoderOutputs o;
+  for (size_t l = 0; l < layers; ++l) {
+    o.logits.push_back(t[fmt::format("logits_{}", l)].leaf());
+    o.boxes.push_back(t[fmt::format("boxes_{}", l)].leaf());
+    o.hidden.push_back(t[fmt::format("hidden_{}", l)].leaf());
+  }
+  return o;
+}
+
+// Everything a compiled step bakes in: the configuration (not the per-step
+// dropout key, ground-truth count or Hungarian num_boxes, which are inputs
+// or used eagerly).
+std::string config_key(const detr::LossConfig& cfg, const std::string& criterion, bool cuda_graph) {
+  const detr::MatchFreeConfig& m = cfg.matchfree;
+  const detr::CostWeights& c = criterion == "matchfree" ? m.cost : cfg.hungarian.cost;
+  return fmt::format("{}|graph={}|train={}|cost={},{},{},{},{}|mf={},{},{},{},{},{},{},{},{}|{}",
+                     criterion, cuda_graph, cfg.train, c.cls, c.l1, c.giou, c.alpha, c.gamma, m.rho,
+                     m.eps, static_cast<int>(m.norm), m.alpha_w, m.beta_q, m.w_ce, m.w_bbox,
+                     m.w_giou, m.probe_inputs_stop_gradient,
+                     models::detector_config_to_json(cfg.model));
+}
+
+// One compiled function per configuration, for the life of the process.
+template <typename F>
+F& cached(const std::string& key, const std::function<F()>& make) {
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<std::any>> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& slot = cache[key];
+  if (!slot) slot = std::make_shared<std::any>(make());
+  return std::any_cast<F&>(*slot);
+}
+
+JitLossGrads matchfree(const Tree& params, const detr::Batch& batch, const detr::LossConfig& cfg,
+                       const array& key, const array& nb, bool cuda_graph) {
+  auto make = [&] {
+    detr::LossConfig c = cfg;
+    c.matchfree.num_boxes.reset();
+    return jit_tree(
+        [c](const Tree& p, const array& images, const array& mask, const array& labels,
+            const array& boxes, const array& valid, const array& dropout_key,
+            const array& num_boxes) {
+          detr::LossConfig s = c;
+          s.dropout_key = dropout_key;
+          s.matchfree.num_boxes_value = num_boxes;
+          detr::Batch b{images, mask, detr::Targets{labels, boxes, valid}};
+          auto [value, grads] = value_and_grad(detr::matchfree_loss_and_components)(p, b, s);
+          return std::make_tuple(value.first, value.second, grads);
+        },
+        JitOptions{.name = "matchfree_train_step", .cuda_graph = cuda_graph});
+  };
+  using Fn = decltype(make());
+  Fn& step = cached<Fn>(config_key(cfg, "matchfree", cuda_graph), make);
+  auto [loss, components, grads] = step(params, batch.images, batch.mask, batch.targets.labels,
+                                        batch.targets.boxes, batch.targets.mask, key, nb);
+  return {loss, components, grads};
+}
+
+JitLossGrads hungarian(const Tree& params, const detr::Batch& batch, const detr::LossConfig& cfg,
+                       const array& key, bool cuda_graph) {
+  const models::DetectorConfig model = cfg.model;
+  const bool train = cfg.train;
+  auto make = [&] {
+    return jit_tree(
+        [model, train](const Tree& m, const array& images, const array& mask,
+                       const array& dropout_key) {
+          return outputs_tree(
+              models::detector_forward(m, images, mask, model, train,
+                                       train ? std::optional<array>(dropout_key) : std::nullopt));
+        },
+        JitOptions{.name = "detector_train_forward", .cuda_graph = cuda_graph});
+  };
+  using Fn = decltype(make());
+  Fn& forward = cached<Fn>(config_key(cfg, "hungarian", cuda_graph), make);
+  const size_t layers = static_cast<size_t>(model.detr.dec_layers);
+  const bool nested = params.is_dict() && params.dict().count("model");
+  auto loss_of = [&](const Tree& p) {
+    const Tree& m = nested ? p["model"] : p;
+    detr::DecoderOutputs o = outputs_of(forward(m, batch.images, batch.mask, key), layers);
+    detr::LossResult r = detr::hungarian_criterion(o, batch.targets, cfg.hungarian);
+    r.components["loss"] = r.loss;
+    return std::make_pair(r.loss, r.components);
+  };
+  auto [value, grads] = value_and_grad(loss_of)(params);
+  return {value.first, value.second, grads};
+}
+
+}  // namespace
+
+JitLossGrads jit_loss_and_grads(const Tree& params, const detr::Batch& batch,
+                                const detr::LossConfig& cfg, const std::string& criterion,
+                                const array& dropout_key, const array& num_boxes, bool cuda_graph) {
+  if (cfg.matchfree.fixed_assignment) {
+    throw std::invalid_argument(
+        "[train_step] jit: a fixed assignment changes every step; run the step eagerly");
+  }
+  if (criterion == "matchfree") {
+    return matchfree(params, batch, cfg, dropout_key, num_boxes, cuda_graph);
+  }
+  if (criterion == "hungarian") return hungarian(params, batch, cfg, dropout_key, cuda_graph);
+  throw std::invalid_argument(fmt::format(
+      "[train_step] criterion must be 'matchfree' or 'hungarian', got '{}'", criterion));
+}
+#else
+JitLossGrads jit_loss_and_grads(const Tree&, const detr::Batch&, const detr::LossConfig&,
+                                const std::string&, const array&, const array&, bool) {
+  throw std::runtime_error("[train_step] jit: this build has no jit compiler (MLIR was not found)");
+}
+#endif
+
+}  // namespace mfx::train::detail

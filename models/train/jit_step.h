@@ -1,0 +1,37 @@
+// The training step's loss and gradients through jit (internal; used by
+// train_step when StepConfig::jit is set).
+//
+// Match-free: one compiled program computes the loss, its components and
+// the gradients of the detector and the probe. Hungarian (the mixed
+// schedule): the detector's forward is a compiled program, the matching and
+// the criterion run eagerly on its outputs (the assignment is solved on the
+// host), and the gradient flows back through the compiled forward, whose
+// derivative is compiled too. The dropout key and the global ground-truth
+// count are inputs of the programs, so one compilation per batch shape
+// serves every step. Compiled functions are kept for the process per
+// (criterion, configuration).
+#pragma once
+
+#include <string>
+
+#include "mfx/models/detector.h"
+
+namespace mfx::train::detail {
+
+struct JitLossGrads {
+  array loss;
+  Tree components;  ///< as *_loss_and_components, "loss" included
+  Tree grads;       ///< gradients of every leaf of params
+};
+
+/// `dropout_key` replaces cfg.dropout_seed (ignored unless cfg.train);
+/// `num_boxes` (a scalar) replaces the match-free num_boxes — the Hungarian
+/// criterion reads cfg.hungarian.num_boxes on the host. With `cuda_graph`
+/// the programs replay as CUDA graphs on GPU arrays (JitOptions::cuda_graph).
+/// Throws std::invalid_argument for an unknown criterion or a fixed
+/// assignment (a per-step constant jit cannot take).
+JitLossGrads jit_loss_and_grads(const Tree& params, const detr::Batch& batch,
+                                const detr::LossConfig& cfg, const std::string& criterion,
+                                const array& dropout_key, const array& num_boxes, bool cuda_graph);
+
+}  // namespace mfx::train::detail
