@@ -3,7 +3,7 @@
 //
 //   train_coco [--data DIR] [--criterion matchfree|hungarian] [--preset small|r50]
 //              [--epochs N] [--batch-size N] [--lr X] [--image-size N] [--workers N] [--queries N]
-//              [--seed N] [--max-steps N] [--resume] [--out DIR] [--device cpu]
+//              [--seed N] [--max-steps N] [--resume] [--out DIR] [--device cpu|gpu|gpu:N]
 //              [--train-images N] [--val-images N] [--backbone-lr-scale X] [--train-stem 0|1]
 //              [--no-fusion-report] [--jit] [--pad-multiple N]
 //
@@ -29,6 +29,7 @@
 #include "mfx/coco/eval.h"
 #include "mfx/coco/synthetic.h"
 #include "mfx/distributed.h"
+#include "mfx/gpu.h"
 #include "mfx/train/fit.h"
 
 using namespace mfx;
@@ -40,7 +41,7 @@ namespace {
              "{}\nusage: train_coco [--data DIR] [--criterion matchfree|hungarian] "
              "[--preset small|r50] [--epochs N] [--batch-size N] [--lr X] [--image-size N] "
              "[--workers N] [--queries N] [--seed N] [--max-steps N] [--resume] [--out DIR] "
-             "[--device cpu] [--train-images N] [--val-images N] [--backbone-lr-scale X] "
+             "[--device cpu|gpu|gpu:N] [--train-images N] [--val-images N] [--backbone-lr-scale X] "
              "[--train-stem 0|1] [--no-fusion-report] [--jit] [--pad-multiple N]\n",
              error);
   std::exit(2);
@@ -128,7 +129,26 @@ int main(int argc, char** argv) {
       usage("bad value for " + a);
     }
   }
-  if (device != "cpu") usage("--device " + device + ": only the CPU runtime exists in this build");
+  if (device == "cpu") {
+    cfg.device = Device::cpu();
+  } else if (device == "gpu" || device.rfind("gpu:", 0) == 0) {
+    if (!gpu::is_available()) usage("--device " + device + ": " + gpu::unavailable_reason());
+    // One GPU per process under mpirun unless an index is given.
+    int index = distributed::rank() % gpu::device_count();
+    if (device != "gpu") {
+      try {
+        index = std::stoi(device.substr(4));
+      } catch (const std::logic_error&) {
+        usage("bad value for --device: " + device);
+      }
+    }
+    if (index < 0 || index >= gpu::device_count()) {
+      usage(fmt::format("--device {}: {} GPU(s) visible", device, gpu::device_count()));
+    }
+    cfg.device = Device::gpu(index);
+  } else {
+    usage("--device must be cpu, gpu or gpu:N");
+  }
   cfg.out_dir = out;
   // A jitted step compiles once per batch shape: pad to multiples of 32 by
   // default so multi-scale batches share a few shapes.

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "jit_step.h"
 #include "mfx/coco/eval.h"
@@ -22,9 +23,31 @@ namespace fs = std::filesystem;
 
 namespace {
 
-detr::Batch to_detr(const coco::Batch& b) {
-  return {b.images, b.mask, detr::Targets{b.labels, b.boxes, b.valid}};
+// A batch (or Tree) on `device`; unchanged on the CPU.
+array on(const array& x, Device device) {
+  return device == Device::cpu() && !x.on_gpu() ? x : to_device(x, device);
 }
+
+Tree on(const Tree& t, Device device) {
+  return t.map([device](const array& x) { return on(x, device); });
+}
+
+detr::Batch to_detr(const coco::Batch& b, Device device = Device::cpu()) {
+  return {on(b.images, device), on(b.mask, device),
+          detr::Targets{on(b.labels, device), on(b.boxes, device), on(b.valid, device)}};
+}
+
+// Sets the default device for a GPU run and restores it afterwards.
+class DefaultDeviceScope {
+ public:
+  explicit DefaultDeviceScope(Device d) : saved_(default_device()) { set_default_device(d); }
+  ~DefaultDeviceScope() { set_default_device(saved_); }
+  DefaultDeviceScope(const DefaultDeviceScope&) = delete;
+  DefaultDeviceScope& operator=(const DefaultDeviceScope&) = delete;
+
+ private:
+  Device saved_;
+};
 
 std::vector<array> leaves_of(const Tree& a, const Tree& b) {
   auto l = a.leaves();
@@ -58,6 +81,9 @@ StepResult train_step(Tree& params, Tree& opt_state, const optim::AdamW& opt,
         "[train_step] criterion must be 'matchfree' or 'hungarian', got '{}'", config.criterion));
   }
   const bool dp = config.data_parallel && distributed::is_distributed();
+  // On GPU arrays, what the step creates (dropout masks, constants) goes there too.
+  std::optional<DefaultDeviceScope> on_gpu;
+  if (batch.images.on_gpu()) on_gpu.emplace(batch.images.device());
   detr::LossConfig loss_cfg = config.loss;
   StepResult r;
   r.images = batch.images.shape(0);
@@ -79,8 +105,13 @@ StepResult train_step(Tree& params, Tree& opt_state, const optim::AdamW& opt,
   Tree components, grads;
   if (config.jit) {
     // The per-step values are program inputs, so one compilation serves all.
-    const array key = random::key(loss_cfg.dropout_seed);
-    const array nb(std::max(r.num_gt, 1.0), float64);
+    array key = random::key(loss_cfg.dropout_seed);
+    array nb(std::max(r.num_gt, 1.0), float64);
+    if (batch.images.on_gpu()) {
+      // Program inputs live where the batch does (a CUDA graph copies them in).
+      key = to_device(key, batch.images.device());
+      nb = to_device(nb, batch.images.device());
+    }
     auto j = detail::jit_loss_and_grads(params, batch, loss_cfg, config.criterion, key, nb,
                                         config.cuda_graph);
     loss = j.loss;
@@ -116,19 +147,20 @@ StepResult train_step(Tree& params, Tree& opt_state, const optim::AdamW& opt,
 
 std::array<double, 12> evaluate_detector(const Tree& params, const models::DetectorConfig& model,
                                          const coco::DetectionDataset& data, int batch_size,
-                                         const std::string& results_json) {
+                                         const std::string& results_json, Device device) {
   std::vector<coco::Detection> dets;
   std::vector<coco::Sample> samples;
   auto flush = [&] {
     if (samples.empty()) return;
     coco::Batch b = coco::collate(samples, {});
-    auto out = models::detector_forward(params, b.images, b.mask, model, false);
+    auto out =
+        models::detector_forward(params, on(b.images, device), on(b.mask, device), model, false);
     std::vector<int32_t> sizes;
     for (auto& s : b.orig_sizes) {
       sizes.push_back(s[0]);
       sizes.push_back(s[1]);
     }
-    array target_sizes(sizes, {b.size(), 2}, float32);
+    array target_sizes = on(array(sizes, {b.size(), 2}, float32), device);
     auto det = models::post_process(out.logits.back(), out.boxes.back(), target_sizes);
     auto more =
         to_coco_results(det.scores, det.labels, det.boxes, b.image_ids, data.category_ids());
@@ -157,6 +189,9 @@ FitResult fit(const FitConfig& cfg) {
     throw std::invalid_argument(
         fmt::format("[fit] pad_multiple must be >= 1, got {}", cfg.pad_multiple));
   }
+  // A GPU run: ops run there from here on (throws when there is none).
+  const Device device = cfg.device;
+  DefaultDeviceScope device_scope(device);
   // Data parallel when the caller joined a group (distributed::init()).
   const int rank = distributed::rank(), world = distributed::world_size();
   const bool lead = rank == 0;
@@ -233,6 +268,8 @@ FitResult fit(const FitConfig& cfg) {
     log = std::make_unique<MetricsLog>(resumed ? MetricsLog::resume(cfg.out_dir, step)
                                                : MetricsLog(cfg.out_dir));
   }
+  params = on(params, device);
+  state = on(state, device);
 
   StepConfig step_cfg;
   step_cfg.criterion = cfg.criterion;
@@ -260,7 +297,8 @@ FitResult fit(const FitConfig& cfg) {
       if (cfg.fusion_report && lead && step == 0) {
         // What jit makes of this step, before the first (eager) update.
         const std::string dir = (fs::path(cfg.out_dir) / "fusion_report").string();
-        write_step_fusion_report(params, to_detr(*batch), step_cfg.loss, cfg.criterion, dir);
+        write_step_fusion_report(params, to_detr(*batch, device), step_cfg.loss, cfg.criterion,
+                                 dir);
         if (cfg.progress) fmt::print(stderr, "fusion report of the training step: {}\n", dir);
       }
       auto t0 = std::chrono::steady_clock::now();
@@ -269,7 +307,7 @@ FitResult fit(const FitConfig& cfg) {
                                    static_cast<uint64_t>(rank) * 0x9E3779B97F4A7C15ULL;
       StepResult out;
       try {
-        out = train_step(params, state, opt, to_detr(*batch), step_cfg, step);
+        out = train_step(params, state, opt, to_detr(*batch, device), step_cfg, step);
       } catch (const NonFiniteError& e) {
         if (lead) {
           fmt::print(stderr, "{}\nstopping; the last good checkpoint is kept in {}\n", e.what(),
@@ -318,7 +356,7 @@ FitResult fit(const FitConfig& cfg) {
       if (lead) {
         result.last_stats = evaluate_detector(
             params["model"], model, val_data, cfg.batch_size,
-            (fs::path(cfg.out_dir) / fmt::format("eval_epoch{}.json", epoch + 1)).string());
+            (fs::path(cfg.out_dir) / fmt::format("eval_epoch{}.json", epoch + 1)).string(), device);
       }
       if (world > 1) {
         auto got = distributed::broadcast(array(result.last_stats.data(), {12}, float64))
@@ -335,10 +373,11 @@ FitResult fit(const FitConfig& cfg) {
       log->log(row);
     }
     // The metadata lets eval_coco / detect rebuild the model from the file.
-    save_checkpoint(cfg.out_dir,
-                    Checkpoint{params, state, key, epoch + 1, step,
-                               checkpoint_info_to_json(make_checkpoint_info(
-                                   model, cfg.criterion, cfg.val_transforms, *train_data))});
+    save_checkpoint(
+        cfg.out_dir,
+        Checkpoint{on(params, Device::cpu()), on(state, Device::cpu()), key, epoch + 1, step,
+                   checkpoint_info_to_json(make_checkpoint_info(model, cfg.criterion,
+                                                                cfg.val_transforms, *train_data))});
     // Curves so far.
     auto rows = read_metrics(log->jsonl_path());
     auto series = [&](const char* x, const char* y) {

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "mfx/coco/data.h"
+#include "mfx/device.h"
 #include "mfx/models/detector.h"
 #include "mfx/optimizers.h"
 #include "mfx/train/checkpoint_info.h"
@@ -64,6 +65,12 @@ struct FitConfig {
   bool progress = true;
   /// Train through jit (StepConfig::jit).
   bool jit = false;
+  /// Where training runs. With a GPU, it becomes the default device for the
+  /// run (ops run there), parameters, optimiser state and every batch are
+  /// copied to it, evaluation runs there, and checkpoints are written from
+  /// host copies (so they load anywhere). Under mpirun, give each process
+  /// its own GPU.
+  Device device = Device::cpu();
   /// Pad batch heights and widths to a multiple of this (coco::collate):
   /// fewer distinct shapes, so fewer compilations of a jitted step.
   int pad_multiple = 1;
@@ -119,7 +126,8 @@ struct StepResult {
 /// count), so every process applies the single-process update of the global
 /// batch and the replicas stay equal. Throws NonFiniteError (decided on the
 /// global values: every process throws) before updating anything when the
-/// loss or a gradient is not finite.
+/// loss or a gradient is not finite. With the batch on a GPU (params and
+/// state there too), the GPU is the default device during the step.
 StepResult train_step(Tree& params, Tree& opt_state, const optim::AdamW& opt,
                       const detr::Batch& batch, const StepConfig& config, int64_t step);
 
@@ -128,9 +136,10 @@ StepResult train_step(Tree& params, Tree& opt_state, const optim::AdamW& opt,
 FitResult fit(const FitConfig& config);
 
 /// COCOeval of `params` (a detector Tree) on a dataset (its validation
-/// transforms apply), in batches.
+/// transforms apply), in batches copied to `device` (where params live).
 std::array<double, 12> evaluate_detector(const Tree& params, const models::DetectorConfig& model,
                                          const coco::DetectionDataset& data, int batch_size,
-                                         const std::string& results_json = "");
+                                         const std::string& results_json = "",
+                                         Device device = Device::cpu());
 
 }  // namespace mfx::train
