@@ -10,6 +10,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "mfx/detr/criteria_trees.h"
 #include "mfx/jit.h"
 #include "mfx/transforms.h"
 
@@ -17,27 +18,6 @@ namespace mfx::train::detail {
 
 #ifdef MFX_HAVE_JIT
 namespace {
-
-// DecoderOutputs <-> a Tree, the form jit_tree returns.
-Tree outputs_tree(const detr::DecoderOutputs& o) {
-  Tree t;
-  for (size_t l = 0; l < o.logits.size(); ++l) {
-    t[fmt::format("logits_{}", l)] = Tree(o.logits[l]);
-    t[fmt::format("boxes_{}", l)] = Tree(o.boxes[l]);
-    t[fmt::format("hidden_{}", l)] = Tree(o.hidden[l]);
-  }
-  return t;
-}
-
-detr::DecoderOutputs outputs_of(const Tree& t, size_t layers) {
-  detr::DecoderOutputs o;
-  for (size_t l = 0; l < layers; ++l) {
-    o.logits.push_back(t[fmt::format("logits_{}", l)].leaf());
-    o.boxes.push_back(t[fmt::format("boxes_{}", l)].leaf());
-    o.hidden.push_back(t[fmt::format("hidden_{}", l)].leaf());
-  }
-  return o;
-}
 
 // Everything a compiled step bakes in: the configuration (not the per-step
 // dropout key, ground-truth count or Hungarian num_boxes, which are inputs
@@ -96,7 +76,7 @@ JitLossGrads hungarian(const Tree& params, const detr::Batch& batch, const detr:
     return jit_tree(
         [model, train](const Tree& m, const array& images, const array& mask,
                        const array& dropout_key) {
-          return outputs_tree(
+          return detr::outputs_tree(
               models::detector_forward(m, images, mask, model, train,
                                        train ? std::optional<array>(dropout_key) : std::nullopt));
         },
@@ -104,11 +84,11 @@ JitLossGrads hungarian(const Tree& params, const detr::Batch& batch, const detr:
   };
   using Fn = decltype(make());
   Fn& forward = cached<Fn>(config_key(cfg, "hungarian", cuda_graph), make);
-  const size_t layers = static_cast<size_t>(model.detr.dec_layers);
+  const int layers = model.detr.dec_layers;
   const bool nested = params.is_dict() && params.dict().count("model");
   auto loss_of = [&](const Tree& p) {
     const Tree& m = nested ? p["model"] : p;
-    detr::DecoderOutputs o = outputs_of(forward(m, batch.images, batch.mask, key), layers);
+    detr::DecoderOutputs o = detr::outputs_from(forward(m, batch.images, batch.mask, key), layers);
     detr::LossResult r = detr::hungarian_criterion(o, batch.targets, cfg.hungarian);
     r.components["loss"] = r.loss;
     return std::make_pair(r.loss, r.components);

@@ -5,37 +5,11 @@
 #include <filesystem>
 
 #include "mfx/detr/criteria.h"
+#include "mfx/detr/criteria_trees.h"
 #include "mfx/jit.h"
 #include "mfx/transforms.h"
 
 namespace mfx::train {
-
-#ifdef MFX_HAVE_JIT
-namespace {
-
-// DecoderOutputs <-> a Tree, the form jit_tree returns.
-Tree outputs_tree(const detr::DecoderOutputs& o) {
-  Tree t;
-  for (size_t l = 0; l < o.logits.size(); ++l) {
-    t[fmt::format("logits_{}", l)] = Tree(o.logits[l]);
-    t[fmt::format("boxes_{}", l)] = Tree(o.boxes[l]);
-    t[fmt::format("hidden_{}", l)] = Tree(o.hidden[l]);
-  }
-  return t;
-}
-
-detr::DecoderOutputs outputs_of(const Tree& t, size_t layers) {
-  detr::DecoderOutputs o;
-  for (size_t l = 0; l < layers; ++l) {
-    o.logits.push_back(t[fmt::format("logits_{}", l)].leaf());
-    o.boxes.push_back(t[fmt::format("boxes_{}", l)].leaf());
-    o.hidden.push_back(t[fmt::format("hidden_{}", l)].leaf());
-  }
-  return o;
-}
-
-}  // namespace
-#endif
 
 double write_step_fusion_report(const Tree& params, const detr::Batch& batch,
                                 const detr::LossConfig& cfg, const std::string& criterion,
@@ -62,16 +36,16 @@ double write_step_fusion_report(const Tree& params, const detr::Batch& batch,
   }
   if (criterion == "hungarian") {
     const models::DetectorConfig model = c.model;
-    const size_t layers = static_cast<size_t>(model.detr.dec_layers);
+    const int layers = model.detr.dec_layers;
     auto forward = jit_tree(
         [model](const Tree& m, const array& images, const array& mask) {
-          return outputs_tree(models::detector_forward(m, images, mask, model, false));
+          return detr::outputs_tree(models::detector_forward(m, images, mask, model, false));
         },
         JitOptions{.name = "detector_forward", .report_dir = dir});
     const Tree& model_params =
         params.is_dict() && params.dict().count("model") ? params["model"] : params;
     auto loss_of = [&](const Tree& m) {
-      detr::DecoderOutputs o = outputs_of(forward(m, batch.images, batch.mask), layers);
+      detr::DecoderOutputs o = detr::outputs_from(forward(m, batch.images, batch.mask), layers);
       return detr::hungarian_criterion(o, batch.targets, c.hungarian).loss;
     };
     auto [loss, grads] = value_and_grad(loss_of)(model_params);
