@@ -139,3 +139,33 @@ TEST_CASE("blocks recorded for a graph stay held until both owner and graph let 
   for (auto b : {after, z, w, v}) a.release(b);
   CHECK(a.stats().in_use == 0);
 }
+
+TEST_CASE("a recording reuses blocks it freed itself and never flushes the cache",
+          "[cuda][allocator]") {
+  HostMemory::used_ = 0;
+  HostMemory::live_ = 0;
+  CachingAllocator a(std::make_unique<HostMemory>(4096));
+  auto cached = a.allocate(1000);
+  a.release(cached);  // 1024 bytes cached
+  a.begin_recording();
+  auto x = a.allocate(2000);  // 2048, fresh
+  a.release(x);               // freed within the capture ...
+  auto y = a.allocate(2000);  // ... and reused by it
+  CHECK(y.ptr == x.ptr);
+  CHECK(a.stats().in_use == 2048);
+  // Out of memory while recording: no cache flush, a clear error.
+  const auto flushes = a.stats().cache_flushes;
+  CHECK_THROWS_WITH(a.allocate(3000), Catch::Contains("out of memory"));
+  CHECK(a.stats().cache_flushes == flushes);
+  auto held = a.end_recording();
+  REQUIRE(held.size() == 1);  // one block however often it was reused
+  a.release(y);               // owner gone; still held by the graph
+  auto z = a.allocate(2000);
+  CHECK(z.ptr != y.ptr);
+  a.release_held(held);
+  auto w = a.allocate(2000);
+  CHECK(w.ptr == y.ptr);
+  a.release(z);
+  a.release(w);
+  CHECK(a.stats().in_use == 0);
+}

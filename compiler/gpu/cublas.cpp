@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <stdexcept>
+#include <utility>
 
 #include "cuda/dl_bind.h"
 
@@ -32,6 +33,7 @@ Cublas load() {
   std::string missing;
   bind_symbol(lib, c.create, "cublasCreate_v2", missing);
   bind_symbol(lib, c.set_stream, "cublasSetStream_v2", missing);
+  bind_symbol(lib, c.set_workspace, "cublasSetWorkspace_v2", missing);
   bind_symbol(lib, c.set_math_mode, "cublasSetMathMode", missing);
   bind_symbol(lib, c.status_name, "cublasGetStatusName", missing);
   bind_symbol(lib, c.gemm_strided_batched_ex, "cublasGemmStridedBatchedEx", missing);
@@ -61,16 +63,28 @@ void check_cublas(cublasStatus_t status, const char* what, const std::string& co
 cublasHandle_t cublas_handle(int index) {
   const Cublas& c = cublas();
   if (!c.available) throw std::runtime_error("[matmul] no GPU matmul: " + c.unavailable_reason);
+  // 32 MiB: what cuBLAS recommends for Hopper, plenty for earlier GPUs.
+  constexpr size_t kWorkspaceBytes = size_t{32} << 20;
   static std::mutex mutex;
-  static std::map<int, cublasHandle_t> handles;  // live for the process
+  static std::map<std::pair<int, CUstream>, cublasHandle_t> handles;  // live for the process
+  const CUstream stream = current_stream(index);
   std::lock_guard<std::mutex> lock(mutex);
-  auto it = handles.find(index);
+  auto it = handles.find({index, stream});
   if (it != handles.end()) return it->second;
+  if (capturing()) {
+    throw CaptureError("[cuda graph] the first cuBLAS call on a stream cannot be recorded");
+  }
   make_current(index);
   cublasHandle_t h = nullptr;
   check_cublas(c.create(&h), "cublasCreate", fmt::format("(gpu:{})", index));
-  check_cublas(c.set_stream(h, current_stream(index)), "cublasSetStream");
-  return handles.emplace(index, h).first->second;
+  check_cublas(c.set_stream(h, stream), "cublasSetStream");
+  // A workspace of its own, never freed (graphs may hold its address).
+  CUdeviceptr workspace = 0;
+  check(driver().cuMemAlloc(&workspace, kWorkspaceBytes), "cuMemAlloc",
+        fmt::format("({} bytes of cuBLAS workspace on gpu:{})", kWorkspaceBytes, index));
+  check_cublas(c.set_workspace(h, reinterpret_cast<void*>(workspace), kWorkspaceBytes),
+               "cublasSetWorkspace");
+  return handles.emplace(std::pair{index, stream}, h).first->second;
 }
 
 }  // namespace mfx::cuda

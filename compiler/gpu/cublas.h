@@ -15,6 +15,7 @@ using cublasStatus_t = int;
 struct Cublas {
   cublasStatus_t (*create)(cublasHandle_t*) = nullptr;
   cublasStatus_t (*set_stream)(cublasHandle_t, CUstream) = nullptr;
+  cublasStatus_t (*set_workspace)(cublasHandle_t, void*, size_t) = nullptr;
   cublasStatus_t (*set_math_mode)(cublasHandle_t, int) = nullptr;
   const char* (*status_name)(cublasStatus_t) = nullptr;
   cublasStatus_t (*gemm_strided_batched_ex)(cublasHandle_t, int, int, int, int, int, const void*,
@@ -28,7 +29,12 @@ struct Cublas {
 /// The process-wide cuBLAS (libcublas.so.13, .12 or .so), loaded on first use.
 const Cublas& cublas();
 
-/// A cuBLAS handle for device `index` (current context), made once.
+/// The cuBLAS handle for the current stream of device `index` (the eager
+/// stream or the side stream CUDA graphs are captured from): one per
+/// (device, stream), made once, bound to that stream and given its own
+/// workspace, so calls on different streams never share one and a capture
+/// never makes cuBLAS allocate. Throws CaptureError when a capture would
+/// have to create one (the warm-up call creates it first).
 cublasHandle_t cublas_handle(int index);
 
 /// Throws "[cublas] <what> failed: <STATUS> <context>" unless status is 0.

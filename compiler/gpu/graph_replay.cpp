@@ -60,9 +60,14 @@ std::optional<std::vector<array>> GraphReplay::run(const std::vector<array>& inp
     for (const array& x : inputs) {
       if (!forward_strides(x)) return std::nullopt;  // capture on a later call
     }
+    // Outside the try: this may report an index error of an earlier call,
+    // which belongs to the caller, not to the capture.
+    cuda::synchronize(device_.index);
     try {
       capture(inputs, run_plan);
     } catch (const std::exception& e) {
+      // A step the graph cannot record (CaptureError) or a failing capture:
+      // this function runs step by step from now on.
       failure_ = e.what();
       static_inputs_.clear();
       static_outputs_.clear();
@@ -82,8 +87,12 @@ void GraphReplay::capture(const std::vector<array>& inputs, const RunPlan& run_p
     for (const array& x : inputs) static_inputs_.push_back(like(x, device_));
     static_outputs_ = run_plan(static_inputs_);
     for (const array& y : static_outputs_) {
-      if (!forward_strides(y))
+      if (!forward_strides(y)) {
         throw std::runtime_error("an output is a view with negative strides");
+      }
+      if (!y.on_gpu() || y.device().index != device_.index) {
+        throw std::runtime_error("an output does not live on " + device_.str());
+      }
     }
   });
   has_range_checks_ = cuda::range_checks_issued() != checks_before;

@@ -18,7 +18,8 @@ namespace {
 // on the CPU target (GPU plans run here for tests) on the host.
 array checked_indices(const array& idx, int64_t size, const std::string& op,
                       compiler::Target target, Device device) {
-  if (target == compiler::Target::Cpu || !cuda::range_check_on_device(idx.dtype())) {
+  if (target == compiler::Target::Cpu || !cuda::range_check_on_device(idx.dtype()) ||
+      !cuda::range_check_kernels_built()) {
     check_indices(idx, size, op);
     return idx;
   }

@@ -64,10 +64,23 @@ CachingAllocator::Block CachingAllocator::allocate(size_t bytes, uintptr_t strea
   std::lock_guard<std::mutex> lock(mutex_);
   const size_t size = round_size(bytes);
   ++stats_.allocations;
+  auto fits = [size](size_t have) { return have == size || (size >= kSmall && have <= 2 * size); };
+  if (recording_) {
+    // A block this capture already freed: the graph orders the reuse (one
+    // stream, capture order), and it stays held and counted as in use.
+    auto r = recording_free_.lower_bound(size);
+    if (r != recording_free_.end() && fits(r->first)) {
+      Block b{r->second, r->first, stream};
+      recording_free_.erase(r);
+      held_[b.ptr] = false;
+      ++stats_.cache_hits;
+      return b;
+    }
+  }
   // Best fit on this stream, wasting at most half of a large block.
   auto& pool = free_[stream];
   auto it = pool.lower_bound(size);
-  if (it != pool.end() && (it->first == size || (size >= kSmall && it->first <= 2 * size))) {
+  if (it != pool.end() && fits(it->first)) {
     Block b{it->second, it->first, stream};
     pool.erase(it);
     stats_.cached -= b.size;
@@ -78,8 +91,9 @@ CachingAllocator::Block CachingAllocator::allocate(size_t bytes, uintptr_t strea
     return b;
   }
   void* p = raw_allocate(size);
-  if (!p) {
-    // Out of memory: give the cache back once and try again.
+  if (!p && !recording_) {
+    // Out of memory: give the cache back once and try again (not while a
+    // graph is captured: freeing synchronises, which a capture forbids).
     ++stats_.cache_flushes;
     empty_cache_locked();
     p = raw_allocate(size);
@@ -101,6 +115,7 @@ CachingAllocator::Block CachingAllocator::allocate(size_t bytes, uintptr_t strea
 void CachingAllocator::record_locked(const Block& b) {
   if (!recording_) return;
   recorded_.push_back(b);
+  recorded_size_[b.ptr] = b.size;
   held_[b.ptr] = false;
 }
 
@@ -114,6 +129,8 @@ void CachingAllocator::begin_recording() {
 std::vector<CachingAllocator::Block> CachingAllocator::end_recording() {
   std::lock_guard<std::mutex> lock(mutex_);
   recording_ = false;
+  recording_free_.clear();
+  recorded_size_.clear();
   return std::exchange(recorded_, {});
 }
 
@@ -134,6 +151,8 @@ void CachingAllocator::release(const Block& block) {
   auto it = held_.find(block.ptr);
   if (it != held_.end()) {
     it->second = true;  // a graph still uses it: cached when the graph lets go
+    auto rec = recorded_size_.find(block.ptr);
+    if (recording_ && rec != recorded_size_.end()) recording_free_.emplace(rec->second, rec->first);
     return;
   }
   cache_locked(block);
@@ -151,11 +170,19 @@ void CachingAllocator::empty_cache() {
 }
 
 void CachingAllocator::empty_cache_locked() {
+  // Each block leaves the cache before it is freed: a failing free leaks it
+  // rather than leaving a dangling pointer to hand out.
   for (auto& [stream, pool] : free_) {
-    for (auto& [size, ptr] : pool) raw_->release(ptr, size);
-    pool.clear();
+    while (!pool.empty()) {
+      const auto [size, ptr] = *pool.begin();
+      pool.erase(pool.begin());
+      stats_.cached -= size;
+      try {
+        raw_->release(ptr, size);
+      } catch (const std::exception&) {
+      }
+    }
   }
-  stats_.cached = 0;
 }
 
 CachingAllocator::Stats CachingAllocator::stats() const {

@@ -65,7 +65,11 @@ class CachingAllocator {
   /// and end_recording() (on any stream) are returned by the latter and
   /// stay held: a captured graph keeps using their addresses, so release()
   /// by their owner does not make them reusable until release_held() drops
-  /// the hold too (in either order). Recordings do not nest.
+  /// the hold too (in either order). A block freed during the recording may
+  /// be handed out again within it (a captured graph runs in capture order),
+  /// so the graph holds the peak, not the sum, of what it allocated. While
+  /// recording, running out of memory does not release the cache (that
+  /// synchronises). Recordings do not nest.
   void begin_recording();
   std::vector<Block> end_recording();
   void release_held(const std::vector<Block>& blocks);
@@ -88,7 +92,9 @@ class CachingAllocator {
   Stats stats_;
   bool recording_ = false;
   std::vector<Block> recorded_;
-  std::map<void*, bool> held_;  // held block -> released by its owner already
+  std::map<void*, size_t> recorded_size_;        // blocks of this recording
+  std::multimap<size_t, void*> recording_free_;  // ... freed again during it
+  std::map<void*, bool> held_;                   // held block -> released by its owner already
 };
 
 }  // namespace mfx::cuda

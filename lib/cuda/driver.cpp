@@ -51,7 +51,6 @@ Driver load() {
   bind_symbol(lib, d.cuStreamCreate, "cuStreamCreate", missing);
   bind_symbol(lib, d.cuStreamSynchronize, "cuStreamSynchronize", missing);
   bind_symbol(lib, d.cuStreamWaitEvent, "cuStreamWaitEvent", missing);
-  bind_symbol(lib, d.cuEventDestroy, "cuEventDestroy_v2", missing);
   bind_symbol(lib, d.cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2", missing);
   bind_symbol(lib, d.cuMemsetD8Async, "cuMemsetD8Async", missing);
   bind_symbol(lib, d.cuStreamBeginCapture, "cuStreamBeginCapture_v2", missing);

@@ -53,7 +53,6 @@ struct Driver {
   CUresult (*cuStreamCreate)(CUstream*, unsigned) = nullptr;
   CUresult (*cuStreamSynchronize)(CUstream) = nullptr;
   CUresult (*cuStreamWaitEvent)(CUstream, CUevent, unsigned) = nullptr;
-  CUresult (*cuEventDestroy)(CUevent) = nullptr;
   CUresult (*cuMemcpyDtoDAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream) = nullptr;
   CUresult (*cuMemsetD8Async)(CUdeviceptr, unsigned char, size_t, CUstream) = nullptr;
   // CUDA graphs (stream capture).
@@ -89,8 +88,9 @@ inline constexpr int kAttrComputeCapabilityMinor = 76;
 inline constexpr int kFuncAttrMaxDynamicSharedBytes = 8;
 inline constexpr unsigned kStreamNonBlocking = 1;
 inline constexpr unsigned kEventDisableTiming = 2;
-// Other threads may keep calling the driver (even synchronising ones) while
-// one thread captures.
+// Capture mode that allows allocation and module loading while capturing
+// (context-wide synchronisation stays invalid: one thread drives a device
+// while it captures).
 inline constexpr int kStreamCaptureModeRelaxed = 2;
 
 }  // namespace mfx::cuda

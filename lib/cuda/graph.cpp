@@ -20,7 +20,6 @@ void abandon_capture(CUstream side, CachingAllocator& alloc) {
 
 CudaGraph::CudaGraph(int index, const std::function<void()>& body) : index_(index) {
   const Driver& d = driver();
-  synchronize(index);  // the capture must not depend on unfinished eager work
   CachingAllocator& alloc = allocator(index);
   CUstream side = side_stream(index);
   alloc.begin_recording();

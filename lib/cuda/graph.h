@@ -17,8 +17,11 @@ class CudaGraph {
  public:
   /// Runs `body` on this thread with device `index`'s work captured from its
   /// side stream (SideStreamScope with capturing: host copies and
-  /// synchronisation throw CaptureError). Waits for the device first.
+  /// synchronisation throw CaptureError). The caller synchronises the device
+  /// first (the capture must not depend on unfinished work of other streams).
   /// Throws when body throws or the capture fails; nothing is left held.
+  /// One thread drives a device while it captures (the side stream and the
+  /// allocator's recording are per device).
   CudaGraph(int index, const std::function<void()>& body);
   ~CudaGraph();
   CudaGraph(const CudaGraph&) = delete;

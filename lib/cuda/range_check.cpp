@@ -131,14 +131,19 @@ void range_check(Dtype dtype, CUdeviceptr idx, CUdeviceptr safe, int64_t n, int6
                     dtype_name(dtype)));
   }
   if (n <= 0) return;
+  if (size <= 0) {
+    // No index is valid and no replacement is in range: report it now.
+    throw std::invalid_argument(
+        fmt::format("[{}] {} indices into an axis with size {}", op, n, size));
+  }
   long long op_id = range_check_op_id(op);
+  const Functions f = functions();
   CUdeviceptr word = 0;
   {
     std::lock_guard<std::mutex> lock(mutex());
     word = error_word(index);
     devices()[index].pending = true;
   }
-  const Functions f = functions();
   long long count = n, bound = size;
   void* params[] = {&idx, &safe, &count, &bound, &op_id, &word};
   constexpr unsigned kThreads = 256;
@@ -167,11 +172,11 @@ void report_range_errors(int index) {
     std::lock_guard<std::mutex> lock(mutex());
     auto it = devices().find(index);
     if (it == devices().end() || !it->second.pending) return;
-    it->second.pending = false;
     const Driver& d = driver();
     // The caller synchronised: every queued check has finished.
     check(d.cuMemcpyDtoH(&got, it->second.word, sizeof got), "cuMemcpyDtoH",
           "(range check error word)");
+    it->second.pending = false;
     if (!got.flag) return;
     const RangeErrorWord zero{};
     check(d.cuMemcpyHtoD(it->second.word, &zero, sizeof zero), "cuMemcpyHtoD",

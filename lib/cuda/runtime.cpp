@@ -121,6 +121,18 @@ void order_after(CUstream waiter, CUstream first, int index) {
   check(driver().cuStreamWaitEvent(waiter, e, 0), "cuStreamWaitEvent");
 }
 
+// order_after for destructors: with the device's context made current (a
+// legacy stream belongs to the current context); when that fails, the host
+// waits for `first` instead, so the ordering holds either way.
+void order_or_wait(CUstream waiter, CUstream first, int index) noexcept {
+  try {
+    make_current(index);
+    order_after(waiter, first, index);
+  } catch (const std::exception&) {
+    driver().cuStreamSynchronize(first);
+  }
+}
+
 }  // namespace
 
 CUstream current_stream(int index) {
@@ -146,7 +158,9 @@ SideStreamScope::SideStreamScope(int index, bool capturing) : index_(index), cap
     return;
   }
   if (stream_override.index >= 0) {
-    throw std::logic_error("[cuda] side-stream scopes of different devices do not nest");
+    throw std::logic_error(
+        "[cuda] a side-stream region cannot start inside another (a CUDA-graph capture inside a "
+        "graphed function's call, or work on two GPUs at once)");
   }
   CUstream side = side_stream(index);
   if (!capturing) order_after(side, nullptr, index);
@@ -157,13 +171,7 @@ SideStreamScope::~SideStreamScope() {
   if (nested_) return;
   CUstream side = stream_override.stream;
   stream_override = {};
-  if (!capturing_) {
-    try {
-      order_after(nullptr, side, index_);
-    } catch (const std::exception&) {
-      // A failing driver here leaves nothing to order; later calls report it.
-    }
-  }
+  if (!capturing_) order_or_wait(nullptr, side, index_);
 }
 
 bool capturing() {
@@ -225,18 +233,18 @@ void copy_host_to_device(void* dst, const void* src, size_t bytes, int index) {
   if (bytes == 0) return;
   refuse_during_capture("a host-to-device copy");
   make_current(index);
-  // Copies go through the eager stream; side-stream work after them waits.
+  // Copies go through the eager stream: inside a side-stream scope it first
+  // waits for the side stream (dst may be a block its pending work just
+  // freed), and side-stream work after the copy waits for it.
+  CUstream side = current_stream(index);
+  if (side) order_after(nullptr, side, index);
   struct SideWaits {
+    CUstream side;
     int index;
     ~SideWaits() {
-      if (CUstream side = current_stream(index)) {
-        try {
-          order_after(side, nullptr, index);
-        } catch (const std::exception&) {
-        }
-      }
+      if (side) order_or_wait(side, nullptr, index);
     }
-  } side_waits{index};
+  } side_waits{side, index};
   const Driver& d = driver();
   const std::string what = fmt::format("({} bytes to gpu:{})", bytes, index);
   Staging* s = bytes >= kStagedFrom ? staging(index) : nullptr;
