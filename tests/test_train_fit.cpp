@@ -118,3 +118,38 @@ TEST_CASE("fit with the Hungarian criterion, and configuration errors", "[train]
   CHECK_THROWS_AS(train::fit(c), std::runtime_error);
   fs::remove_all(out);
 }
+
+TEST_CASE("init_from starts the detector from a checkpoint's model weights", "[train][fit]") {
+  fs::path src = scratch("init_src"), out = scratch("init_out");
+  auto c = tiny(tiny_data(), src);
+  c.epochs = 1;
+  c.eval_every = 0;
+  train::fit(c);
+  const auto source = train::load_checkpoint((src / "last.safetensors").string());
+
+  // One step at a negligible rate: the weights stay those of the source.
+  auto f = tiny(tiny_data(), out);
+  f.criterion = "hungarian";
+  f.epochs = 1;
+  f.max_steps_per_epoch = 1;
+  f.eval_every = 0;
+  f.lr = 1e-12;
+  f.init_from = (src / "last.safetensors").string();
+  train::fit(f);
+  const auto tuned = train::load_checkpoint((out / "last.safetensors").string());
+  auto a = tuned.params["model"].flatten(), b = source.params["model"].flatten();
+  REQUIRE(a.size() == b.size());
+  int differing = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double err =
+        max(abs(astype(a[i].second, float64) - astype(b[i].second, float64))).item<double>();
+    differing += err > 1e-6;
+  }
+  CHECK(differing == 0);
+  CHECK(tuned.epoch == 1);  // a new run, not a continuation of the source
+
+  f.model.detr.num_queries += 1;  // another model: a clear error
+  mfx::test::check_throws_with([&] { train::fit(f); }, {"[fit]", "init_from", "do not match"});
+  fs::remove_all(src);
+  fs::remove_all(out);
+}

@@ -240,6 +240,27 @@ FitResult fit(const FitConfig& cfg) {
   Tree params{{"model", models::init_detector(random::fold_in(key, 1), model)},
               {"probe", detr::init_probe(random::fold_in(key, 2), model.detr.num_classes,
                                          model.detr.d_model)}};
+  if (!cfg.init_from.empty()) {
+    // Fine-tuning: the detector's weights from a checkpoint, everything
+    // else (probe, optimiser, schedule) new.
+    Checkpoint c = load_checkpoint(cfg.init_from);
+    const Tree& from =
+        c.params.is_dict() && c.params.dict().count("model") ? c.params["model"] : c.params;
+    bool same = from.same_structure(params["model"]);
+    if (same) {
+      auto a = from.leaves(), b = params["model"].leaves();
+      for (size_t i = 0; i < a.size() && same; ++i) {
+        same = a[i].shape() == b[i].shape() && a[i].dtype() == b[i].dtype();
+      }
+    }
+    if (!same) {
+      throw std::invalid_argument(fmt::format(
+          "[fit] init_from {}: its model parameters do not match the configured model (another "
+          "preset, class count or query count?)",
+          cfg.init_from));
+    }
+    params["model"] = from;
+  }
   Tree state = opt.init(params);
   int64_t epoch0 = 0, step = 0;
   if (lead) fs::create_directories(cfg.out_dir);

@@ -53,6 +53,11 @@ struct FitConfig {
   uint64_t seed = 0;
   /// Continue from out_dir/last.safetensors when it exists.
   bool resume = false;
+  /// Start the detector from the model weights of this checkpoint (a
+  /// train_coco output; the model configuration must match), with a new
+  /// probe, optimiser and schedule: fine-tuning, e.g. the match-free
+  /// criterion from a Hungarian-trained model. Ignored when resuming.
+  std::string init_from;
   /// Stop an epoch after this many steps (tests; -1: the whole epoch).
   int max_steps_per_epoch = -1;
   /// Evaluate on the validation split every this many epochs (0: never).
