@@ -5,7 +5,8 @@
 //              [--epochs N] [--batch-size N] [--lr X] [--image-size N] [--workers N] [--queries N]
 //              [--seed N] [--max-steps N] [--resume] [--out DIR] [--device cpu|gpu|gpu:N]
 //              [--train-images N] [--val-images N] [--backbone-lr-scale X] [--train-stem 0|1]
-//              [--no-fusion-report] [--jit] [--pad-multiple N] [--init-from CKPT]
+//              [--no-fusion-report] [--jit] [--pad-multiple N] [--init-from CKPT] [--probe-warmup
+//              STEPS]
 //
 // Without --data a deterministic synthetic COCO-format set is generated in
 // OUT/synthetic first. --max-steps caps the steps of every epoch (quick
@@ -37,14 +38,14 @@ using namespace mfx;
 namespace {
 
 [[noreturn]] void usage(const std::string& error) {
-  fmt::print(
-      stderr,
-      "{}\nusage: train_coco [--data DIR] [--criterion matchfree|hungarian] "
-      "[--preset small|r50] [--epochs N] [--batch-size N] [--lr X] [--image-size N] "
-      "[--workers N] [--queries N] [--seed N] [--max-steps N] [--resume] [--out DIR] "
-      "[--device cpu|gpu|gpu:N] [--train-images N] [--val-images N] [--backbone-lr-scale X] "
-      "[--train-stem 0|1] [--no-fusion-report] [--jit] [--pad-multiple N] [--init-from CKPT]\n",
-      error);
+  fmt::print(stderr,
+             "{}\nusage: train_coco [--data DIR] [--criterion matchfree|hungarian] "
+             "[--preset small|r50] [--epochs N] [--batch-size N] [--lr X] [--image-size N] "
+             "[--workers N] [--queries N] [--seed N] [--max-steps N] [--resume] [--out DIR] "
+             "[--device cpu|gpu|gpu:N] [--train-images N] [--val-images N] [--backbone-lr-scale X] "
+             "[--train-stem 0|1] [--no-fusion-report] [--jit] [--pad-multiple N] [--init-from "
+             "CKPT] [--probe-warmup STEPS]\n",
+             error);
   std::exit(2);
 }
 
@@ -110,6 +111,8 @@ int main(int argc, char** argv) {
         val_images = std::stoi(value());
       else if (a == "--no-fusion-report")
         cfg.fusion_report = false;
+      else if (a == "--probe-warmup")
+        cfg.probe_warmup_steps = std::stoll(value());
       else if (a == "--init-from")
         cfg.init_from = value();
       else if (a == "--jit")

@@ -7,6 +7,7 @@
 #include "mfx/coco/synthetic.h"
 #include "mfx/train/checkpoint.h"
 #include "mfx/train/fit.h"
+#include "mfx/train/metrics_log.h"
 #include "test_utils.h"
 
 using namespace mfx;
@@ -151,5 +152,39 @@ TEST_CASE("init_from starts the detector from a checkpoint's model weights", "[t
   f.model.detr.num_queries += 1;  // another model: a clear error
   mfx::test::check_throws_with([&] { train::fit(f); }, {"[fit]", "init_from", "do not match"});
   fs::remove_all(src);
+  fs::remove_all(out);
+}
+
+TEST_CASE("a probe warm-up trains with L_w alone for its steps", "[train][fit]") {
+  fs::path out = scratch("warmup");
+  auto c = tiny(tiny_data(), out);
+  c.epochs = 1;
+  c.max_steps_per_epoch = 2;
+  c.eval_every = 0;
+  c.probe_warmup_steps = 1;
+  train::fit(c);
+  auto rows = train::read_metrics((out / "metrics.jsonl").string());
+  auto value = [](const train::MetricsRow& row, const std::string& name) {
+    for (auto& [k, v] : row) {
+      if (k == name) return v.number();
+    }
+    FAIL("no " << name);
+    return 0.0;
+  };
+  REQUIRE(rows.size() == 2);
+  const int layers = c.model.detr.dec_layers;
+  for (int s = 0; s < 2; ++s) {
+    double lw = 0, lq = 0;
+    for (int l = 0; l < layers; ++l) {
+      lw += value(rows[s], "L_w_" + std::to_string(l));
+      lq += value(rows[s], "L_q_" + std::to_string(l));
+    }
+    INFO("step " << s);
+    CHECK(lq > 0);
+    // Step 0 is the warm-up (beta_q = 0), step 1 the full loss.
+    CHECK(value(rows[s], "loss") == Approx(s == 0 ? lw : lw + lq).epsilon(1e-5));
+  }
+  c.probe_warmup_steps = -1;
+  mfx::test::check_throws_with([&] { train::fit(c); }, {"[fit]", "probe_warmup_steps"});
   fs::remove_all(out);
 }

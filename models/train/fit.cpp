@@ -185,6 +185,10 @@ FitResult fit(const FitConfig& cfg) {
     throw std::invalid_argument(fmt::format("[fit] epochs ({}) and batch_size ({}) must be >= 1",
                                             cfg.epochs, cfg.batch_size));
   }
+  if (cfg.probe_warmup_steps < 0) {
+    throw std::invalid_argument(
+        fmt::format("[fit] probe_warmup_steps must be >= 0, got {}", cfg.probe_warmup_steps));
+  }
   if (cfg.pad_multiple < 1) {
     throw std::invalid_argument(
         fmt::format("[fit] pad_multiple must be >= 1, got {}", cfg.pad_multiple));
@@ -297,6 +301,7 @@ FitResult fit(const FitConfig& cfg) {
   step_cfg.loss.model = model;
   step_cfg.clip_max_norm = cfg.clip_max_norm;
   step_cfg.jit = cfg.jit;
+  const double beta_q = step_cfg.loss.matchfree.beta_q;
   FitResult result;
   result.epochs_done = epoch0;
   std::unique_ptr<ProgressBar> bar;
@@ -326,6 +331,8 @@ FitResult fit(const FitConfig& cfg) {
       // Dropout differs per step (and per process) but is reproducible on resume.
       step_cfg.loss.dropout_seed = cfg.seed * 1000003 + static_cast<uint64_t>(step) +
                                    static_cast<uint64_t>(rank) * 0x9E3779B97F4A7C15ULL;
+      // Probe warm-up: L_w alone until the probe's attention is sharp.
+      step_cfg.loss.matchfree.beta_q = step < cfg.probe_warmup_steps ? 0.0 : beta_q;
       StepResult out;
       try {
         out = train_step(params, state, opt, to_detr(*batch, device), step_cfg, step);

@@ -70,6 +70,13 @@ struct FitConfig {
   bool progress = true;
   /// Train through jit (StepConfig::jit).
   bool jit = false;
+  /// Match-free only: for the first this many steps beta_q = 0, so only
+  /// L_w trains the probe and the detector gets no gradient. A fresh probe's
+  /// attention is nearly uniform, which selects every query for every
+  /// ground truth (all queries pulled to every object, no negatives for the
+  /// image's classes) until the probe has learnt to point at low-cost
+  /// queries; the warm-up skips that phase. 0: off (DESIGN's schedule).
+  int64_t probe_warmup_steps = 0;
   /// Where training runs. With a GPU, it becomes the default device for the
   /// run (ops run there), parameters, optimiser state and every batch are
   /// copied to it, evaluation runs there, and checkpoints are written from
