@@ -111,6 +111,8 @@ int main(int argc, char** argv) {
         val_images = std::stoi(value());
       else if (a == "--no-fusion-report")
         cfg.fusion_report = false;
+      else if (a == "--clip")
+        cfg.clip_max_norm = std::stod(value());
       else if (a == "--probe-warmup")
         cfg.probe_warmup_steps = std::stoll(value());
       else if (a == "--init-from")
