@@ -2,8 +2,9 @@
 // inputs are copied to the host, the CPU kernel runs, and the results are
 // copied back to the device — correct, synchronous, and slow for large
 // data. The list is explicit (README "GPU"): creation (arange), random
-// numbers, cumulative sums, scatter outside jit, grid_sample and the
-// second-order ms_deform_attn pieces.
+// numbers the device kernels do not make (random.h: permutations,
+// float16/bfloat16 uniforms, uint8 keys), cumulative sums, scatter outside
+// jit, grid_sample and the second-order ms_deform_attn pieces.
 #pragma once
 
 #include <vector>

@@ -5,6 +5,7 @@
 #include "compiler/gpu/host_steps.h"
 #include "compiler/gpu/jit_steps.h"
 #include "compiler/gpu/matmul.h"
+#include "compiler/gpu/random.h"
 #include "compiler/gpu/sort.h"
 
 #include <fmt/format.h>
@@ -285,6 +286,7 @@ void evaluate(Primitive& p, const std::vector<array>& inputs, std::vector<array>
     }
     return;
   }
+  if (eval_random(p, inputs, outputs, target, device)) return;
   if (eval_on_host(p, inputs, outputs, target, device)) return;
   eval_one_op(p, inputs, outputs, target, device);
 }

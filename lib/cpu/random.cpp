@@ -143,6 +143,19 @@ void fill_uniform(Key k, double low, double high, array& out) {
 
 }  // namespace
 
+std::pair<double, double> uniform_bounds(Dtype dtype, double low, double high) {
+  std::pair<double, double> b;
+  cpu::dispatch_float(dtype, "uniform", [&](auto t) {
+    using T = typename decltype(t)::type;
+    b = {static_cast<double>(ceil_to<T>(low)), static_cast<double>(below<T>(high))};
+  });
+  if (!(b.first <= b.second)) {
+    throw std::invalid_argument(
+        fmt::format("[uniform] no {} value lies in [{}, {})", dtype_name(dtype), low, high));
+  }
+  return b;
+}
+
 void RandomSplit::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
   const Key k = read_key(in[0], "split");
   array& o = out[0];

@@ -157,6 +157,14 @@ void range_check(Dtype dtype, CUdeviceptr idx, CUdeviceptr safe, int64_t n, int6
   ++issued;
 }
 
+CUdeviceptr device_error_word(int index) {
+  std::lock_guard<std::mutex> lock(mutex());
+  const CUdeviceptr word = error_word(index);
+  devices()[index].pending = true;
+  ++issued;
+  return word;
+}
+
 void range_checks_queued(int index) {
   std::lock_guard<std::mutex> lock(mutex());
   devices()[index].pending = true;
@@ -181,6 +189,12 @@ void report_range_errors(int index) {
     const RangeErrorWord zero{};
     check(d.cuMemcpyHtoD(it->second.word, &zero, sizeof zero), "cuMemcpyHtoD",
           "(range check error word)");
+  }
+  if (got.size == -1) {
+    throw std::invalid_argument(fmt::format(
+        "[{}] key word is {}, outside [0, 2^32); keys hold two 32-bit words (found on gpu:{}; "
+        "results computed since are not valid)",
+        range_check_op_name(got.op), got.value, index));
   }
   throw std::invalid_argument(fmt::format(
       "[{}] index {} is out of range for an axis with size {} (found on gpu:{} by a device check; "

@@ -32,6 +32,11 @@ bool range_check_on_device(Dtype dtype);
 void range_check(Dtype dtype, CUdeviceptr idx, CUdeviceptr safe, int64_t n, int64_t size,
                  const std::string& op, int index, CUstream stream);
 
+/// The error word of device `index` for other kernels that record invalid
+/// input the same way (random keys: size = -1, value = the bad key word),
+/// noted to be read at the next synchronisation.
+CUdeviceptr device_error_word(int index);
+
 /// Notes that checks were queued on device `index` outside range_check
 /// (a replayed CUDA graph containing some).
 void range_checks_queued(int index);

@@ -15,6 +15,11 @@ namespace mfx {
 /// key words k0, k1 and counter words c0, c1 -> two output words.
 std::pair<uint32_t, uint32_t> threefry2x32(uint32_t k0, uint32_t k1, uint32_t c0, uint32_t c1);
 
+/// The bounds RandomUniform clamps to for a float dtype: the smallest value
+/// >= low and the largest < high, as doubles. Throws std::invalid_argument
+/// "[uniform] no <dtype> value lies in [low, high)" when there is none.
+std::pair<double, double> uniform_bounds(Dtype dtype, double low, double high);
+
 /// Keys [num, 2] (int64): row i is the block at counter start + i.
 class RandomSplit : public Primitive {
  public:
