@@ -6,6 +6,7 @@
 #include "compiler/gpu/jit_steps.h"
 #include "compiler/gpu/matmul.h"
 #include "compiler/gpu/random.h"
+#include "compiler/gpu/scan.h"
 #include "compiler/gpu/sort.h"
 
 #include <fmt/format.h>
@@ -287,6 +288,7 @@ void evaluate(Primitive& p, const std::vector<array>& inputs, std::vector<array>
     return;
   }
   if (eval_random(p, inputs, outputs, target, device)) return;
+  if (eval_scan(p, inputs, outputs, target, device)) return;
   if (eval_on_host(p, inputs, outputs, target, device)) return;
   eval_one_op(p, inputs, outputs, target, device);
 }
