@@ -111,6 +111,10 @@ int main(int argc, char** argv) {
         val_images = std::stoi(value());
       else if (a == "--no-fusion-report")
         cfg.fusion_report = false;
+      else if (a == "--rho")
+        cfg.matchfree.rho = std::stod(value());
+      else if (a == "--alpha-w")
+        cfg.matchfree.alpha_w = std::stod(value());
       else if (a == "--clip")
         cfg.clip_max_norm = std::stod(value());
       else if (a == "--probe-warmup")

@@ -407,6 +407,21 @@ TEST_CASE("matchfree_criterion rejects bad inputs") {
   bad_k.logits[0] = concatenate({c.out.logits[0], c.out.logits[0]}, 2);
   check_throws_with([&] { matchfree_criterion(c.probe, bad_k, c.targets, {}); },
                     {"[matchfree_criterion]", "layer 1", "(2,5,6)"});
+  MatchFreeConfig bad_rho;
+  bad_rho.rho = 1.5;
+  check_throws_with([&] { matchfree_criterion(c.probe, c.out, c.targets, bad_rho); },
+                    {"[matchfree_criterion]", "rho", "1.5"});
+  bad_rho.rho = 0.0;
+  check_throws_with([&] { matchfree_criterion(c.probe, c.out, c.targets, bad_rho); },
+                    {"[matchfree_criterion]", "rho"});
+  MatchFreeConfig bad_weight;
+  bad_weight.alpha_w = -1;
+  check_throws_with([&] { matchfree_criterion(c.probe, c.out, c.targets, bad_weight); },
+                    {"[matchfree_criterion]", "alpha_w", "-1"});
+  MatchFreeConfig nb;
+  nb.num_boxes_value = array({1.0, 2.0}, Shape{2}, float64);
+  check_throws_with([&] { matchfree_criterion(c.probe, c.out, c.targets, nb); },
+                    {"[matchfree_criterion]", "num_boxes_value", "scalar", "(2)"});
 }
 
 TEST_CASE("match-free in float32 agrees with float64") {

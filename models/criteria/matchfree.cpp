@@ -61,6 +61,13 @@ LossResult matchfree_criterion(const Tree& probe, const DecoderOutputs& out, con
       }
     }
   }
+  if (!(cfg.rho > 0.0 && cfg.rho <= 1.0)) {
+    detail::fail(fn, "rho must be in (0, 1], got " + std::to_string(cfg.rho));
+  }
+  if (!(cfg.eps >= 0.0) || !(cfg.alpha_w >= 0.0) || !(cfg.beta_q >= 0.0)) {
+    detail::fail(fn, "eps, alpha_w and beta_q must be >= 0, got " + std::to_string(cfg.eps) +
+                         ", " + std::to_string(cfg.alpha_w) + ", " + std::to_string(cfg.beta_q));
+  }
   if (cfg.num_boxes_value && cfg.num_boxes_value->ndim() != 0) {
     detail::fail(fn, "num_boxes_value must be a scalar, got shape " +
                          shape_str(cfg.num_boxes_value->shape()));

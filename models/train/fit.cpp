@@ -299,6 +299,7 @@ FitResult fit(const FitConfig& cfg) {
   StepConfig step_cfg;
   step_cfg.criterion = cfg.criterion;
   step_cfg.loss.model = model;
+  step_cfg.loss.matchfree = cfg.matchfree;
   step_cfg.clip_max_norm = cfg.clip_max_norm;
   step_cfg.jit = cfg.jit;
   const double beta_q = step_cfg.loss.matchfree.beta_q;

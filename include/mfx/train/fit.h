@@ -35,6 +35,9 @@ struct FitConfig {
   std::string out_dir;
   /// "matchfree" or "hungarian".
   std::string criterion = "matchfree";
+  /// Settings of the match-free criterion (rho, alpha_w, beta_q, norm, ...;
+  /// DESIGN §6 defaults). num_boxes is set per step.
+  detr::MatchFreeConfig matchfree;
   models::DetectorConfig model = models::DetectorConfig::small_cpu();
   coco::TransformConfig train_transforms;
   coco::TransformConfig val_transforms;
