@@ -4,7 +4,7 @@
 // data. The list is explicit (README "GPU"): creation (arange), random
 // numbers the device kernels do not make (random.h: permutations,
 // float16/bfloat16 uniforms, uint8 keys), float16/bfloat16 cumulative sums
-// (scan.h), scatter outside jit, grid_sample and the second-order
+// (scan.h) and scatters (scatter.h), grid_sample and the second-order
 // ms_deform_attn pieces.
 #pragma once
 

@@ -5,32 +5,11 @@
 #include "compiler/jit/compiled.h"
 #include "compiler/jit/fused_kernel.h"
 #include "compiler/jit/small_contractions.h"
-#include "cuda/range_check.h"
 #include "cuda/runtime.h"
 
 namespace mfx::gpu_detail {
 
 namespace {
-
-// Indices a jitted step reads, checked against [-size, size): on a GPU by a
-// kernel that also returns a copy with bad indices zeroed (no host round
-// trip; errors surface at the next synchronisation, see cuda/range_check.h),
-// on the CPU target (GPU plans run here for tests) on the host.
-array checked_indices(const array& idx, int64_t size, const std::string& op,
-                      compiler::Target target, Device device) {
-  if (target == compiler::Target::Cpu || !cuda::range_check_on_device(idx.dtype()) ||
-      !cuda::range_check_kernels_built()) {
-    check_indices(idx, size, op);
-    return idx;
-  }
-  array dense = dense_copy(idx, target);
-  array safe(dense.shape(), dense.dtype(), nullptr, {});
-  safe.allocate(device);
-  cuda::range_check(dense.dtype(), reinterpret_cast<cuda::CUdeviceptr>(dense.raw_data()),
-                    reinterpret_cast<cuda::CUdeviceptr>(safe.raw_data()), dense.size(), size, op,
-                    device.index, cuda::current_stream(device.index));
-  return safe;
-}
 
 void eval_fused(jit_detail::FusedKernel& fk, const std::vector<array>& inputs,
                 std::vector<array>& outputs, compiler::Target target, Device device) {

@@ -7,6 +7,7 @@
 #include "compiler/gpu/matmul.h"
 #include "compiler/gpu/random.h"
 #include "compiler/gpu/scan.h"
+#include "compiler/gpu/scatter.h"
 #include "compiler/gpu/sort.h"
 
 #include <fmt/format.h>
@@ -19,6 +20,8 @@
 #include "compiler/jit/fused_kernel.h"
 #include "compiler/jit/plan.h"
 #include "compiler/kernel_builder.h"
+#include "cuda/range_check.h"
+#include "cuda/runtime.h"
 #include "mfx/gpu.h"
 #include "primitives/elementwise.h"
 #include "primitives/linalg.h"
@@ -225,6 +228,22 @@ void check_indices(const array& idx, int64_t size, const std::string& op) {
   }
 }
 
+array checked_indices(const array& idx, int64_t size, const std::string& op,
+                      compiler::Target target, Device device) {
+  if (target == compiler::Target::Cpu || !cuda::range_check_on_device(idx.dtype()) ||
+      !cuda::range_check_kernels_built()) {
+    check_indices(idx, size, op);
+    return idx;
+  }
+  array dense = dense_copy(idx, target);
+  array safe(dense.shape(), dense.dtype(), nullptr, {});
+  safe.allocate(device);
+  cuda::range_check(dense.dtype(), reinterpret_cast<cuda::CUdeviceptr>(dense.raw_data()),
+                    reinterpret_cast<cuda::CUdeviceptr>(safe.raw_data()), dense.size(), size, op,
+                    device.index, cuda::current_stream(device.index));
+  return safe;
+}
+
 bool has_one_op_kernel(Primitive& p, const std::vector<array>& inputs,
                        const std::vector<array>& outputs) {
   return cached_kernel(p, inputs, outputs).has_value();
@@ -289,6 +308,7 @@ void evaluate(Primitive& p, const std::vector<array>& inputs, std::vector<array>
   }
   if (eval_random(p, inputs, outputs, target, device)) return;
   if (eval_scan(p, inputs, outputs, target, device)) return;
+  if (eval_scatter(p, inputs, outputs, target, device)) return;
   if (eval_on_host(p, inputs, outputs, target, device)) return;
   eval_one_op(p, inputs, outputs, target, device);
 }

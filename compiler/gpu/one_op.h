@@ -76,6 +76,14 @@ void evaluate(Primitive& p, const std::vector<array>& inputs, std::vector<array>
 /// GPU array to the host: a synchronisation, like eager CPU checks).
 void check_indices(const array& idx, int64_t size, const std::string& op);
 
+/// Indices checked against [-size, size) without a host round trip where
+/// possible: on a GPU target (int32/int64 indices, a build with the kernels)
+/// by a device kernel that returns a dense copy with bad indices zeroed —
+/// errors surface at the next synchronisation (cuda/range_check.h); on the
+/// CPU target or otherwise by check_indices, returning idx.
+array checked_indices(const array& idx, int64_t size, const std::string& op,
+                      compiler::Target target, Device device);
+
 /// Launches `kernel` on `target` with one pointer per kernel argument.
 void launch(const compiler::Kernel& kernel, const std::vector<void*>& buffers,
             compiler::Target target, Device device);
