@@ -4,10 +4,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <map>
-#include <mutex>
 #include <stdexcept>
 
+#include "cuda/fatbin.h"
 #include "cuda/range_check.h"
 
 // Defined by the file cmake/EmbedBinary.cmake generates (empty without nvcc).
@@ -17,39 +16,8 @@ extern const unsigned long long kRandomFatbin_size;
 namespace mfx::cuda {
 namespace {
 
-struct Functions {
-  CUfunction split = nullptr, bits = nullptr, uniform_f32 = nullptr, uniform_f64 = nullptr,
-             integer_u8 = nullptr, integer_i32 = nullptr, integer_i64 = nullptr;
-};
-
-// One module per context.
-const Functions& functions() {
-  static std::mutex mutex;
-  static std::map<CUcontext, Functions> loaded;
-  const Driver& d = driver();
-  CUcontext ctx = nullptr;
-  check(d.cuCtxGetCurrent(&ctx), "cuCtxGetCurrent", "random");
-  std::lock_guard<std::mutex> lock(mutex);
-  auto it = loaded.find(ctx);
-  if (it != loaded.end()) return it->second;
-  if (!random_kernels_built()) {
-    throw std::runtime_error(
-        "[random] this build has no CUDA kernels (nvcc was not found at configure time)");
-  }
-  CUmodule module = nullptr;
-  check(d.cuModuleLoadData(&module, kRandomFatbin), "cuModuleLoadData", "random fatbin");
-  Functions f;
-  auto get = [&](CUfunction* slot, const char* name) {
-    check(d.cuModuleGetFunction(slot, module, name), "cuModuleGetFunction", name);
-  };
-  get(&f.split, "random_split");
-  get(&f.bits, "random_bits");
-  get(&f.uniform_f32, "random_uniform_f32");
-  get(&f.uniform_f64, "random_uniform_f64");
-  get(&f.integer_u8, "random_integer_u8");
-  get(&f.integer_i32, "random_integer_i32");
-  get(&f.integer_i64, "random_integer_i64");
-  return loaded.emplace(ctx, f).first->second;
+CUfunction kernel(const char* name) {
+  return fatbin_function(kRandomFatbin, random_fatbin().second, name, "random");
 }
 
 constexpr unsigned kThreads = 256;
@@ -91,22 +59,22 @@ std::pair<const unsigned char*, size_t> random_fatbin() {
 void random_split(const DeviceKey& key, int64_t num, uint64_t start, CUdeviceptr out,
                   const std::string& op, int index, CUstream stream) {
   if (num <= 0) return;
-  const Functions& f = functions();
+  CUfunction fn = kernel("random_split");
   KeyArgs k = key_args(key, op, index);
   long long n = num;
   unsigned long long s = start;
   void* params[] = {&k.words, &k.wide, &n, &s, &out, &k.op, &k.err};
-  launch(f.split, num, params, stream, op);
+  launch(fn, num, params, stream, op);
 }
 
 void random_bits(const DeviceKey& key, int64_t n, CUdeviceptr out, const std::string& op, int index,
                  CUstream stream) {
   if (n <= 0) return;
-  const Functions& f = functions();
+  CUfunction fn = kernel("random_bits");
   KeyArgs k = key_args(key, op, index);
   long long count = n;
   void* params[] = {&k.words, &k.wide, &count, &out, &k.op, &k.err};
-  launch(f.bits, n, params, stream, op);
+  launch(fn, n, params, stream, op);
 }
 
 void random_uniform(Dtype dtype, const DeviceKey& key, int64_t n, double low, double range,
@@ -117,11 +85,11 @@ void random_uniform(Dtype dtype, const DeviceKey& key, int64_t n, double low, do
         "[{}] the device uniform kernel makes float32 or float64, got {}", op, dtype_name(dtype)));
   }
   if (n <= 0) return;
-  const Functions& f = functions();
+  CUfunction fn = kernel(dtype == Dtype::float32 ? "random_uniform_f32" : "random_uniform_f64");
   KeyArgs k = key_args(key, op, index);
   long long count = n;
   void* params[] = {&k.words, &k.wide, &count, &low, &range, &lo, &hi, &out, &k.op, &k.err};
-  launch(dtype == Dtype::float32 ? f.uniform_f32 : f.uniform_f64, n, params, stream, op);
+  launch(fn, n, params, stream, op);
 }
 
 void random_integer(Dtype dtype, const DeviceKey& key, int64_t n, uint64_t base, uint64_t range,
@@ -132,10 +100,9 @@ void random_integer(Dtype dtype, const DeviceKey& key, int64_t n, uint64_t base,
                     dtype_name(dtype)));
   }
   if (n <= 0) return;
-  const Functions& f = functions();
-  CUfunction fn = dtype == Dtype::uint8   ? f.integer_u8
-                  : dtype == Dtype::int32 ? f.integer_i32
-                                          : f.integer_i64;
+  CUfunction fn = kernel(dtype == Dtype::uint8   ? "random_integer_u8"
+                         : dtype == Dtype::int32 ? "random_integer_i32"
+                                                 : "random_integer_i64");
   KeyArgs k = key_args(key, op, index);
   long long count = n;
   unsigned long long b = base, r = range;

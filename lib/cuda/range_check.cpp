@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "cuda/fatbin.h"
 #include "cuda/runtime.h"
 
 // Defined by the file cmake/EmbedBinary.cmake generates (empty without nvcc).
@@ -47,34 +48,6 @@ std::vector<std::string>& op_names() {
 }
 
 std::atomic<uint64_t> issued{0};
-
-struct Functions {
-  CUfunction i32 = nullptr, i64 = nullptr;
-};
-
-// One module per context.
-Functions functions() {
-  static std::mutex m;
-  static std::map<CUcontext, Functions> loaded;
-  const Driver& d = driver();
-  CUcontext ctx = nullptr;
-  check(d.cuCtxGetCurrent(&ctx), "cuCtxGetCurrent", "range check");
-  std::lock_guard<std::mutex> lock(m);
-  auto it = loaded.find(ctx);
-  if (it != loaded.end()) return it->second;
-  if (!range_check_kernels_built()) {
-    throw std::runtime_error(
-        "[range check] this build has no CUDA kernels (nvcc was not found at configure time)");
-  }
-  CUmodule module = nullptr;
-  check(d.cuModuleLoadData(&module, kRangeCheckFatbin), "cuModuleLoadData", "range check fatbin");
-  Functions f;
-  check(d.cuModuleGetFunction(&f.i32, module, "range_check_i32"), "cuModuleGetFunction",
-        "range_check_i32");
-  check(d.cuModuleGetFunction(&f.i64, module, "range_check_i64"), "cuModuleGetFunction",
-        "range_check_i64");
-  return loaded.emplace(ctx, f).first->second;
-}
 
 // The zeroed error word of a device (caller holds mutex()).
 CUdeviceptr error_word(int index) {
@@ -137,7 +110,9 @@ void range_check(Dtype dtype, CUdeviceptr idx, CUdeviceptr safe, int64_t n, int6
         fmt::format("[{}] {} indices into an axis with size {}", op, n, size));
   }
   long long op_id = range_check_op_id(op);
-  const Functions f = functions();
+  CUfunction fn =
+      fatbin_function(kRangeCheckFatbin, range_check_fatbin().second,
+                      dtype == Dtype::int32 ? "range_check_i32" : "range_check_i64", op.c_str());
   CUdeviceptr word = 0;
   {
     std::lock_guard<std::mutex> lock(mutex());
@@ -149,8 +124,7 @@ void range_check(Dtype dtype, CUdeviceptr idx, CUdeviceptr safe, int64_t n, int6
   constexpr unsigned kThreads = 256;
   const unsigned blocks =
       static_cast<unsigned>(std::min<int64_t>((n + kThreads - 1) / kThreads, 4096));
-  check(driver().cuLaunchKernel(dtype == Dtype::int32 ? f.i32 : f.i64, blocks, 1, 1, kThreads, 1, 1,
-                                0, stream, params, nullptr),
+  check(driver().cuLaunchKernel(fn, blocks, 1, 1, kThreads, 1, 1, 0, stream, params, nullptr),
         "cuLaunchKernel",
         fmt::format("[{}] range check of {} indices against size {} ({} blocks)", op, n, size,
                     blocks));

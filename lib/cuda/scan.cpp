@@ -4,10 +4,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <map>
-#include <mutex>
 #include <stdexcept>
 #include <string>
+
+#include "cuda/fatbin.h"
 
 // Defined by the file cmake/EmbedBinary.cmake generates (empty without nvcc).
 extern const unsigned char kScanFatbin[];
@@ -28,28 +28,6 @@ std::string kernel_name(Dtype in, Dtype out) {
   const char* to = out == Dtype::int32 ? "i32" : out == Dtype::int64 ? "i64" : nullptr;
   if (!from || !to) return "";
   return fmt::format("scan_sum_{}_{}", from, to);
-}
-
-// One module per context; functions looked up by name on first use.
-CUfunction function(const std::string& name) {
-  static std::mutex mutex;
-  static std::map<CUcontext, CUmodule> modules;
-  static std::map<std::pair<CUcontext, std::string>, CUfunction> functions;
-  const Driver& d = driver();
-  CUcontext ctx = nullptr;
-  check(d.cuCtxGetCurrent(&ctx), "cuCtxGetCurrent", "scan");
-  std::lock_guard<std::mutex> lock(mutex);
-  auto f = functions.find({ctx, name});
-  if (f != functions.end()) return f->second;
-  if (!scan_kernels_built()) {
-    throw std::runtime_error(
-        "[cumsum] this build has no CUDA kernels (nvcc was not found at configure time)");
-  }
-  CUmodule& module = modules[ctx];
-  if (!module) check(d.cuModuleLoadData(&module, kScanFatbin), "cuModuleLoadData", "scan fatbin");
-  CUfunction fn = nullptr;
-  check(d.cuModuleGetFunction(&fn, module, name.c_str()), "cuModuleGetFunction", name);
-  return functions.emplace(std::pair{ctx, name}, fn).first->second;
 }
 
 }  // namespace
@@ -75,7 +53,7 @@ void scan_sum(Dtype in, Dtype out, CUdeviceptr x, CUdeviceptr y, int64_t outer, 
   }
   const int64_t lines = outer * inner;
   if (lines == 0 || n == 0) return;
-  CUfunction fn = function(name);
+  CUfunction fn = fatbin_function(kScanFatbin, scan_fatbin().second, name, "cumsum");
   long long o = outer, len = n, in_ = inner;
   int rev = reverse ? 1 : 0, inc = inclusive ? 1 : 0;
   void* params[] = {&x, &y, &o, &len, &in_, &rev, &inc};

@@ -4,10 +4,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <map>
-#include <mutex>
 #include <stdexcept>
 #include <string>
+
+#include "cuda/fatbin.h"
 
 // Defined by the file cmake/EmbedBinary.cmake generates (empty without nvcc).
 extern const unsigned char kScatterFatbin[];
@@ -35,30 +35,6 @@ const char* kernel_name(Dtype t) {
   }
 }
 
-// One module per context; functions looked up by name on first use.
-CUfunction function(const std::string& name) {
-  static std::mutex mutex;
-  static std::map<CUcontext, CUmodule> modules;
-  static std::map<std::pair<CUcontext, std::string>, CUfunction> functions;
-  const Driver& d = driver();
-  CUcontext ctx = nullptr;
-  check(d.cuCtxGetCurrent(&ctx), "cuCtxGetCurrent", "scatter");
-  std::lock_guard<std::mutex> lock(mutex);
-  auto f = functions.find({ctx, name});
-  if (f != functions.end()) return f->second;
-  if (!scatter_kernels_built()) {
-    throw std::runtime_error(
-        "[scatter] this build has no CUDA kernels (nvcc was not found at configure time)");
-  }
-  CUmodule& module = modules[ctx];
-  if (!module) {
-    check(d.cuModuleLoadData(&module, kScatterFatbin), "cuModuleLoadData", "scatter fatbin");
-  }
-  CUfunction fn = nullptr;
-  check(d.cuModuleGetFunction(&fn, module, name.c_str()), "cuModuleGetFunction", name);
-  return functions.emplace(std::pair{ctx, name}, fn).first->second;
-}
-
 }  // namespace
 
 bool scatter_kernels_built() {
@@ -83,7 +59,7 @@ void scatter_rows(Dtype dtype, CUdeviceptr out, CUdeviceptr indices, Dtype index
   }
   const int64_t lines = outer * inner;
   if (lines == 0 || m == 0) return;
-  CUfunction fn = function(name);
+  CUfunction fn = fatbin_function(kScatterFatbin, scatter_fatbin().second, name, "scatter");
   int wide = index_dtype == Dtype::int64 ? 1 : 0, accumulate = add ? 1 : 0;
   long long o = outer, len = n, count = m, in = inner;
   void* params[] = {&out, &indices, &wide, &updates, &o, &len, &count, &in, &accumulate};
