@@ -1,6 +1,7 @@
 // Evaluates a detector checkpoint written by train_coco with COCOeval.
 //
 //   eval_coco --checkpoint FILE --data DIR [--split val] [--batch-size N] [--results OUT.json]
+//             [--device cpu|gpu|gpu:N]
 //
 // The model configuration, validation resize and category mapping come from
 // the checkpoint's metadata; DIR is a COCO-format folder (synthetic layout or
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "mfx/coco/eval.h"
+#include "mfx/gpu.h"
 #include "mfx/train/checkpoint_info.h"
 #include "mfx/train/fit.h"
 
@@ -24,7 +26,7 @@ namespace {
 [[noreturn]] void usage(const std::string& error) {
   fmt::print(stderr,
              "{}\nusage: eval_coco --checkpoint FILE --data DIR [--split val] [--batch-size N] "
-             "[--results OUT.json]\n",
+             "[--results OUT.json] [--device cpu|gpu|gpu:N]\n",
              error);
   std::exit(2);
 }
@@ -33,6 +35,7 @@ namespace {
 
 int main(int argc, char** argv) {
   std::string checkpoint, data, split = "val", results;
+  Device device = Device::cpu();
   int batch_size = 4;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -48,6 +51,12 @@ int main(int argc, char** argv) {
       split = value();
     } else if (a == "--results") {
       results = value();
+    } else if (a == "--device") {
+      try {
+        device = Device::parse(value());
+      } catch (const std::exception& e) {
+        usage(std::string("--device: ") + e.what());
+      }
     } else if (a == "--batch-size") {
       std::string v = value();
       try {
@@ -81,7 +90,10 @@ int main(int argc, char** argv) {
         checkpoint, det.epoch, det.info.criterion, dataset.size(), paths.annotations,
         det.info.val_size, det.info.max_size);
     auto t0 = std::chrono::steady_clock::now();
-    auto stats = train::evaluate_detector(det.params, det.info.model, dataset, batch_size, results);
+    if (device.type == Device::Type::gpu) set_default_device(device);
+    const Tree params = det.params.map([&](const array& x) { return to_device(x, device); });
+    auto stats =
+        train::evaluate_detector(params, det.info.model, dataset, batch_size, results, device);
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     fmt::print("{}\n{}", coco::format_summary(stats, coco::EvalParams::coco()),
                coco::format_summary_table(stats));

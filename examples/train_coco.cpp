@@ -141,25 +141,12 @@ int main(int argc, char** argv) {
       usage("bad value for " + a);
     }
   }
-  if (device == "cpu") {
-    cfg.device = Device::cpu();
-  } else if (device == "gpu" || device.rfind("gpu:", 0) == 0) {
-    if (!gpu::is_available()) usage("--device " + device + ": " + gpu::unavailable_reason());
-    // One GPU per process under mpirun unless an index is given.
-    int index = distributed::rank() % gpu::device_count();
-    if (device != "gpu") {
-      try {
-        index = std::stoi(device.substr(4));
-      } catch (const std::logic_error&) {
-        usage("bad value for --device: " + device);
-      }
-    }
-    if (index < 0 || index >= gpu::device_count()) {
-      usage(fmt::format("--device {}: {} GPU(s) visible", device, gpu::device_count()));
-    }
-    cfg.device = Device::gpu(index);
-  } else {
-    usage("--device must be cpu, gpu or gpu:N");
+  try {
+    cfg.device = Device::parse(device);
+    // Under mpirun, "gpu" means one GPU per process.
+    if (device == "gpu") cfg.device = Device::gpu(distributed::rank() % gpu::device_count());
+  } catch (const std::exception& e) {
+    usage(std::string("--device: ") + e.what());
   }
   cfg.out_dir = out;
   // A jitted step compiles once per batch shape: pad to multiples of 32 by

@@ -1,4 +1,5 @@
 // The array handle: construction, metadata, evaluation, views, deep graphs.
+#include "mfx/gpu.h"
 #include "test_utils.h"
 
 using namespace mfx;
@@ -82,3 +83,18 @@ TEST_CASE("views share memory", "[array][views]") {
   check_close(r, {0, 3, 1, 4, 2, 5}, {6});
 }
 
+
+TEST_CASE("Device::parse reads cpu, gpu and gpu:N and names bad spellings", "[array]") {
+  CHECK(mfx::Device::parse("cpu") == mfx::Device::cpu());
+  for (const char* bad : {"tpu", "gpu:", "gpu:x", "gpu:-1", "gpu:1x", "CPU"}) {
+    INFO(bad);
+    mfx::test::check_throws_with([&] { mfx::Device::parse(bad); },
+                                 {"[Device::parse]", bad, "cpu, gpu or gpu:N"});
+  }
+  if (!mfx::gpu::is_available()) {
+    // A well-formed GPU spelling without a GPU says why.
+    CHECK_THROWS_WITH(mfx::Device::parse("gpu:0"), Catch::Contains("no GPU"));
+  } else {
+    CHECK(mfx::Device::parse("gpu") == mfx::Device::gpu(0));
+  }
+}

@@ -16,6 +16,10 @@ struct Device {
   static Device gpu(int i = 0) { return {Type::gpu, i}; }
   bool operator==(const Device&) const = default;
   std::string str() const;
+  /// "cpu", "gpu" (GPU 0) or "gpu:N", as command lines take it. Throws
+  /// std::invalid_argument for another spelling, and for a GPU that does not
+  /// exist or when no GPU works (naming why).
+  static Device parse(const std::string& spec);
 };
 
 /// The device ops created from now on run on when none of their inputs lives
