@@ -15,13 +15,11 @@ Device Device::parse(const std::string& spec) {
   if (spec == "gpu" || spec.rfind("gpu:", 0) == 0) {
     int index = 0;
     if (spec != "gpu") {
-      size_t used = 0;
-      try {
-        index = std::stoi(spec.substr(4), &used);
-      } catch (const std::logic_error&) {
-        used = 0;
-      }
-      if (used == 0 || used != spec.size() - 4 || index < 0) {
+      const std::string digits = spec.substr(4);
+      const bool ok = !digits.empty() && digits.size() <= 6 &&
+                      digits.find_first_not_of("0123456789") == std::string::npos;
+      if (ok) index = std::stoi(digits);
+      if (!ok) {
         throw std::invalid_argument("[Device::parse] '" + spec + "' is not cpu, gpu or gpu:N");
       }
     }

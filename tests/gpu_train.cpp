@@ -40,6 +40,20 @@ void expect_close(const Tree& got, const Tree& want, double tol, const std::stri
     expect_close(g[i].second, w[i].second, tol, what + "." + g[i].first);
 }
 
+void expect_params_close(const Tree& got, const Tree& want, double abs_tol,
+                         const std::string& what) {
+  auto g = got.flatten(), w = want.flatten();
+  for (size_t i = 0; i < g.size(); ++i) {
+    array d = abs(astype(to_device(g[i].second, Device::cpu()), float64) -
+                  astype(to_device(w[i].second, Device::cpu()), float64));
+    const double err = max(d).item<double>();
+    if (!(err <= abs_tol)) {
+      ++failures;
+      std::printf("FAILED: %s.%s: max error %.3g\n", what.c_str(), g[i].first.c_str(), err);
+    }
+  }
+}
+
 Tree on(const Tree& t, Device d) {
   return t.map([d](const array& x) { return to_device(x, d); });
 }
@@ -99,7 +113,9 @@ void step_on_gpu(const std::string& criterion, bool jit, bool graph) {
     auto got = train::train_step(p_gpu, s_gpu, opt, gpu, sc, k);
     expect_close(got.loss, want.loss, 1e-4, what + " loss");
     expect_close(got.grads, want.grads, 2e-3, what + " grads");
-    expect_close(p_gpu, p_cpu, 1e-4, what + " params");
+    // AdamW's first steps move a parameter by up to lr whatever its gradient's
+    // size, so a near-zero gradient rounded differently may move it by lr.
+    expect_params_close(p_gpu, p_cpu, 2.5e-3, what + " params");
   }
 }
 

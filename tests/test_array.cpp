@@ -26,8 +26,11 @@ TEST_CASE("array from scalars and lists", "[array]") {
 
 TEST_CASE("array construction errors name the op and shape", "[array][errors]") {
   mfx::test::check_throws_with([] { array({1, 2, 3}, {2, 2}); }, {"[array]", "(2,2)", "3 values"});
-  mfx::test::check_throws_with([] { array(1.0f).item<float>(), array({1, 2}).item<int>(); },
-                               {"[item]", "(2)"});
+  mfx::test::check_throws_with(
+      [] {
+        array(1.0f).item<float>(), array({1, 2}).item<int>();
+      },
+      {"[item]", "(2)"});
 }
 
 TEST_CASE("data() checks the dtype and item converts", "[array]") {
@@ -83,10 +86,9 @@ TEST_CASE("views share memory", "[array][views]") {
   check_close(r, {0, 3, 1, 4, 2, 5}, {6});
 }
 
-
 TEST_CASE("Device::parse reads cpu, gpu and gpu:N and names bad spellings", "[array]") {
   CHECK(mfx::Device::parse("cpu") == mfx::Device::cpu());
-  for (const char* bad : {"tpu", "gpu:", "gpu:x", "gpu:-1", "gpu:1x", "CPU"}) {
+  for (const char* bad : {"tpu", "gpu:", "gpu:x", "gpu:-1", "gpu:1x", "gpu:+1", "gpu: 1", "CPU"}) {
     INFO(bad);
     mfx::test::check_throws_with([&] { mfx::Device::parse(bad); },
                                  {"[Device::parse]", bad, "cpu, gpu or gpu:N"});

@@ -17,8 +17,8 @@ struct Device {
   bool operator==(const Device&) const = default;
   std::string str() const;
   /// "cpu", "gpu" (GPU 0) or "gpu:N", as command lines take it. Throws
-  /// std::invalid_argument for another spelling, and for a GPU that does not
-  /// exist or when no GPU works (naming why).
+  /// std::invalid_argument for another spelling or a GPU that does not exist,
+  /// std::runtime_error "... no GPU: <why>" when no GPU works.
   static Device parse(const std::string& spec);
 };
 

@@ -58,7 +58,6 @@ std::pair<const unsigned char*, size_t> random_fatbin() {
 
 void random_split(const DeviceKey& key, int64_t num, uint64_t start, CUdeviceptr out,
                   const std::string& op, int index, CUstream stream) {
-  if (num <= 0) return;
   CUfunction fn = kernel("random_split");
   KeyArgs k = key_args(key, op, index);
   long long n = num;
@@ -69,7 +68,6 @@ void random_split(const DeviceKey& key, int64_t num, uint64_t start, CUdeviceptr
 
 void random_bits(const DeviceKey& key, int64_t n, CUdeviceptr out, const std::string& op, int index,
                  CUstream stream) {
-  if (n <= 0) return;
   CUfunction fn = kernel("random_bits");
   KeyArgs k = key_args(key, op, index);
   long long count = n;
@@ -84,7 +82,6 @@ void random_uniform(Dtype dtype, const DeviceKey& key, int64_t n, double low, do
     throw std::invalid_argument(fmt::format(
         "[{}] the device uniform kernel makes float32 or float64, got {}", op, dtype_name(dtype)));
   }
-  if (n <= 0) return;
   CUfunction fn = kernel(dtype == Dtype::float32 ? "random_uniform_f32" : "random_uniform_f64");
   KeyArgs k = key_args(key, op, index);
   long long count = n;
@@ -99,7 +96,6 @@ void random_integer(Dtype dtype, const DeviceKey& key, int64_t n, uint64_t base,
         fmt::format("[{}] the device integer kernel makes uint8, int32 or int64, got {}", op,
                     dtype_name(dtype)));
   }
-  if (n <= 0) return;
   CUfunction fn = kernel(dtype == Dtype::uint8   ? "random_integer_u8"
                          : dtype == Dtype::int32 ? "random_integer_i32"
                                                  : "random_integer_i64");

@@ -148,6 +148,9 @@ StepResult train_step(Tree& params, Tree& opt_state, const optim::AdamW& opt,
 std::array<double, 12> evaluate_detector(const Tree& params, const models::DetectorConfig& model,
                                          const coco::DetectionDataset& data, int batch_size,
                                          const std::string& results_json, Device device) {
+  // What the forward creates (position encodings, constants) goes to `device` too.
+  std::optional<DefaultDeviceScope> on_gpu;
+  if (device.type == Device::Type::gpu) on_gpu.emplace(device);
   std::vector<coco::Detection> dets;
   std::vector<coco::Sample> samples;
   auto flush = [&] {
