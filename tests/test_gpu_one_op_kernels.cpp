@@ -292,7 +292,7 @@ TEST_CASE("conv2d through the GPU path (im2col view + matmul) equals eager CPU")
   }
 }
 
-TEST_CASE("primitives without a device kernel take the host round trip, others do not") {
+TEST_CASE("primitives with a host fallback take the round trip on the CPU target, others do not") {
   array x = random_array({3, 4}, float32, 610);
   array idx = array({0, 2, 1, 0, 2, 2, 0, 1}, {2, 4}, int32);
   array upd = random_array({2, 4}, float32, 611);

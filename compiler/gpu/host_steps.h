@@ -15,7 +15,10 @@
 
 namespace mfx::gpu_detail {
 
-/// True for the primitives listed above.
+/// True for the primitives that have a host round trip: those listed above,
+/// and the random, scan and scatter primitives whose device kernels
+/// (random.h, scan.h, scatter.h) do not take a call (other dtypes, a build
+/// without nvcc); the dispatch tries the device kernels first.
 bool runs_on_host(const Primitive& p);
 
 /// Runs `p` (runs_on_host) for outputs on `device`; Target::Cpu runs the
