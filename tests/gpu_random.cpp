@@ -11,33 +11,16 @@
 #include <functional>
 #include <limits>
 
-#include "mfx/gpu.h"
 #include "mfx/jit.h"
 #include "mfx/mfx.h"
 
+#include "gpu_check.h"
+
 using namespace mfx;
+using gpu_check::expect;
+using gpu_check::expect_identical;
 
 namespace {
-
-int failures = 0;
-
-void expect(bool ok, const std::string& what) {
-  if (!ok) {
-    ++failures;
-    std::printf("FAILED: %s\n", what.c_str());
-  }
-}
-
-// Exact equality of two arrays (the GPU one copied back).
-void expect_identical(const array& gpu_result, const array& cpu_result, const std::string& what) {
-  array g = to_device(gpu_result, Device::cpu());
-  if (g.shape() != cpu_result.shape() || g.dtype() != cpu_result.dtype()) {
-    expect(false, what + ": shape or dtype differs");
-    return;
-  }
-  // Every value of these dtypes is exact as a double.
-  expect(g.to_vector<double>() == cpu_result.to_vector<double>(), what + ": values differ");
-}
 
 void expect_close(const array& gpu_result, const array& cpu_result, double tol,
                   const std::string& what) {
@@ -126,19 +109,7 @@ void dropout_graph() {
 }  // namespace
 
 int main() {
-  if (!gpu::is_available()) {
-    std::printf("skipped: no GPU (%s)\n", gpu::unavailable_reason().c_str());
-    return 77;
-  }
-  for (auto& [name, f] : std::vector<std::pair<std::string, std::function<void()>>>{
-           {"primitives", primitives}, {"bad key", bad_key}, {"dropout graph", dropout_graph}}) {
-    try {
-      f();
-    } catch (const std::exception& e) {
-      ++failures;
-      std::printf("FAILED: %s: %s\n", name.c_str(), e.what());
-    }
-  }
-  std::printf("%s\n", failures ? "gpu_random: FAILED" : "gpu_random: all passed");
-  return failures ? 1 : 0;
+  return gpu_check::run(
+      "gpu_random",
+      {{"primitives", primitives}, {"bad key", bad_key}, {"dropout graph", dropout_graph}});
 }

@@ -9,29 +9,16 @@
 #include <cstdio>
 #include <functional>
 
-#include "mfx/gpu.h"
 #include "mfx/jit.h"
 #include "mfx/mfx.h"
 
+#include "gpu_check.h"
+
 using namespace mfx;
+using gpu_check::expect;
+using gpu_check::expect_identical;
 
 namespace {
-
-int failures = 0;
-
-void expect(bool ok, const std::string& what) {
-  if (!ok) {
-    ++failures;
-    std::printf("FAILED: %s\n", what.c_str());
-  }
-}
-
-void expect_identical(const array& gpu_result, const array& cpu_result, const std::string& what) {
-  array g = to_device(gpu_result, Device::cpu());
-  expect(g.shape() == cpu_result.shape() && g.dtype() == cpu_result.dtype() &&
-             g.to_vector<double>() == cpu_result.to_vector<double>(),
-         what);
-}
 
 array gpu(const array& x) {
   return to_device(x, Device::gpu());
@@ -94,19 +81,7 @@ void scatter_graph() {
 }  // namespace
 
 int main() {
-  if (!gpu::is_available()) {
-    std::printf("skipped: no GPU (%s)\n", gpu::unavailable_reason().c_str());
-    return 77;
-  }
-  for (auto& [name, f] : std::vector<std::pair<std::string, std::function<void()>>>{
-           {"scatter", all_cases}, {"out of range", out_of_range}, {"graph", scatter_graph}}) {
-    try {
-      f();
-    } catch (const std::exception& e) {
-      ++failures;
-      std::printf("FAILED: %s: %s\n", name.c_str(), e.what());
-    }
-  }
-  std::printf("%s\n", failures ? "gpu_scatter: FAILED" : "gpu_scatter: all passed");
-  return failures ? 1 : 0;
+  return gpu_check::run(
+      "gpu_scatter",
+      {{"scatter", all_cases}, {"out of range", out_of_range}, {"graph", scatter_graph}});
 }

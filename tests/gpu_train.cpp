@@ -15,6 +15,7 @@
 #include "mfx/mfx.h"
 #include "mfx/train/checkpoint.h"
 #include "mfx/train/fit.h"
+#include "tiny_detector.h"
 
 using namespace mfx;
 namespace fs = std::filesystem;
@@ -58,30 +59,8 @@ Tree on(const Tree& t, Device d) {
   return t.map([d](const array& x) { return to_device(x, d); });
 }
 
-models::DetectorConfig tiny_config() {
-  models::DetectorConfig c;
-  c.backbone.depth = models::ResNetDepth::R18;
-  c.backbone.width_divisor = 32;
-  c.detr.d_model = 32;
-  c.detr.nheads = 2;
-  c.detr.enc_layers = 1;
-  c.detr.dec_layers = 2;
-  c.detr.dim_ff = 64;
-  c.detr.dropout = 0.1;
-  c.detr.num_queries = 12;
-  c.detr.num_feature_levels = 3;
-  c.detr.enc_points = 2;
-  c.detr.dec_points = 2;
-  c.detr.num_classes = 5;
-  c.detr.gn_groups = 8;
-  c.detr.backbone_channels = models::resnet_feature_channels(c.backbone);
-  c.detr.backbone_strides = {8, 16, 32};
-  c.validate();
-  return c;
-}
-
 void step_on_gpu(const std::string& criterion, bool jit, bool graph) {
-  const auto model = tiny_config();
+  const auto model = mfx::test::tiny_detector(5, 0.1);
   array key = random::key(11);
   Tree params{{"model", models::init_detector(random::fold_in(key, 1), model)},
               {"probe", detr::init_probe(random::fold_in(key, 2), 5, 32, 32)}};

@@ -7,32 +7,11 @@
 #include "mfx/mfx.h"
 #include "mfx/train/fit.h"
 #include "test_utils.h"
+#include "tiny_detector.h"
 
 using namespace mfx;
 
 namespace {
-
-models::DetectorConfig tiny_config() {
-  models::DetectorConfig c;
-  c.backbone.depth = models::ResNetDepth::R18;
-  c.backbone.width_divisor = 32;
-  c.detr.d_model = 32;
-  c.detr.nheads = 2;
-  c.detr.enc_layers = 1;
-  c.detr.dec_layers = 2;
-  c.detr.dim_ff = 64;
-  c.detr.dropout = 0.1;  // the dropout key must change from step to step
-  c.detr.num_queries = 12;
-  c.detr.num_feature_levels = 3;
-  c.detr.enc_points = 2;
-  c.detr.dec_points = 2;
-  c.detr.num_classes = 5;
-  c.detr.gn_groups = 8;
-  c.detr.backbone_channels = models::resnet_feature_channels(c.backbone);
-  c.detr.backbone_strides = {8, 16, 32};
-  c.validate();
-  return c;
-}
 
 // Step k's batch: 2 images of 64x64, k + 1 and 2 ground truths, padded to M = 4.
 detr::Batch batch_for(int k) {
@@ -72,7 +51,7 @@ void expect_close(const Tree& got, const Tree& want, const std::string& what) {
 }  // namespace
 
 TEST_CASE("a jitted training step equals the eager step, step after step", "[train][jit]") {
-  const auto model = tiny_config();
+  const auto model = mfx::test::tiny_detector(5, 0.1);
   for (const std::string criterion : {"matchfree", "hungarian"}) {
     INFO(criterion);
     array key = random::key(11);
@@ -103,7 +82,7 @@ TEST_CASE("a jitted training step equals the eager step, step after step", "[tra
 }
 
 TEST_CASE("a jitted step rejects what it cannot compile", "[train][jit]") {
-  const auto model = tiny_config();
+  const auto model = mfx::test::tiny_detector(5, 0.1);
   Tree params{{"model", models::init_detector(random::key(1), model, float64)},
               {"probe", detr::init_probe(random::key(2), 5, 32, 32, float64)}};
   optim::AdamW opt(models::detector_adamw_config(model, "model.", 1e-3, 1e-4, 1.0));

@@ -14,6 +14,7 @@
 #include "mfx/distributed.h"
 #include "mfx/mfx.h"
 #include "mfx/train/fit.h"
+#include "tiny_detector.h"
 
 using namespace mfx;
 namespace fs = std::filesystem;
@@ -56,29 +57,6 @@ void expect_close(const Tree& got, const Tree& want, const std::string& what) {
     expect_close(g[i].second, w[i].second, what + "." + g[i].first);
 }
 
-// A detector small enough for a two-process test on two cores.
-models::DetectorConfig tiny_config(int64_t num_classes) {
-  models::DetectorConfig c;
-  c.backbone.depth = models::ResNetDepth::R18;
-  c.backbone.width_divisor = 32;
-  c.detr.d_model = 32;
-  c.detr.nheads = 2;
-  c.detr.enc_layers = 1;
-  c.detr.dec_layers = 2;
-  c.detr.dim_ff = 64;
-  c.detr.dropout = 0.0;  // the split batch draws other dropout masks
-  c.detr.num_queries = 12;
-  c.detr.num_feature_levels = 3;
-  c.detr.enc_points = 2;
-  c.detr.dec_points = 2;
-  c.detr.num_classes = num_classes;
-  c.detr.gn_groups = 8;
-  c.detr.backbone_channels = models::resnet_feature_channels(c.backbone);
-  c.detr.backbone_strides = {8, 16, 32};
-  c.validate();
-  return c;
-}
-
 // The loader's batch as a float64 training batch (the model computes in float64).
 detr::Batch to_batch(const coco::Batch& b) {
   return {astype(b.images, float64), b.mask,
@@ -88,7 +66,8 @@ detr::Batch to_batch(const coco::Batch& b) {
 void check_step(const std::string& criterion,
                 const std::shared_ptr<const coco::DetectionDataset>& data, const coco::Batch& local,
                 const coco::Batch& global) {
-  const auto model = tiny_config(data->num_classes());
+  // No dropout: the split batch would draw other dropout masks.
+  const auto model = mfx::test::tiny_detector(data->num_classes(), 0.0);
   array key = random::key(11);
   Tree params{{"model", models::init_detector(random::fold_in(key, 1), model, float64)},
               {"probe", detr::init_probe(random::fold_in(key, 2), model.detr.num_classes,
@@ -201,7 +180,7 @@ int main() {
     train::FitConfig fc;
     fc.data_dir = dir.string();
     fc.out_dir = (dir / "run").string();
-    fc.model = tiny_config(3);
+    fc.model = mfx::test::tiny_detector(3, 0.0);
     fc.model.detr.dropout = 0.1;
     fc.train_transforms = tf;
     fc.val_transforms.val_size = 64;

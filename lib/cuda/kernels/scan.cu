@@ -17,7 +17,14 @@ __device__ void scan_lines(const T* x, O* out, long long outer, long long n, lon
     A acc = A(0);
     for (long long i = 0; i < n; ++i) {
       const long long at = base + (reverse ? n - 1 - i : i) * inner;
-      const A v = static_cast<A>(x[at]);
+      // Integers go through long long first (the CPU's load type), then the
+      // unsigned accumulator wraps; floats widen to double directly.
+      A v;
+      if constexpr (A(0.5) != A(0)) {  // a floating accumulator
+        v = static_cast<A>(x[at]);
+      } else {
+        v = static_cast<A>(static_cast<long long>(x[at]));
+      }
       if (inclusive) {
         acc = A(acc + v);
         out[at] = static_cast<O>(acc);
@@ -28,7 +35,6 @@ __device__ void scan_lines(const T* x, O* out, long long outer, long long n, lon
     }
   }
 }
-
 
 #define SCAN_FLOAT(NAME, T)                                                                  \
   extern "C" __global__ void NAME(const T* x, T* out, long long outer, long long n,          \
@@ -38,33 +44,10 @@ __device__ void scan_lines(const T* x, O* out, long long outer, long long n, lon
 SCAN_FLOAT(scan_sum_f32, float)
 SCAN_FLOAT(scan_sum_f64, double)
 
-template <typename T, typename O, typename A>
-__device__ void scan_integers(const T* x, O* out, long long outer, long long n, long long inner,
-                              int reverse, int inclusive) {
-  const long long lines = outer * inner;
-  for (long long line = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
-       line < lines; line += static_cast<long long>(gridDim.x) * blockDim.x) {
-    const long long r = line / inner, j = line % inner;
-    const long long base = r * n * inner + j;
-    A acc = A(0);
-    for (long long i = 0; i < n; ++i) {
-      const long long at = base + (reverse ? n - 1 - i : i) * inner;
-      const A v = static_cast<A>(static_cast<long long>(x[at]));
-      if (inclusive) {
-        acc = A(acc + v);
-        out[at] = static_cast<O>(acc);
-      } else {
-        out[at] = static_cast<O>(acc);
-        acc = A(acc + v);
-      }
-    }
-  }
-}
-
 #define SCAN_INT(NAME, T, O, A)                                                              \
   extern "C" __global__ void NAME(const T* x, O* out, long long outer, long long n,          \
                                   long long inner, int reverse, int inclusive) {             \
-    scan_integers<T, O, A>(x, out, outer, n, inner, reverse, inclusive);                     \
+    scan_lines<T, O, A>(x, out, outer, n, inner, reverse, inclusive);                     \
   }
 SCAN_INT(scan_sum_bool_i32, unsigned char, int, unsigned)
 SCAN_INT(scan_sum_u8_i32, unsigned char, int, unsigned)
