@@ -35,24 +35,35 @@ Tree to_gpu(const Tree& t) {
   return t.map([](const array& a) { return to_device(a, Device::gpu()); });
 }
 
-void matchfree_step() {
-  const int layers = 2, B = 4, N = 64, K = 12, D = 32, M = 8;
-  Tree probe = init_probe(random::key(1), K, D, 32, float32);
-  DecoderOutputs o;
-  for (int l = 0; l < layers; ++l) {
-    o.logits.push_back(random::normal(random::key(10 + l), {B, N, K}) * 2.0f);
-    o.boxes.push_back(sigmoid(random::normal(random::key(20 + l), {B, N, 4})));
-    o.hidden.push_back(random::normal(random::key(30 + l), {B, N, D}));
-  }
+// The small match-free problem both jit cases use: sizes, padded targets and
+// decoder outputs drawn from keys offset by `seed`.
+constexpr int kLayers = 2, kB = 4, kN = 64, kK = 12, kD = 32, kM = 8;
+
+Tree small_targets() {
   std::vector<array> labels, boxes;
-  for (int b = 0; b < B; ++b) {
-    labels.push_back(astype(remainder(arange(b + 2, int32) * 5 + b, array(K)), int32));
+  for (int b = 0; b < kB; ++b) {
+    labels.push_back(astype(remainder(arange(b + 2, int32) * 5 + b, array(kK)), int32));
     boxes.push_back(sigmoid(random::normal(random::key(40 + b), {b + 2, 4})) * 0.5f + 0.25f);
   }
-  Targets t = pad_targets(labels, boxes, M);
-  Tree targets{{"labels", t.labels}, {"boxes", t.boxes}, {"mask", t.mask}};
-  Tree outs = outputs_tree(o);
-  auto step = matchfree_loss_and_grads(layers);
+  Targets t = pad_targets(labels, boxes, kM);
+  return Tree{{"labels", t.labels}, {"boxes", t.boxes}, {"mask", t.mask}};
+}
+
+Tree small_outputs(int seed) {
+  DecoderOutputs o;
+  for (int l = 0; l < kLayers; ++l) {
+    o.logits.push_back(random::normal(random::key(seed + 10 + l), {kB, kN, kK}) * 2.0f);
+    o.boxes.push_back(sigmoid(random::normal(random::key(seed + 20 + l), {kB, kN, 4})));
+    o.hidden.push_back(random::normal(random::key(seed + 30 + l), {kB, kN, kD}));
+  }
+  return outputs_tree(o);
+}
+
+void matchfree_step() {
+  Tree probe = init_probe(random::key(1), kK, kD, 32, float32);
+  Tree targets = small_targets();
+  Tree outs = small_outputs(0);
+  auto step = matchfree_loss_and_grads(kLayers);
   auto [loss, g_probe, g_outs] = step(probe, outs, targets);
   auto jstep = jit_tree(step, {.name = "matchfree_gpu"});
   auto [jloss, jg_probe, jg_outs] = jstep(to_gpu(probe), to_gpu(outs), to_gpu(targets));
@@ -104,27 +115,14 @@ void expect(bool ok, const std::string& what) {
 // call 2 captures, calls 3-4 replay; every call's results (with different
 // inputs each time) equal the eager CPU step, and earlier results stay valid.
 void matchfree_graph() {
-  const int layers = 2, B = 4, N = 64, K = 12, D = 32, M = 8;
-  Tree probe = init_probe(random::key(1), K, D, 32, float32);
-  std::vector<array> labels, boxes;
-  for (int b = 0; b < B; ++b) {
-    labels.push_back(astype(remainder(arange(b + 2, int32) * 5 + b, array(K)), int32));
-    boxes.push_back(sigmoid(random::normal(random::key(40 + b), {b + 2, 4})) * 0.5f + 0.25f);
-  }
-  Targets t = pad_targets(labels, boxes, M);
-  Tree targets{{"labels", t.labels}, {"boxes", t.boxes}, {"mask", t.mask}};
-  auto step = matchfree_loss_and_grads(layers);
+  Tree probe = init_probe(random::key(1), kK, kD, 32, float32);
+  Tree targets = small_targets();
+  auto step = matchfree_loss_and_grads(kLayers);
   auto jstep = jit_tree(step, {.name = "matchfree_graph", .cuda_graph = true});
   std::vector<array> first_loss;
   std::vector<array> want_first;
   for (int call = 0; call < 4; ++call) {
-    DecoderOutputs o;
-    for (int l = 0; l < layers; ++l) {
-      o.logits.push_back(random::normal(random::key(100 * call + l), {B, N, K}) * 2.0f);
-      o.boxes.push_back(sigmoid(random::normal(random::key(100 * call + 20 + l), {B, N, 4})));
-      o.hidden.push_back(random::normal(random::key(100 * call + 30 + l), {B, N, D}));
-    }
-    Tree outs = outputs_tree(o);
+    Tree outs = small_outputs(1000 + 100 * call);
     auto [loss, g_probe, g_outs] = step(probe, outs, targets);
     auto [jloss, jg_probe, jg_outs] = jstep(to_gpu(probe), to_gpu(outs), to_gpu(targets));
     expect_close(jloss, loss, 1e-4, fmt::format("graph call {}: loss", call));
