@@ -229,7 +229,7 @@ TEST_CASE("linear_sum_assignment: brute force on small random matrices") {
 }
 
 TEST_CASE("linear_sum_assignment: scipy fixtures on 300-query matrices") {
-  auto fx = load_safetensors(std::string(MFX_TEST_DATA_DIR) + "/assignment_fixtures.safetensors");
+  auto fx = load_safetensors(mfx::test::data_path("assignment_fixtures.safetensors"));
   int cases = 0;
   for (const char* name : {"uniform_m1", "uniform_m10", "uniform_m50", "uniform_m100", "ties_m50",
                            "ties_m100", "signed_inf_m100"}) {

@@ -20,7 +20,7 @@ using mfx::test::TempDir;
 
 namespace {
 
-const std::string kDataDir = std::string(MFX_TEST_DATA_DIR) + "/coco_eval";
+const std::string kDataDir = mfx::test::data_path("coco_eval");
 
 // expected.txt: "NAME KEY v0 v1 ..." -> values[NAME][KEY].
 std::map<std::string, std::map<std::string, std::vector<double>>> load_expected() {
@@ -436,7 +436,7 @@ TEST_CASE("coco eval: live comparison with pycocotools", "[coco][pycocotools]") 
   auto res_path = dir.path / "res.json";
   write_file(gt_path, instances_json(gt));
   save_results(res_path.string(), dets);
-  std::string script = std::string(MFX_TEST_DATA_DIR) + "/../fixtures/gen_coco_eval_fixtures.py";
+  std::string script = mfx::test::data_path("../fixtures/gen_coco_eval_fixtures.py");
   std::string cmd = "'" + python + "' '" + script + "' --eval '" + gt_path.string() + "' '" +
                     res_path.string() + "'";
   FILE* pipe = popen(cmd.c_str(), "r");

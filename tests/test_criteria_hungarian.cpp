@@ -20,7 +20,7 @@ struct Fixture {
   DecoderOutputs out;
 
   explicit Fixture(Dtype dt = float64) {
-    fx = load_safetensors(std::string(MFX_TEST_DATA_DIR) + "/criteria_fixtures.safetensors");
+    fx = load_safetensors(mfx::test::data_path("criteria_fixtures.safetensors"));
     targets = Targets{astype(fx.at("gt_labels"), int32), astype(fx.at("gt_boxes"), dt),
                       astype(fx.at("gt_mask"), bool_)};
     for (int l = 0; l < 2; ++l) {

@@ -124,7 +124,7 @@ TEST_CASE("init_probe and probe_attention") {
 }
 
 TEST_CASE("match-free L_q with a one-hot assignment equals the Hungarian loss") {
-  auto fx = load_safetensors(std::string(MFX_TEST_DATA_DIR) + "/criteria_fixtures.safetensors");
+  auto fx = load_safetensors(mfx::test::data_path("criteria_fixtures.safetensors"));
   Targets t{astype(fx.at("gt_labels"), int32), fx.at("gt_boxes"), astype(fx.at("gt_mask"), bool_)};
   DecoderOutputs out;
   std::vector<array> fixed;

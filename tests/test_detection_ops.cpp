@@ -23,7 +23,7 @@ using Levels = std::vector<std::pair<int64_t, int64_t>>;
 
 const std::map<std::string, array>& fixtures() {
   static const auto fx =
-      load_safetensors(std::string(MFX_TEST_DATA_DIR) + "/detection_fixtures.safetensors");
+      load_safetensors(mfx::test::data_path("detection_fixtures.safetensors"));
   return fx;
 }
 

@@ -20,7 +20,7 @@ using mfx::test::values;
 
 namespace {
 
-const std::string kFixture = std::string(MFX_TEST_DATA_DIR) + "/detr_model_fixture.safetensors";
+const std::string kFixture = mfx::test::data_path("detr_model_fixture.safetensors");
 
 // The generator's configuration.
 DetectorConfig fixture_config() {

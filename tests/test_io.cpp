@@ -304,7 +304,7 @@ TEST_CASE("io: files from other writers load (hand-built per the spec)") {
 
 TEST_CASE("io: the numpy fixture file written by Python loads") {
   // tests/fixtures/gen_core_fixtures.py writes it with struct + json.
-  auto t = load_safetensors(std::string(MFX_TEST_DATA_DIR) + "/core_fixtures.safetensors");
+  auto t = load_safetensors(mfx::test::data_path("core_fixtures.safetensors"));
   REQUIRE(t.count("exp.in0"));
   REQUIRE(t.count("exp.out"));
   array x = t.at("exp.in0");

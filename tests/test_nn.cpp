@@ -14,7 +14,7 @@ namespace {
 
 const std::map<std::string, array>& fixtures() {
   static const std::map<std::string, array> f =
-      load_safetensors(std::string(MFX_TEST_DATA_DIR) + "/nn_fixtures.safetensors");
+      load_safetensors(mfx::test::data_path("nn_fixtures.safetensors"));
   return f;
 }
 

@@ -90,7 +90,7 @@ std::map<std::string, Fn> expressions() {
 }  // namespace
 
 TEST_CASE("core ops match numpy fixtures", "[numpy]") {
-  auto tensors = load_safetensors(std::string(MFX_TEST_DATA_DIR) + "/core_fixtures.safetensors");
+  auto tensors = load_safetensors(mfx::test::data_path("core_fixtures.safetensors"));
   auto exprs = expressions();
   std::set<std::string> names;
   for (auto& [key, value] : tensors) names.insert(key.substr(0, key.rfind('.')));
@@ -110,7 +110,7 @@ TEST_CASE("core ops match numpy fixtures", "[numpy]") {
 }
 
 TEST_CASE("numpy fixtures hold in float32 too", "[numpy]") {
-  auto tensors = load_safetensors(std::string(MFX_TEST_DATA_DIR) + "/core_fixtures.safetensors");
+  auto tensors = load_safetensors(mfx::test::data_path("core_fixtures.safetensors"));
   auto exprs = expressions();
   for (const char* name : {"exp", "tanh", "gelu", "add", "divide", "sum_12", "var_2",
                            "logsumexp_2", "softmax_2", "matmul_bcast", "einsum_three"}) {

@@ -22,7 +22,7 @@ using mfx::test::values;
 
 namespace {
 
-const std::string kFixtures = std::string(MFX_TEST_DATA_DIR) + "/resnet_fixtures.safetensors";
+const std::string kFixtures = mfx::test::data_path("resnet_fixtures.safetensors");
 
 ResNetConfig config(ResNetDepth depth, int divisor = 1) {
   ResNetConfig cfg;

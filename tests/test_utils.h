@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -11,6 +12,13 @@
 #include "mfx/mfx.h"
 
 namespace mfx::test {
+
+/// A file of the test data folder: $MFX_TEST_DATA_DIR when set (a bundle run
+/// outside the source tree), else the source tree's tests/data.
+inline std::string data_path(const std::string& name) {
+  const char* dir = std::getenv("MFX_TEST_DATA_DIR");
+  return std::string(dir && *dir ? dir : MFX_TEST_DATA_DIR) + "/" + name;
+}
 
 /// Values of `a` as doubles in row-major order.
 inline std::vector<double> values(array a) {
