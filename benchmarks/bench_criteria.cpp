@@ -3,7 +3,9 @@
 // GTs padded to a bucket of 32. Times eager and jitted (loss + gradients)
 // in one process, reports kernel launches per call by kind, and writes the
 // fusion report of the jitted match-free step (--report DIR, default
-// bench_criteria_report/). --json FILE writes the table.
+// bench_criteria_report/). --json FILE writes the table. --device gpu runs
+// it on a GPU, adds the jitted step replayed as a CUDA graph, and times
+// each call up to a device synchronisation.
 #include <fmt/format.h>
 #include <mfx/detr/criteria_trees.h>
 #include <mfx/jit.h>
@@ -23,14 +25,17 @@ using namespace mfx::detr;
 using bench::median_ms;
 
 int main(int argc, char** argv) {
-  std::string json_path, report_dir = "bench_criteria_report";
+  std::string json_path, report_dir = "bench_criteria_report", device_spec = "cpu";
   int layers = 6, B = 8, N = 300, K = 91, D = 256, M = 32;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--json" && i + 1 < argc) json_path = argv[++i];
     if (a == "--report" && i + 1 < argc) report_dir = argv[++i];
+    if (a == "--device" && i + 1 < argc) device_spec = argv[++i];
     if (a == "--quick") layers = 2, B = 2, N = 100;
   }
+  const std::optional<bench::BenchDevice> dev = bench::use_device(device_spec);
+  if (!dev) return 0;
   array key = random::key(0);
   auto rnd = [&](Shape s, int i) {
     array a = random::normal(random::fold_in(key, i), s);
@@ -53,22 +58,19 @@ int main(int argc, char** argv) {
   auto jstep = jit_tree(step, {.name = "matchfree_step"});
   // The same without block fusion (kernels per batch element), for the ratio.
   auto jstep_plain = jit_tree(step, {.name = "matchfree_step_plain", .block_fusion = false});
-  auto run_eager = [&] {
-    auto [l, gp, go] = step(probe, outs, targets);
-    std::vector<array> all{l};
-    for (auto& x : gp.leaves()) all.push_back(x);
-    for (auto& x : go.leaves()) all.push_back(x);
-    eval(all);
-  };
-  auto run_jit_with = [&](auto& f) {
+  // On a GPU: the same plan replayed as one CUDA graph per call.
+  auto jstep_graph = jit_tree(step, {.name = "matchfree_step_graph", .cuda_graph = true});
+  auto run_with = [&](auto& f) {
     auto [l, gp, go] = f(probe, outs, targets);
     std::vector<array> all{l};
     for (auto& x : gp.leaves()) all.push_back(x);
     for (auto& x : go.leaves()) all.push_back(x);
     eval(all);
+    dev->sync();
   };
-  auto run_jit = [&] { run_jit_with(jstep); };
-  auto run_plain = [&] { run_jit_with(jstep_plain); };
+  auto run_eager = [&] { run_with(step); };
+  auto run_jit = [&] { run_with(jstep); };
+  auto run_plain = [&] { run_with(jstep_plain); };
   auto hungarian = [&] {
     auto loss = [&](const Tree& ot) {
       return hungarian_criterion(outputs_from(ot, layers), t, {}).loss;
@@ -77,10 +79,17 @@ int main(int argc, char** argv) {
     std::vector<array> all{l};
     for (auto& x : g.leaves()) all.push_back(x);
     eval(all);
+    dev->sync();
   };
   double te = median_ms(run_eager), th = median_ms(hungarian);
   // The two jit plans alternate, so machine noise hits both alike.
   auto [tj, tp] = bench::interleaved_min_ms(run_jit, run_plain);
+  // Warm-up, capture, then replays (median_ms warms up once more).
+  double tg = 0;
+  if (dev->gpu()) {
+    run_with(jstep_graph);
+    tg = median_ms([&] { run_with(jstep_graph); });
+  }
 
   // The jitted step's reports: launches by kind. The JitFunction inside
   // jit_tree is not exposed; trace the same step through jit() over flat
@@ -103,7 +112,7 @@ int main(int argc, char** argv) {
   const std::vector<array> want = flat_fn(leaves);
   eval(want);
   struct Launches {
-    int fused = 0, library = 0;
+    int fused = 0, library = 0, launches = 0;
     std::map<std::string, int> by_name;
     double max_rel_diff = 0;           // against eager, relative to each output's largest |value|
     std::vector<std::string> kernels;  // fused kernels: name, blocks, ops, outputs
@@ -115,6 +124,7 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(dir);
     f.write_report(dir, gpu);
     Launches l;
+    l.launches = f.stats().kernels;
     for (size_t i = 0; i < got.size(); ++i) {
       double scale = max(abs(astype(want[i], float64))).item<double>();
       double diff = max(abs(astype(got[i], float64) - astype(want[i], float64))).item<double>();
@@ -153,10 +163,17 @@ int main(int argc, char** argv) {
     }
     return l;
   };
-  const Launches cpu_plan = report(false, report_dir);
+  // On a GPU the arrays decide the plan: only the GPU plan runs there.
+  const Launches cpu_plan = dev->gpu() ? Launches{} : report(false, report_dir);
   const Launches gpu_plan = report(true, report_dir + "_gpu");
-  fmt::print("match-free loss + gradients, {} layers, B={} N={} K={} D={} M={}\n", layers, B, N, K,
-             D, M);
+  JitStats graph_stats;
+  if (dev->gpu()) {
+    auto g = jit(flat_fn, {.name = "matchfree_step_graph", .cuda_graph = true});
+    for (int i = 0; i < 3; ++i) eval(g(leaves));  // run, capture, replay
+    graph_stats = g.stats();
+  }
+  fmt::print("match-free loss + gradients, {} layers, B={} N={} K={} D={} M={}, on {}\n", layers,
+             B, N, K, D, M, dev->device.str());
   fmt::print(
       "  eager {:.1f} ms, jit {:.1f} ms (eager/jit {:.2f}); Hungarian (eager, host "
       "matching) {:.1f} ms\n",
@@ -168,19 +185,36 @@ int main(int argc, char** argv) {
     fmt::print("\n    results vs eager: max relative difference {:.1e}; report {}/summary.txt\n",
                l.max_rel_diff, dir);
   };
-  print_plan("CPU plan (run here)", cpu_plan, report_dir);
-  print_plan("GPU plan (PTX for sm_80/sm_90, run here on the CPU)", gpu_plan, report_dir + "_gpu");
+  if (dev->gpu()) {
+    fmt::print("  jit as a CUDA graph {:.1f} ms (step by step / graph {:.2f}): {} nodes, {}\n", tg,
+               tj / tg, graph_stats.cuda_graph_nodes, graph_stats.cuda_graph);
+    print_plan("GPU plan (run on the GPU)", gpu_plan, report_dir + "_gpu");
+  } else {
+    print_plan("CPU plan (run here)", cpu_plan, report_dir);
+    print_plan("GPU plan (PTX for sm_80/sm_90, run here on the CPU)", gpu_plan,
+               report_dir + "_gpu");
+  }
+  fmt::print("  launches per call: {} (CPU plan), {} (GPU plan)\n", cpu_plan.launches,
+             gpu_plan.launches);
   for (const auto& k : gpu_plan.kernels) fmt::print("    {}\n", k);
   if (!json_path.empty()) {
-    std::ofstream(json_path) << nlohmann::json{{"eager_ms", te},
-                                               {"jit_ms", tj},
-                                               {"jit_no_block_fusion_ms", tp},
-                                               {"hungarian_ms", th},
-                                               {"fused_kernels", cpu_plan.fused},
-                                               {"library_calls", cpu_plan.by_name},
-                                               {"gpu_plan_fused_kernels", gpu_plan.fused},
-                                               {"gpu_plan_library_calls", gpu_plan.by_name}}
-                                    .dump(2)
-                             << "\n";
+    nlohmann::json j{{"device", dev->device.str()},
+                     {"eager_ms", te},
+                     {"jit_ms", tj},
+                     {"jit_no_block_fusion_ms", tp},
+                     {"hungarian_ms", th},
+                     {"fused_kernels", cpu_plan.fused},
+                     {"library_calls", cpu_plan.by_name},
+                     {"launches_per_call", cpu_plan.launches},
+                     {"gpu_plan_fused_kernels", gpu_plan.fused},
+                     {"gpu_plan_library_calls", gpu_plan.by_name},
+                     {"gpu_plan_launches_per_call", gpu_plan.launches},
+                     {"gpu_plan_max_rel_diff", gpu_plan.max_rel_diff}};
+    if (dev->gpu()) {
+      j["cuda_graph_ms"] = tg;
+      j["cuda_graph_nodes"] = graph_stats.cuda_graph_nodes;
+      j["cuda_graph"] = graph_stats.cuda_graph;
+    }
+    if (!bench::write_text(json_path, j.dump(2) + "\n")) return 1;
   }
 }

@@ -11,8 +11,11 @@
 //  (d) the same under jit (first call = trace + compile + run, reported
 //      apart; the row is the steady state);
 //  (e) for context, the whole Hungarian criterion (matching + losses)
-//      forward and backward, eager: the step that (c)/(d) replace.
-// Prints a table in ms and as ratios to (a); --json FILE writes it.
+//      forward and backward, eager: the step that (c)/(d) replace;
+//  (f) with --device gpu: (d) replayed as one CUDA graph per call.
+// Prints a table in ms and as ratios to (a); --json FILE writes it. With
+// --device gpu everything lives on the GPU, the transfers are device-to-host
+// copies, and every timed call ends with a device synchronisation.
 #include <fmt/format.h>
 #include <mfx/detr/assignment.h>
 #include <mfx/detr/criteria_trees.h>
@@ -119,7 +122,7 @@ Parts median_parts(const std::function<Parts()>& f, int runs = 15) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string json_path;
+  std::string json_path, device_spec = "cpu";
   int layers = 6;
   int64_t B = 8, N = 300, K = 91, D = 256;
   uint64_t seed = 0;
@@ -129,13 +132,18 @@ int main(int argc, char** argv) {
       json_path = argv[++i];
     } else if (a == "--seed" && i + 1 < argc) {
       seed = std::stoull(argv[++i]);
+    } else if (a == "--device" && i + 1 < argc) {
+      device_spec = argv[++i];
     } else if (a == "--quick") {
       layers = 2, B = 2, N = 100;
     } else {
-      fmt::print(stderr, "usage: {} [--json FILE] [--seed N] [--quick]\n", argv[0]);
+      fmt::print(stderr, "usage: {} [--json FILE] [--seed N] [--device cpu|gpu|gpu:N] [--quick]\n",
+                 argv[0]);
       return 2;
     }
   }
+  const std::optional<bench::BenchDevice> dev = bench::use_device(device_spec);
+  if (!dev) return 0;
   // A cold first jit call: compile instead of loading kernels from disk
   // (unless the caller chose a cache directory).
   const bool cold = std::getenv("MFX_CACHE_DIR") == nullptr;
@@ -156,6 +164,7 @@ int main(int argc, char** argv) {
       auto t0 = clock_type::now();
       array c = matching_cost(outs.logits[l], outs.boxes[l], t, w);
       c.eval();
+      dev->sync();
       auto t1 = clock_type::now();
       std::vector<double> host = c.to_vector<double>();
       auto t2 = clock_type::now();
@@ -175,6 +184,7 @@ int main(int argc, char** argv) {
     }
     array all = stack(costs, 0);  // [L, B, M, N]
     all.eval();
+    dev->sync();
     auto t1 = clock_type::now();
     std::vector<double> host = all.to_vector<double>();
     auto t2 = clock_type::now();
@@ -191,12 +201,14 @@ int main(int argc, char** argv) {
   Tree targets{{"labels", t.labels}, {"boxes", t.boxes}, {"mask", t.mask}};
   auto step = matchfree_loss_and_grads(layers);
   auto jstep = jit_tree(step, {.name = "matchfree_step"});
+  auto jstep_graph = jit_tree(step, {.name = "matchfree_step_graph", .cuda_graph = true});
   auto run_step = [&](const auto& f) {
     auto [loss, gp, go] = f(probe, outs_tree, targets);
     std::vector<array> all{loss};
     for (auto& x : gp.leaves()) all.push_back(x);
     for (auto& x : go.leaves()) all.push_back(x);
     eval(all);
+    dev->sync();
   };
   // (e) for context: the whole Hungarian criterion (matching + losses),
   // forward and backward, as the baseline training step runs it.
@@ -208,6 +220,7 @@ int main(int argc, char** argv) {
     std::vector<array> all{l};
     for (auto& x : g.leaves()) all.push_back(x);
     eval(all);
+    dev->sync();
   };
 
   // Check before timing: the solves here reach the optimum of the criterion's
@@ -244,6 +257,13 @@ int main(int argc, char** argv) {
   d.ms = bench::median_ms([&] { run_step(jstep); });
   Row e{"e", "context: Hungarian criterion fwd+bwd, eager (matching + losses)"};
   e.ms = bench::median_ms(hungarian_loss_step);
+  std::vector<Row> rows{a, b, c, d, e};
+  if (dev->gpu()) {
+    run_step(jstep_graph);  // steps (compile), then median_ms captures and replays
+    Row f{"f", "match-free loss fwd+bwd, jit as a CUDA graph"};
+    f.ms = bench::median_ms([&] { run_step(jstep_graph); });
+    rows.push_back(f);
+  }
 
   std::string counts_str;
   int64_t total_gts = 0;
@@ -252,12 +272,11 @@ int main(int argc, char** argv) {
     total_gts += n;
   }
   fmt::print(
-      "matching vs match-free: {} decoder layers, B={} N={} K={} D={}; GTs per image [{}] "
+      "matching vs match-free on {}: {} decoder layers, B={} N={} K={} D={}; GTs per image [{}] "
       "({} in all, padded to M={})\n\n",
-      layers, B, N, K, D, counts_str, total_gts, M);
+      dev->device.str(), layers, B, N, K, D, counts_str, total_gts, M);
   fmt::print("| row | method | ms | vs (a) | cost ms | transfer ms | solve ms |\n");
   fmt::print("|---|---|---:|---:|---:|---:|---:|\n");
-  std::vector<Row> rows{a, b, c, d, e};
   for (const Row& r : rows) {
     auto part = [&](double Parts::*field, int digits) {
       return r.parts ? fmt::format("{:.{}f}", (*r.parts).*field, digits) : std::string();
@@ -281,7 +300,8 @@ int main(int argc, char** argv) {
       }
       rows_json.push_back(j);
     }
-    nlohmann::json out{{"layers", layers},
+    nlohmann::json out{{"device", dev->device.str()},
+                       {"layers", layers},
                        {"B", B},
                        {"N", N},
                        {"K", K},

@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace mfx::bench {
@@ -71,6 +73,31 @@ inline std::pair<double, double> interleaved_min_ms(const std::function<void()>&
     tb = std::min(tb, once(b));
   }
   return {ta, tb};
+}
+
+/// The device a benchmark runs on (--device cpu|gpu|gpu:N). On a GPU it is
+/// the default device, so every array the benchmark makes lives there, and
+/// sync() waits for the queued kernels: a timed call then includes them,
+/// not only their launch.
+struct BenchDevice {
+  Device device = Device::cpu();
+  bool gpu() const { return device.type == Device::Type::gpu; }
+  void sync() const {
+    if (gpu()) mfx::gpu::synchronize(device.index);
+  }
+};
+
+/// Parses --device and makes it the default device. Without a working GPU
+/// a GPU spec prints "skipped: no GPU (<why>)" (as bench_gpu and the GPU
+/// tests do) and returns nothing: the benchmark then exits 0.
+inline std::optional<BenchDevice> use_device(const std::string& spec) {
+  if (spec.rfind("gpu", 0) == 0 && !mfx::gpu::is_available()) {
+    std::printf("skipped: no GPU (%s)\n", mfx::gpu::unavailable_reason().c_str());
+    return std::nullopt;
+  }
+  BenchDevice d{Device::parse(spec)};
+  set_default_device(d.device);
+  return d;
 }
 
 /// Evaluated random decoder outputs, `layers` x (logits [B, N, K] ~ 2 z - 3,
