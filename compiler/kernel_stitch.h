@@ -1,4 +1,4 @@
-// Kernel IR transforms for block fusion (DESIGN.md §4, rules 3 and 4):
+// Kernel IR transforms for block fusion (docs/design.md §4.3):
 // kernels that share leading grid axes (one image, one decoder layer) become
 // one kernel whose grid point runs all their phases in order, so a batch
 // element's whole subgraph (row and column reductions included) is one launch.

@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   const bool lead = distributed::rank() == 0;
   train::FitConfig cfg;
   // The Hungarian criterion is the default here: on the small CPU preset it
-  // learns (README, "Hungarian vs match-free"); the match-free loss does not
+  // learns (docs/results.md §6.2); the match-free loss does not
   // in this budget.
   cfg.criterion = "hungarian";
   cfg.fusion_report = true;

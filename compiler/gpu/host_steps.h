@@ -1,7 +1,7 @@
 // Primitives without a device kernel yet, on GPU arrays (internal): their
 // inputs are copied to the host, the CPU kernel runs, and the results are
 // copied back to the device — correct, synchronous, and slow for large
-// data. The list is explicit (README "GPU"): creation (arange), random
+// data. The list is explicit (docs/design.md §5.4): creation (arange), random
 // numbers the device kernels do not make (random.h: permutations,
 // float16/bfloat16 uniforms, uint8 keys), float16/bfloat16 cumulative sums
 // (scan.h) and scatters (scatter.h), grid_sample and the second-order

@@ -1,4 +1,4 @@
-// Block fusion (DESIGN.md §4, rules 3 and 4): fused kernels whose grids
+// Block fusion (docs/design.md §4.3): fused kernels whose grids
 // start with the same batch axis (one image) and that pass values to each
 // other only within one batch element become one kernel, one grid point per
 // batch element running all of their phases in order (internal).

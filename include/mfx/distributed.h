@@ -1,6 +1,6 @@
 // Data-parallel collectives over processes: sums, gathers and broadcasts of
 // arrays and Trees. On the CPU the backend is MPI (run the program under
-// `mpirun -np N`); NCCL serves GPUs with the same API (CUDA runtime issue).
+// `mpirun -np N`); NCCL serves GPUs with the same API (docs/design.md §5.7).
 // Without init(), or with one process, every collective is the identity,
 // so single-process code needs no special case.
 //

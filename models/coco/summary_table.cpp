@@ -1,4 +1,4 @@
-// The COCO numbers as a Markdown table (train_coco, eval_coco and README
+// The COCO numbers as a Markdown table (train_coco, eval_coco and docs/results.md
 // tables print the same layout).
 #include <fmt/format.h>
 

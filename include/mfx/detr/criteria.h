@@ -10,7 +10,7 @@
 //  - matchfree_criterion: the match-free CAQS loss. A learned probe gives a
 //    soft ground-truth x query attention A; a sparse correspondence Â derived
 //    from it replaces the assignment, and A itself is trained to put its mass
-//    on cheap pairs (see DESIGN.md §6 for the exact definition followed here).
+//    on cheap pairs (see docs/design.md §6.3 for the exact definition followed here).
 //
 // Everything is built from mfx ops, so mfx::grad differentiates the losses
 // (the assignment and Â are constants). Inputs are float32 or float64.

@@ -36,7 +36,7 @@ struct FitConfig {
   /// "matchfree" or "hungarian".
   std::string criterion = "matchfree";
   /// Settings of the match-free criterion (rho, alpha_w, beta_q, norm, ...;
-  /// DESIGN §6 defaults). num_boxes is set per step.
+  /// docs/design.md §6.3 defaults). num_boxes is set per step.
   detr::MatchFreeConfig matchfree;
   models::DetectorConfig model = models::DetectorConfig::small_cpu();
   coco::TransformConfig train_transforms;
@@ -78,7 +78,7 @@ struct FitConfig {
   /// attention is nearly uniform, which selects every query for every
   /// ground truth (all queries pulled to every object, no negatives for the
   /// image's classes) until the probe has learnt to point at low-cost
-  /// queries; the warm-up skips that phase. 0: off (DESIGN's schedule).
+  /// queries; the warm-up skips that phase. 0: off (docs/design.md §6.3 as is).
   int64_t probe_warmup_steps = 0;
   /// Where training runs. With a GPU, it becomes the default device for the
   /// run (ops run there), parameters, optimiser state and every batch are
