@@ -1,8 +1,25 @@
-# Installable, exported package: find_package(mfx) then link mfx::mfx.
+# Installable, exported package: find_package(mfx), then link mfx::mfx (the
+# core), mfx::compiler (jit; MLIR/LLVM) and mfx::models (detector, criteria,
+# COCO, training). The libraries are static by default, so the package
+# config finds their link dependencies too (cmake/mfxConfig.cmake.in).
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS mfx EXPORT mfxTargets
+set(_mfx_install_targets mfx)
+set(MFX_PACKAGE_HAS_COMPILER OFF)
+set(MFX_PACKAGE_HAS_MODELS OFF)
+if(TARGET mfx_compiler)
+  list(APPEND _mfx_install_targets mfx_compiler)
+  set_target_properties(mfx_compiler PROPERTIES EXPORT_NAME compiler)
+  set(MFX_PACKAGE_HAS_COMPILER ON)
+endif()
+if(TARGET mfx_models)
+  list(APPEND _mfx_install_targets mfx_models)
+  set_target_properties(mfx_models PROPERTIES EXPORT_NAME models)
+  set(MFX_PACKAGE_HAS_MODELS ON)
+endif()
+
+install(TARGETS ${_mfx_install_targets} EXPORT mfxTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}

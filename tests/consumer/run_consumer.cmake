@@ -1,5 +1,7 @@
 # Installs the mfx build tree into a scratch prefix, then configures, builds
-# and runs examples/find_package_demo against it with find_package(mfx).
+# and runs examples/find_package_demo against it with find_package(mfx): the
+# core, grad of the match-free loss on a detector, and jit with its fusion
+# report.
 file(REMOVE_RECURSE ${WORK_DIR})
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${MFX_BINARY_DIR} --prefix ${WORK_DIR}/prefix
                 RESULT_VARIABLE rc)
@@ -17,7 +19,12 @@ execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/build RESULT_VARIAB
 if(rc)
   message(FATAL_ERROR "build failed: ${rc}")
 endif()
-execute_process(COMMAND ${WORK_DIR}/build/demo RESULT_VARIABLE rc)
+execute_process(COMMAND ${WORK_DIR}/build/demo ${WORK_DIR}/report RESULT_VARIABLE rc)
 if(rc)
   message(FATAL_ERROR "demo failed: ${rc}")
 endif()
+foreach(f summary.txt report.json graph.html)
+  if(NOT EXISTS ${WORK_DIR}/report/${f})
+    message(FATAL_ERROR "the demo's fusion report lacks ${f}")
+  endif()
+endforeach()
