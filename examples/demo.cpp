@@ -1,5 +1,5 @@
-// Placeholder main job until examples/train_coco exists: a tiny end-to-end
-// use of the core (data, broadcasting, reductions, matmul, random).
+// A tiny end-to-end use of the core: data, broadcasting, reductions, matmul,
+// random numbers (scripts/run_demo.sh builds and runs it).
 #include <mfx/mfx.h>
 
 #include <cstdio>

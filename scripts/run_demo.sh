@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# The main job for now: builds mfx and runs the demo program
-# (later: examples/train_coco).
+# Builds and runs examples/demo, a tiny end-to-end use of the core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/build.sh
+bash scripts/build.sh demo
 ./build/examples/demo
