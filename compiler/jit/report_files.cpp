@@ -1,6 +1,6 @@
-// The fusion report on disk: summary.txt, report.json, graph.dot, graph.html
-// and the IR (and optionally PTX) of every generated kernel. Every file is
-// written atomically.
+// The fusion report on disk: report.json, summary.txt and graph.html (their
+// human views: report_view.h), graph.dot and the IR (and optionally PTX) of
+// every generated kernel. Every file is written atomically.
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -9,6 +9,7 @@
 #include "compiler/codegen.h"
 #include "compiler/jit/fused_kernel.h"
 #include "compiler/jit/plan.h"
+#include "compiler/jit/report_view.h"
 #include "io/atomic_file.h"
 #include "primitives/linalg.h"
 
@@ -87,26 +88,6 @@ std::string dot_graph(const Plan& plan) {
     }
   }
   return dot + "}\n";
-}
-
-std::string html_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        o += "&lt;";
-        break;
-      case '>':
-        o += "&gt;";
-        break;
-      case '&':
-        o += "&amp;";
-        break;
-      default:
-        o += c;
-    }
-  }
-  return o;
 }
 
 }  // namespace
@@ -223,17 +204,10 @@ void write_plan_report(const Plan& plan, const JitStats& stats, const JitOptions
   write_file(root / "report.json", j.dump(2) + "\n");
   write_file(root / "graph.dot", dot_graph(plan));
 
-  std::string summary = fmt::format(
-      "jit function {}: {} kernel launches per call, 0 host syncs\n"
-      "traced {} nodes -> executed {} (identity {}, CSE {}, dead {}, constants {})\n"
-      "modelled {:.3f} MB moved, {:.3f} MFLOP per call\n\n",
-      options.name, stats.kernels, stats.traced_nodes, stats.executed_nodes, stats.noops_removed,
-      stats.cse_merged, stats.dead_removed, stats.constants,
-      j["modelled_bytes_per_call"].get<int64_t>() / 1e6,
-      j["modelled_flops_per_call"].get<int64_t>() / 1e6);
+  // summary.txt: the overview (at most 40 lines), then every step.
+  std::string summary = report_overview(j) + "\nall steps:\n";
   summary += fmt::format("{:<4} {:<10} {:<28} {:>6} {:>12}  {}\n", "#", "kind", "name", "ops",
                          "bytes", "reason / fused ops");
-  std::string html;  // the kernel list; the page is assembled at the end
   for (size_t i = 0; i < plan.steps.size(); ++i) {
     const auto& s = plan.steps[i];
     std::string ops;
@@ -241,26 +215,18 @@ void write_plan_report(const Plan& plan, const JitStats& stats, const JitOptions
     summary += fmt::format("{:<4} {:<10} {:<28} {:>6} {:>12}  {}\n", i, s.kind, s.name,
                            s.source_ops.size(), j["kernels"][i]["modelled_bytes"].get<int64_t>(),
                            s.kind == "fused" ? ops : s.reason);
-    html += "<li><b>" + html_escape(s.kind + " " + s.name) + "</b>: " + html_escape(ops);
     if (auto* fk = dynamic_cast<const FusedKernel*>(plan.program.nodes[i].prim.get())) {
       const auto& k = fk->kernel();
       compiler::CodegenOptions co;
       co.fast_math = options.fast_math;
-      std::string ir = compiler::to_string(k);
-      std::string mlir = compiler::emit_mlir(k, compiler::Target::Cpu, co);
-      write_file(root / "kernels" / (s.name + ".kir"), ir);
-      write_file(root / "kernels" / (s.name + ".mlir"), mlir);
+      write_file(root / "kernels" / (s.name + ".kir"), compiler::to_string(k));
+      write_file(root / "kernels" / (s.name + ".mlir"),
+                 compiler::emit_mlir(k, compiler::Target::Cpu, co));
       if (with_ptx && j["kernels"][i]["ptx"]["sm_90"]["ok"] == true) {
         auto ptx = compiler::compile_ptx(k, compiler::Target::Sm90, co);
         write_file(root / "kernels" / (s.name + ".sm_90.ptx"), ptx.ptx);
       }
-      html += "<details><summary>kernel IR</summary><pre>" + html_escape(ir) +
-              "</pre></details><details><summary>MLIR</summary><pre>" + html_escape(mlir) +
-              "</pre></details>";
-    } else if (!s.reason.empty()) {
-      html += " <i>(" + html_escape(s.reason) + ")</i>";
     }
-    html += "</li>";
   }
   if (!plan.materialized.empty()) summary += "\nmaterialised intermediates:\n";
   for (auto& m : plan.materialized) {
@@ -269,13 +235,7 @@ void write_plan_report(const Plan& plan, const JitStats& stats, const JitOptions
                            shape_str(plan.program.values[m.value].shape), m.reason);
   }
   write_file(root / "summary.txt", summary);
-  write_file(root / "graph.html",
-             "<!doctype html><meta charset=utf-8><title>mfx jit " + html_escape(options.name) +
-                 "</title><style>body{font-family:sans-serif}pre{background:#f4f4f4;"
-                 "padding:6px}</style><h1>jit " +
-                 html_escape(options.name) + "</h1><pre>" + html_escape(summary) + "</pre><ol>" +
-                 html + "</ol><h2>graph (DOT)</h2><pre>" + html_escape(dot_graph(plan)) +
-                 "</pre>\n");
+  write_file(root / "graph.html", report_html(j));
 }
 
 }  // namespace mfx::jit_detail
