@@ -238,9 +238,8 @@ int main(int argc, char** argv) {
     if (lead)
       fmt::print("training {} preset with the {} criterion{} for {} epochs (batch {}) -> {}\n",
                  preset, cfg.criterion,
-                 cfg.criterion == "matchfree"
-                     ? " [" + detr::matchfree_variant(cfg.matchfree) + "]"
-                     : std::string(),
+                 cfg.criterion == "matchfree" ? " [" + detr::matchfree_variant(cfg.matchfree) + "]"
+                                              : std::string(),
                  cfg.epochs, cfg.batch_size, out);
     auto r = train::fit(cfg);
     if (lead)

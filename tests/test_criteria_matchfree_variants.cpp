@@ -60,13 +60,18 @@ std::vector<Cfg> variants() {
   using L = Cfg::ProbeLogits;
   using A = Cfg::Attention;
   using S = Cfg::Selection;
-  return {variant(L::Cosine, A::Softmax, S::Threshold), variant(L::Scaled, A::Sinkhorn, S::Threshold),
-          variant(L::Scaled, A::Softmax, S::Greedy), variant(L::Cosine, A::Sinkhorn, S::Greedy)};
+  return {variant(L::Cosine, A::Softmax, S::Threshold),
+          variant(L::Scaled, A::Sinkhorn, S::Threshold), variant(L::Scaled, A::Softmax, S::Greedy),
+          variant(L::Cosine, A::Sinkhorn, S::Greedy)};
 }
 
 // Row sums [B, M] and column sums [B, N] of a [B, M, N] array.
-std::vector<double> row_sums(const array& a) { return values(sum(a, -1)); }
-std::vector<double> col_sums(const array& a) { return values(sum(a, -2)); }
+std::vector<double> row_sums(const array& a) {
+  return values(sum(a, -1));
+}
+std::vector<double> col_sums(const array& a) {
+  return values(sum(a, -2));
+}
 
 // Argmax of each row of a [M, N] slice, for the listed rows.
 std::vector<int64_t> row_argmax(const array& a, int64_t b, int64_t rows) {
@@ -79,16 +84,16 @@ std::vector<int64_t> row_argmax(const array& a, int64_t b, int64_t rows) {
 // Â of layer l as the criterion derives it for `cfg` (greedy on log A from
 // the same log-space computation, threshold on A).
 array a_hat_of(const Problem& p, int l, const Cfg& cfg) {
-  array logits = probe_logits(p.probe, p.out.logits[l], p.out.boxes[l], p.out.hidden[l],
-                              p.targets, cfg);
+  array logits =
+      probe_logits(p.probe, p.out.logits[l], p.out.boxes[l], p.out.hidden[l], p.targets, cfg);
   if (cfg.selection == Cfg::Selection::Greedy) {
     array log_a = cfg.attention == Cfg::Attention::Sinkhorn
                       ? sinkhorn_log_attention(logits, p.targets.mask, cfg.sinkhorn_iters)
                       : log_softmax(logits, -1);
     return greedy_selection(log_a, p.targets.mask);
   }
-  array a = probe_attention(p.probe, p.out.logits[l], p.out.boxes[l], p.out.hidden[l], p.targets,
-                            cfg);
+  array a =
+      probe_attention(p.probe, p.out.logits[l], p.out.boxes[l], p.out.hidden[l], p.targets, cfg);
   return sparse_correspondence(a, cfg.rho, cfg.eps, cfg.norm);
 }
 
@@ -130,16 +135,18 @@ TEST_CASE("Sinkhorn attention: real rows sum to 1, columns to <= 1, padded rows 
   array logits = rand_like({3, 5, 7}, 4);
   array w = rand_like({3, 5, 7}, 5);
   auto f = [&](const std::vector<array>& in) {
-    return sum(where(expand_dims(mask, -1), exp(sinkhorn_log_attention(in[0], mask, 10)), 0.0) *
-               w);
+    return sum(where(expand_dims(mask, -1), exp(sinkhorn_log_attention(in[0], mask, 10)), 0.0) * w);
   };
   test::check_fn_grads(f, {logits});
   auto g = grad([&](const array& x) { return f({x}); })(logits);
   CHECK(all(isfinite(g)).item<bool>());
   check_throws_with([&] { sinkhorn_log_attention(logits, mask, 0); },
                     {"[sinkhorn_log_attention]", "iters", "0"});
-  check_throws_with([&] { sinkhorn_log_attention(logits, ones({3, 4}, bool_), 3); },
-                    {"[sinkhorn_log_attention]", "mask", "(3,5)", "(3,4)"});
+  check_throws_with(
+      [&] {
+        sinkhorn_log_attention(logits, ones({3, 4}, bool_), 3);
+      },
+      {"[sinkhorn_log_attention]", "mask", "(3,5)", "(3,4)"});
 }
 
 TEST_CASE("when every GT prefers one query, Sinkhorn and greedy give distinct queries") {
@@ -167,11 +174,10 @@ TEST_CASE("when every GT prefers one query, Sinkhorn and greedy give distinct qu
     check_close(sum(sel, -1), {1, 1, 1, 0}, {1, 4});
     for (double c : col_sums(sel)) CHECK(c <= 1.0);
     // GT 2 takes query 0, the others their second choices.
-    check_close(sel,
-                {0, 1, 0, 0, 0, 0,  //
-                 0, 0, 1, 0, 0, 0,  //
-                 1, 0, 0, 0, 0, 0,  //
-                 0, 0, 0, 0, 0, 0},
+    check_close(sel, {0, 1, 0, 0, 0, 0,  //
+                      0, 0, 1, 0, 0, 0,  //
+                      1, 0, 0, 0, 0, 0,  //
+                      0, 0, 0, 0, 0, 0},
                 {1, 4, 6}, 0, 0);
   }
   // The collapse metrics see the difference.
@@ -184,15 +190,14 @@ TEST_CASE("greedy_selection on hand-made scores") {
   // Image 0: (1, 0) = 6 first, then row 0 takes query 1; row 2 is padding.
   // Image 1: three real GTs, but the third query is forbidden (-inf) for all,
   // so the GT left after two rounds gets nothing. Image 2: no GT.
-  array scores = array({5.0, 4.0, 0.0, 6.0, 1.0, 0.0, 9.0, 9.0, 9.0,  //
+  array scores = array({5.0, 4.0, 0.0,   6.0, 1.0, 0.0,   9.0, 9.0, 9.0,    //
                         1.0, 2.0, -kInf, 3.0, 0.5, -kInf, 0.0, 2.5, -kInf,  //
-                        1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0},
+                        1.0, 2.0, 3.0,   4.0, 5.0, 6.0,   7.0, 8.0, 9.0},
                        Shape{3, 3, 3}, float64);
   array mask = array({true, true, false, true, true, true, false, false, false}, Shape{3, 3});
-  check_close(greedy_selection(scores, mask),
-              {0, 1, 0, 1, 0, 0, 0, 0, 0,  //
-               0, 0, 0, 1, 0, 0, 0, 1, 0,  //
-               0, 0, 0, 0, 0, 0, 0, 0, 0},
+  check_close(greedy_selection(scores, mask), {0, 1, 0, 1, 0, 0, 0, 0, 0,  //
+                                               0, 0, 0, 1, 0, 0, 0, 1, 0,  //
+                                               0, 0, 0, 0, 0, 0, 0, 0, 0},
               {3, 3, 3}, 0, 0);
   // Exact ties go to the lowest flat index (GT-major).
   check_close(greedy_selection(zeros({1, 2, 2}, float64), ones({1, 2}, bool_)), {1, 0, 0, 1},
@@ -204,8 +209,11 @@ TEST_CASE("greedy_selection on hand-made scores") {
   CHECK(array_equal(greedy_selection(astype(scores, float32), mask),
                     astype(greedy_selection(scores, mask), float32)));
   CHECK(greedy_selection(zeros({2, 0, 4}), zeros({2, 0}, bool_)).shape() == Shape{2, 0, 4});
-  check_throws_with([&] { greedy_selection(scores, ones({3, 2}, bool_)); },
-                    {"[greedy_selection]", "mask", "(3,3)", "(3,2)"});
+  check_throws_with(
+      [&] {
+        greedy_selection(scores, ones({3, 2}, bool_));
+      },
+      {"[greedy_selection]", "mask", "(3,3)", "(3,2)"});
 }
 
 TEST_CASE("cosine probe logits are bounded by the scale and ignore the probe's scale") {
@@ -214,8 +222,8 @@ TEST_CASE("cosine probe logits are bounded by the scale and ignore the probe's s
     INFO("cosine_scale " << s);
     Cfg cfg = variant(Cfg::ProbeLogits::Cosine, Cfg::Attention::Softmax, Cfg::Selection::Threshold);
     cfg.cosine_scale = s;
-    array z = probe_logits(p.probe, p.out.logits[0], p.out.boxes[0], p.out.hidden[0], p.targets,
-                           cfg);
+    array z =
+        probe_logits(p.probe, p.out.logits[0], p.out.boxes[0], p.out.hidden[0], p.targets, cfg);
     REQUIRE(z.shape() == Shape{kB, kM, kN});
     const double peak = max(abs(z)).item<double>();
     CHECK(peak <= s);
@@ -228,20 +236,19 @@ TEST_CASE("cosine probe logits are bounded by the scale and ignore the probe's s
     array zb = probe_logits(big, p.out.logits[0], p.out.boxes[0], p.out.hidden[0], p.targets, cfg);
     CHECK(allclose(zb, z, 1e-9, 1e-9));
     Cfg scaled;
-    array s0 = probe_logits(p.probe, p.out.logits[0], p.out.boxes[0], p.out.hidden[0], p.targets,
-                            scaled);
-    array s1 = probe_logits(big, p.out.logits[0], p.out.boxes[0], p.out.hidden[0], p.targets,
-                            scaled);
+    array s0 =
+        probe_logits(p.probe, p.out.logits[0], p.out.boxes[0], p.out.hidden[0], p.targets, scaled);
+    array s1 =
+        probe_logits(big, p.out.logits[0], p.out.boxes[0], p.out.hidden[0], p.targets, scaled);
     CHECK(allclose(s1, 1e4 * s0, 1e-9, 1e-9));
   }
   // float32 stays within the bound (up to one rounding of the scale).
   Tree p32 = p.probe.map([](const array& x) { return astype(x, float32); });
   Cfg cfg = variant(Cfg::ProbeLogits::Cosine, Cfg::Attention::Softmax, Cfg::Selection::Threshold);
-  array z32 = probe_logits(p32, astype(p.out.logits[0], float32), astype(p.out.boxes[0], float32),
-                           astype(p.out.hidden[0], float32),
-                           Targets{p.targets.labels, astype(p.targets.boxes, float32),
-                                   p.targets.mask},
-                           cfg);
+  array z32 = probe_logits(
+      p32, astype(p.out.logits[0], float32), astype(p.out.boxes[0], float32),
+      astype(p.out.hidden[0], float32),
+      Targets{p.targets.labels, astype(p.targets.boxes, float32), p.targets.mask}, cfg);
   CHECK(z32.dtype() == float32);
   CHECK(max(abs(z32)).item<double>() <= 10.0 * (1 + 1e-6));
 }
@@ -251,8 +258,8 @@ TEST_CASE("the default probe path is unchanged by the variant plumbing") {
   for (bool stop : {true, false}) {
     Cfg cfg;
     cfg.probe_inputs_stop_gradient = stop;
-    array a = probe_attention(p.probe, p.out.logits[1], p.out.boxes[1], p.out.hidden[1], p.targets,
-                              stop);
+    array a =
+        probe_attention(p.probe, p.out.logits[1], p.out.boxes[1], p.out.hidden[1], p.targets, stop);
     array b =
         probe_attention(p.probe, p.out.logits[1], p.out.boxes[1], p.out.hidden[1], p.targets, cfg);
     CHECK(array_equal(a, b));
@@ -284,8 +291,8 @@ TEST_CASE("match-free variants: Â is one-hot per real GT under greedy, A as spe
       CHECK(r.components.at("L_w_" + s).item<double>() ==
             Approx(sum(a * cost).item<double>() / 5).epsilon(1e-12));
       array ah = a_hat_of(p, l, cfg);
-      check_close(r.components.at("selected_per_gt_" + s), values(sum(ah > 0.0, -1)), {kB, kM},
-                  0, 0);
+      check_close(r.components.at("selected_per_gt_" + s), values(sum(ah > 0.0, -1)), {kB, kM}, 0,
+                  0);
       if (cfg.selection == Cfg::Selection::Greedy) {
         // One query per real GT (M real <= N), none shared, entries exactly 1.
         check_close(r.components.at("selected_per_gt_" + s), values(astype(p.targets.mask, int32)),
@@ -296,9 +303,10 @@ TEST_CASE("match-free variants: Â is one-hot per real GT under greedy, A as spe
       // The criterion uses that Â: giving it as fixed_assignment changes nothing.
       Cfg fixed = cfg;
       fixed.fixed_assignment = std::vector<array>{a_hat_of(p, 0, cfg), a_hat_of(p, 1, cfg)};
-      CHECK(matchfree_criterion(p.probe, p.out, p.targets, fixed).components.at("L_q_" + s)
-                .item<double>() == Approx(r.components.at("L_q_" + s).item<double>())
-                                       .epsilon(1e-12));
+      CHECK(matchfree_criterion(p.probe, p.out, p.targets, fixed)
+                .components.at("L_q_" + s)
+                .item<double>() ==
+            Approx(r.components.at("L_q_" + s).item<double>()).epsilon(1e-12));
     }
   }
 }
@@ -317,7 +325,8 @@ TEST_CASE("match-free variants: L_q with a one-hot assignment equals the Hungari
     auto m = hungarian_match(out.logits[l], out.boxes[l], t, {});
     std::vector<double> v(2 * 3 * 6, 0.0);
     for (size_t b = 0; b < m.size(); ++b) {
-      for (size_t q = 0; q < m[b].gts.size(); ++q) v[(b * 3 + m[b].gts[q]) * 6 + m[b].queries[q]] = 1;
+      for (size_t q = 0; q < m[b].gts.size(); ++q)
+        v[(b * 3 + m[b].gts[q]) * 6 + m[b].queries[q]] = 1;
     }
     fixed.emplace_back(v, Shape{2, 3, 6}, float64);
   }
@@ -346,7 +355,8 @@ TEST_CASE("match-free variants: gradients match central differences (float64)") 
   std::vector<array> inputs{p.out.logits[0], p.out.boxes[0], p.out.hidden[0]};
   inputs.insert(inputs.end(), probe_leaves.begin(), probe_leaves.end());
   std::vector<array> c0;
-  for (int l = 0; l < 2; ++l) c0.push_back(matching_cost(p.out.logits[l], p.out.boxes[l], p.targets, {}));
+  for (int l = 0; l < 2; ++l)
+    c0.push_back(matching_cost(p.out.logits[l], p.out.boxes[l], p.targets, {}));
   for (Cfg cfg : variants()) {
     INFO("variant " << matchfree_variant(cfg));
     cfg.probe_inputs_stop_gradient = false;
@@ -366,8 +376,8 @@ TEST_CASE("match-free variants: gradients match central differences (float64)") 
     auto ref = [&, lq, cfg](const std::vector<array>& in) {
       Tree probe = p.probe.unflatten(std::vector<array>(in.begin() + 3, in.end()));
       array a0 = probe_attention(probe, in[0], in[1], in[2], p.targets, cfg);
-      array a1 = probe_attention(probe, p.out.logits[1], p.out.boxes[1], p.out.hidden[1],
-                                 p.targets, cfg);
+      array a1 =
+          probe_attention(probe, p.out.logits[1], p.out.boxes[1], p.out.hidden[1], p.targets, cfg);
       return lq(in) + (sum(a0 * c0[0]) + sum(a1 * c0[1])) / 5.0;  // 5 real GTs
     };
     CHECK(ref(inputs).item<double>() == Approx(make(cfg)(inputs).item<double>()).epsilon(1e-12));
@@ -424,12 +434,11 @@ TEST_CASE("match-free variant settings: names, descriptions and errors") {
   rejects(bad, {"[matchfree_criterion]", "selection", "-1"});
   check_throws_with(
       [&] {
-        probe_logits(p.probe, p.out.logits[0], p.out.boxes[0], p.out.hidden[0], p.targets,
-                     [] {
-                       Cfg c;
-                       c.cosine_scale = -2;
-                       return c;
-                     }());
+        probe_logits(p.probe, p.out.logits[0], p.out.boxes[0], p.out.hidden[0], p.targets, [] {
+          Cfg c;
+          c.cosine_scale = -2;
+          return c;
+        }());
       },
       {"[probe_logits]", "cosine_scale", "-2"});
 }
@@ -439,11 +448,11 @@ TEST_CASE("collapse metrics on a hand-built batch") {
   // query 2. Image 1: GTs pick queries 0 and 3 (GT 1 saturated); its third
   // row is padding (a one-hot row, which must not count).
   array a = array({0.001, 0.995, 0.002, 0.002,  //
-                   0.2, 0.6, 0.1, 0.1,          //
-                   0.2, 0.1, 0.5, 0.2,          //
-                   0.7, 0.1, 0.1, 0.1,          //
-                   0.0, 0.001, 0.0, 0.999,      //
-                   1.0, 0.0, 0.0, 0.0},
+                   0.2,   0.6,   0.1,   0.1,    //
+                   0.2,   0.1,   0.5,   0.2,    //
+                   0.7,   0.1,   0.1,   0.1,    //
+                   0.0,   0.001, 0.0,   0.999,  //
+                   1.0,   0.0,   0.0,   0.0},
                   Shape{2, 3, 4}, float64);
   array mask = array({true, true, true, true, true, false}, Shape{2, 3});
   // Top-scoring query (highest class logit): query 2 in both images.
@@ -463,8 +472,8 @@ TEST_CASE("collapse metrics on a hand-built batch") {
   CHECK(m.top_query_mode_fraction == 1.0);
   // A second batch of one image whose top query is 0: 2 of 3 images share the mode.
   array a1 = array({0.5, 0.5}, Shape{1, 1, 2}, float32);
-  CollapseCounts more = collapse_counts(a1, array({true}, Shape{1, 1}),
-                                        array({4.0f, 1.0f}, Shape{1, 2, 1}, float32));
+  CollapseCounts more =
+      collapse_counts(a1, array({true}, Shape{1, 1}), array({4.0f, 1.0f}, Shape{1, 2, 1}, float32));
   c += more;
   m = collapse_metrics(c);
   CHECK(m.top_query_mode_fraction == Approx(2.0 / 3.0));
@@ -474,8 +483,14 @@ TEST_CASE("collapse metrics on a hand-built batch") {
   CollapseMetrics none = collapse_metrics(CollapseCounts{});
   CHECK(std::isnan(none.shared_query_fraction));
   CHECK(std::isnan(none.top_query_mode_fraction));
-  check_throws_with([&] { collapse_counts(a, array({true, true}, Shape{1, 2}), cls); },
-                    {"[collapse_counts]", "mask", "(2,3)"});
-  check_throws_with([&] { collapse_counts(a, mask, zeros({2, 5, 2}, float64)); },
-                    {"[collapse_counts]", "class_logits", "(2,5,2)"});
+  check_throws_with(
+      [&] {
+        collapse_counts(a, array({true, true}, Shape{1, 2}), cls);
+      },
+      {"[collapse_counts]", "mask", "(2,3)"});
+  check_throws_with(
+      [&] {
+        collapse_counts(a, mask, zeros({2, 5, 2}, float64));
+      },
+      {"[collapse_counts]", "class_logits", "(2,5,2)"});
 }

@@ -117,8 +117,8 @@ void validate_matchfree_config(const Cfg& cfg, const std::string& fn) {
     detail::fail(fn, "rho must be in (0, 1], got " + std::to_string(cfg.rho));
   }
   if (!(cfg.eps >= 0.0) || !(cfg.alpha_w >= 0.0) || !(cfg.beta_q >= 0.0)) {
-    detail::fail(fn, "eps, alpha_w and beta_q must be >= 0, got " + std::to_string(cfg.eps) +
-                         ", " + std::to_string(cfg.alpha_w) + ", " + std::to_string(cfg.beta_q));
+    detail::fail(fn, "eps, alpha_w and beta_q must be >= 0, got " + std::to_string(cfg.eps) + ", " +
+                         std::to_string(cfg.alpha_w) + ", " + std::to_string(cfg.beta_q));
   }
   if (!(cfg.cosine_scale > 0.0 && std::isfinite(cfg.cosine_scale))) {
     detail::fail(fn, "cosine_scale must be positive and finite, got " + num(cfg.cosine_scale));
@@ -129,8 +129,8 @@ void validate_matchfree_config(const Cfg& cfg, const std::string& fn) {
   // Enums cast from integers (e.g. read from a file) may hold other values.
   auto in_range = [&](const char* field, int value, int count) {
     if (value < 0 || value >= count) {
-      detail::fail(fn, std::string(field) + " holds no known variant (" + std::to_string(value) +
-                           ")");
+      detail::fail(fn,
+                   std::string(field) + " holds no known variant (" + std::to_string(value) + ")");
     }
   };
   in_range("probe_logits", static_cast<int>(cfg.probe_logits), 2);

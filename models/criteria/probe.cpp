@@ -139,8 +139,8 @@ array probe_scores(const Tree& probe, const ProbeKeys& keys, const array& u,
 ProbeAttention probe_attention_with(const Tree& probe, const ProbeKeys& keys, const array& logits,
                                     const array& boxes, const array& hidden, const array& mask,
                                     const MatchFreeConfig& cfg) {
-  array u = probe_query_features(probe, keys, logits, boxes, hidden,
-                                 cfg.probe_inputs_stop_gradient);
+  array u =
+      probe_query_features(probe, keys, logits, boxes, hidden, cfg.probe_inputs_stop_gradient);
   return attention_from_scores(probe_scores(probe, keys, u, cfg), mask, cfg);
 }
 
@@ -174,8 +174,8 @@ ProbeLayer probe_layer(const std::string& fn, const Tree& probe, const array& lo
 
 }  // namespace
 
-array probe_logits(const Tree& probe, const array& logits, const array& boxes,
-                   const array& hidden, const Targets& t, const MatchFreeConfig& cfg) {
+array probe_logits(const Tree& probe, const array& logits, const array& boxes, const array& hidden,
+                   const Targets& t, const MatchFreeConfig& cfg) {
   ProbeLayer p = probe_layer("probe_logits", probe, logits, boxes, hidden, t, cfg);
   return detail::probe_scores(probe, p.keys, p.u, cfg);
 }
@@ -183,8 +183,7 @@ array probe_logits(const Tree& probe, const array& logits, const array& boxes,
 array probe_attention(const Tree& probe, const array& logits, const array& boxes,
                       const array& hidden, const Targets& t, const MatchFreeConfig& cfg) {
   ProbeLayer p = probe_layer("probe_attention", probe, logits, boxes, hidden, t, cfg);
-  return detail::attention_from_scores(detail::probe_scores(probe, p.keys, p.u, cfg), p.s.mask,
-                                       cfg)
+  return detail::attention_from_scores(detail::probe_scores(probe, p.keys, p.u, cfg), p.s.mask, cfg)
       .attention;
 }
 

@@ -35,11 +35,11 @@ void check_scores(const std::string& fn, const array& scores, const array& mask)
   }
   if (!mask.valid() || mask.dtype() != bool_ ||
       mask.shape() != Shape{scores.shape(0), scores.shape(1)}) {
-    detail::fail(fn, "mask must be bool " + shape_str({scores.shape(0), scores.shape(1)}) +
-                         ", got " +
-                         (mask.valid() ? shape_str(mask.shape()) + " " +
-                                             std::string(dtype_name(mask.dtype()))
-                                       : std::string("null")));
+    detail::fail(
+        fn,
+        "mask must be bool " + shape_str({scores.shape(0), scores.shape(1)}) + ", got " +
+            (mask.valid() ? shape_str(mask.shape()) + " " + std::string(dtype_name(mask.dtype()))
+                          : std::string("null")));
   }
 }
 
@@ -112,7 +112,7 @@ array greedy_selection(const array& scores, const array& mask) {
     array flat = reshape(s, {B, M * N});
     array best = argmax(flat, -1, true);  // [B, 1] int32
     // Images whose remaining entries are all -inf (taken or padded) take nothing.
-    array live = take_along_axis(flat, best, -1) > neg_inf;                 // [B, 1]
+    array live = take_along_axis(flat, best, -1) > neg_inf;  // [B, 1]
     array gt_hit = equal(gt_index, floor_divide(best, array(static_cast<int32_t>(N))));
     array query_hit = equal(query_index, remainder(best, array(static_cast<int32_t>(N))));
     gt_hit = logical_and(gt_hit, live);        // [B, M]

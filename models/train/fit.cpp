@@ -402,9 +402,8 @@ FitResult fit(const FitConfig& cfg) {
       if (cfg.criterion == "matchfree" && cfg.collapse_images > 0) {
         // Has the probe collapsed (all GTs on one query, one-hot rows), and
         // has the detector (one top query for every image)?
-        const detr::CollapseMetrics m =
-            probe_collapse_metrics(params, model, cfg.matchfree, val_data, cfg.batch_size,
-                                   cfg.collapse_images, device);
+        const detr::CollapseMetrics m = probe_collapse_metrics(
+            params, model, cfg.matchfree, val_data, cfg.batch_size, cfg.collapse_images, device);
         row.emplace_back("matchfree_variant", detr::matchfree_variant(cfg.matchfree));
         row.emplace_back("collapse_shared_query_fraction", m.shared_query_fraction);
         row.emplace_back("collapse_distinct_queries_per_gt", m.distinct_queries_per_gt);
@@ -418,9 +417,8 @@ FitResult fit(const FitConfig& cfg) {
     CheckpointInfo info =
         make_checkpoint_info(model, cfg.criterion, cfg.val_transforms, *train_data);
     if (cfg.criterion == "matchfree") info.matchfree = cfg.matchfree;
-    save_checkpoint(cfg.out_dir,
-                    Checkpoint{on(params, Device::cpu()), on(state, Device::cpu()), key,
-                               epoch + 1, step, checkpoint_info_to_json(info)});
+    save_checkpoint(cfg.out_dir, Checkpoint{on(params, Device::cpu()), on(state, Device::cpu()),
+                                            key, epoch + 1, step, checkpoint_info_to_json(info)});
     // Curves so far.
     auto rows = read_metrics(log->jsonl_path());
     auto series = [&](const char* x, const char* y) {

@@ -28,7 +28,8 @@ std::string config_key(const detr::LossConfig& cfg, const std::string& criterion
   // The variant fields (extensions beyond the paper) change the traced
   // program too: another variant must compile anew.
   return fmt::format(
-      "{}|graph={}|train={}|cost={},{},{},{},{}|mf={},{},{},{},{},{},{},{},{}|variant={},{},{},{},{}|{}",
+      "{}|graph={}|train={}|cost={},{},{},{},{}|mf={},{},{},{},{},{},{},{},{}"
+      "|variant={},{},{},{},{}|{}",
       criterion, cuda_graph, cfg.train, c.cls, c.l1, c.giou, c.alpha, c.gamma, m.rho, m.eps,
       static_cast<int>(m.norm), m.alpha_w, m.beta_q, m.w_ce, m.w_bbox, m.w_giou,
       m.probe_inputs_stop_gradient, detr::to_string(m.probe_logits), m.cosine_scale,

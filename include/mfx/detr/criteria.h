@@ -237,8 +237,8 @@ array probe_attention(const Tree& probe, const array& logits, const array& boxes
 /// (E_gt W_Q)(E_q W_K)^T / sqrt(width); Cosine: cfg.cosine_scale * cos),
 /// query inputs stopped when cfg.probe_inputs_stop_gradient. Rows of padded
 /// ground truths hold their (meaningless) logits; the attention masks them.
-array probe_logits(const Tree& probe, const array& logits, const array& boxes,
-                   const array& hidden, const Targets& t, const MatchFreeConfig& cfg);
+array probe_logits(const Tree& probe, const array& logits, const array& boxes, const array& hidden,
+                   const Targets& t, const MatchFreeConfig& cfg);
 
 /// The probe's attention A[B, M, N] as matchfree_criterion computes it for
 /// cfg: cfg.probe_logits, then the softmax or the Sinkhorn attention
