@@ -6,7 +6,16 @@
 //              [--seed N] [--max-steps N] [--resume] [--out DIR] [--device cpu|gpu|gpu:N]
 //              [--train-images N] [--val-images N] [--backbone-lr-scale X] [--train-stem 0|1]
 //              [--no-fusion-report] [--jit] [--pad-multiple N] [--init-from CKPT] [--probe-warmup
-//              STEPS]
+//              STEPS] [--rho X] [--alpha-w X] [--clip X]
+//              [--probe-logits scaled|cosine] [--cosine-scale S] [--probe-attention
+//              softmax|sinkhorn] [--sinkhorn-iters T] [--selection threshold|greedy]
+//              [--collapse-images N]
+//
+// The last line's flags select match-free variants, extensions beyond the
+// paper against its collapse (the defaults are the paper's loss): cosine
+// probe logits bounded by S, Sinkhorn attention (T rounds), greedy
+// one-query-per-GT selection; --collapse-images sets how many validation
+// images the per-evaluation collapse metrics use (0: off).
 //
 // Without --data a deterministic synthetic COCO-format set is generated in
 // OUT/synthetic first. --max-steps caps the steps of every epoch (quick
@@ -44,7 +53,11 @@ namespace {
              "[--workers N] [--queries N] [--seed N] [--max-steps N] [--resume] [--out DIR] "
              "[--device cpu|gpu|gpu:N] [--train-images N] [--val-images N] [--backbone-lr-scale X] "
              "[--train-stem 0|1] [--no-fusion-report] [--jit] [--pad-multiple N] [--init-from "
-             "CKPT] [--probe-warmup STEPS]\n",
+             "CKPT] [--probe-warmup STEPS] [--rho X] [--alpha-w X] [--clip X]\n"
+             "match-free variants (extensions beyond the paper; defaults are the paper's): "
+             "[--probe-logits scaled|cosine] [--cosine-scale S] [--probe-attention "
+             "softmax|sinkhorn] [--sinkhorn-iters T] [--selection threshold|greedy] "
+             "[--collapse-images N]\n",
              error);
   std::exit(2);
 }
@@ -115,6 +128,19 @@ int main(int argc, char** argv) {
         cfg.matchfree.rho = std::stod(value());
       else if (a == "--alpha-w")
         cfg.matchfree.alpha_w = std::stod(value());
+      // Match-free variants: extensions beyond the paper (defaults: the paper).
+      else if (a == "--probe-logits")
+        cfg.matchfree.probe_logits = detr::parse_probe_logits(value(), a);
+      else if (a == "--cosine-scale")
+        cfg.matchfree.cosine_scale = std::stod(value());
+      else if (a == "--probe-attention")
+        cfg.matchfree.attention = detr::parse_attention(value(), a);
+      else if (a == "--sinkhorn-iters")
+        cfg.matchfree.sinkhorn_iters = std::stoi(value());
+      else if (a == "--selection")
+        cfg.matchfree.selection = detr::parse_selection(value(), a);
+      else if (a == "--collapse-images")
+        cfg.collapse_images = std::stoi(value());
       else if (a == "--clip")
         cfg.clip_max_norm = std::stod(value());
       else if (a == "--probe-warmup")
@@ -137,6 +163,10 @@ int main(int argc, char** argv) {
         device = value();
       else
         usage("unknown option " + a);
+    } catch (const std::invalid_argument& e) {
+      // The variant parsers name the flag and the accepted values.
+      const std::string what = e.what();
+      usage(what.rfind("[MatchFreeConfig]", 0) == 0 ? what : "bad value for " + a);
     } catch (const std::logic_error&) {
       usage("bad value for " + a);
     }
@@ -206,8 +236,11 @@ int main(int argc, char** argv) {
                  cfg.batch_size * world);
     }
     if (lead)
-      fmt::print("training {} preset with the {} criterion for {} epochs (batch {}) -> {}\n",
-                 preset, cfg.criterion, cfg.epochs, cfg.batch_size, out);
+      fmt::print("training {} preset with the {} criterion{} for {} epochs (batch {}) -> {}\n",
+                 preset, cfg.criterion,
+                 cfg.criterion == "matchfree" ? " [" + detr::matchfree_variant(cfg.matchfree) + "]"
+                                              : std::string(),
+                 cfg.epochs, cfg.batch_size, out);
     auto r = train::fit(cfg);
     if (lead)
       fmt::print("\nfinal COCO metrics ({} epochs, {} steps, last loss {:.4f}):\n{}", r.epochs_done,

@@ -202,6 +202,64 @@ TEST_CASE("checkpoint info errors name the checkpoint", "[detr][config]") {
   CHECK_THROWS_WITH(parse(j), Contains("old.safetensors") && Contains("detr.d_model"));
 }
 
+TEST_CASE("checkpoint info records the match-free settings and variant", "[detr][config]") {
+  using Cfg = detr::MatchFreeConfig;
+  auto info = train::make_checkpoint_info(models::DetectorConfig::small_cpu(3), "matchfree", {},
+                                          tiny_dataset());
+  // Without settings (a Hungarian run, older metadata): no "matchfree" entry.
+  CHECK_FALSE(json::parse(train::checkpoint_info_to_json(info)).contains("matchfree"));
+  CHECK_FALSE(train::checkpoint_info_from_json(train::checkpoint_info_to_json(info)).matchfree);
+  Cfg m;
+  m.rho = 0.75;
+  m.norm = Cfg::Norm::Max;
+  m.alpha_w = 0.5;
+  m.cost.l1 = 3;
+  m.probe_inputs_stop_gradient = false;
+  m.probe_logits = Cfg::ProbeLogits::Cosine;
+  m.cosine_scale = 12.5;
+  m.attention = Cfg::Attention::Sinkhorn;
+  m.sinkhorn_iters = 40;
+  m.selection = Cfg::Selection::Greedy;
+  info.matchfree = m;
+  const std::string text = train::checkpoint_info_to_json(info);
+  json j = json::parse(text);
+  CHECK(j["matchfree"]["probe_logits"] == "cosine");
+  CHECK(j["matchfree"]["attention"] == "sinkhorn");
+  CHECK(j["matchfree"]["selection"] == "greedy");
+  CHECK(j["matchfree"]["sinkhorn_iters"] == 40);
+  CHECK(j["matchfree"]["norm"] == "max");
+  auto back = train::checkpoint_info_from_json(text, "ckpt.safetensors");
+  REQUIRE(back.matchfree);
+  const Cfg& r = *back.matchfree;
+  CHECK(r.rho == 0.75);
+  CHECK(r.norm == Cfg::Norm::Max);
+  CHECK(r.alpha_w == 0.5);
+  CHECK(r.beta_q == 1.0);
+  CHECK(r.cost.l1 == 3.0);
+  CHECK_FALSE(r.probe_inputs_stop_gradient);
+  CHECK(r.probe_logits == Cfg::ProbeLogits::Cosine);
+  CHECK(r.cosine_scale == 12.5);
+  CHECK(r.attention == Cfg::Attention::Sinkhorn);
+  CHECK(r.sinkhorn_iters == 40);
+  CHECK(r.selection == Cfg::Selection::Greedy);
+  CHECK(detr::matchfree_variant(r) == detr::matchfree_variant(m));
+
+  auto parse = [](const json& x) { train::checkpoint_info_from_json(x.dump(), "mf.safetensors"); };
+  json bad = j;
+  bad["matchfree"]["attention"] = "softmin";
+  CHECK_THROWS_WITH(parse(bad), Contains("mf.safetensors") && Contains("matchfree.attention") &&
+                                    Contains("softmin"));
+  bad = j;
+  bad["matchfree"].erase("cosine_scale");
+  CHECK_THROWS_WITH(parse(bad), Contains("matchfree.cosine_scale"));
+  bad = j;
+  bad["matchfree"]["sinkhorn_iters"] = 0;
+  CHECK_THROWS_WITH(parse(bad), Contains("sinkhorn_iters") && Contains("0"));
+  bad = j;
+  bad["matchfree"]["cost"].erase("gamma");
+  CHECK_THROWS_WITH(parse(bad), Contains("matchfree.cost.gamma"));
+}
+
 TEST_CASE("load_trained_detector restores the model subtree and its info", "[detr][config]") {
   test::TempDir dir;
   array w = array(std::vector<float>{1, 2, 3}, {3}, float32);

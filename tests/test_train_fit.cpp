@@ -3,6 +3,7 @@
 // continues exactly like an uninterrupted one.
 
 #include <filesystem>
+#include <map>
 
 #include "mfx/coco/synthetic.h"
 #include "mfx/train/checkpoint.h"
@@ -186,5 +187,42 @@ TEST_CASE("a probe warm-up trains with L_w alone for its steps", "[train][fit]")
   }
   c.probe_warmup_steps = -1;
   mfx::test::check_throws_with([&] { train::fit(c); }, {"[fit]", "probe_warmup_steps"});
+  fs::remove_all(out);
+}
+
+TEST_CASE("a match-free variant run records its variant and collapse metrics", "[train][fit]") {
+  using Cfg = detr::MatchFreeConfig;
+  fs::path out = scratch("variant");
+  auto c = tiny(tiny_data(), out);
+  c.epochs = 1;
+  c.max_steps_per_epoch = 1;
+  c.matchfree.probe_logits = Cfg::ProbeLogits::Cosine;
+  c.matchfree.attention = Cfg::Attention::Sinkhorn;
+  c.matchfree.sinkhorn_iters = 5;
+  c.matchfree.selection = Cfg::Selection::Greedy;
+  train::fit(c);
+  auto rows = train::read_metrics((out / "metrics.jsonl").string());
+  REQUIRE(rows.size() == 2);  // one step, one evaluation
+  std::map<std::string, train::MetricValue> eval_row(rows[1].begin(), rows[1].end());
+  REQUIRE(eval_row.count("AP"));
+  REQUIRE(eval_row.count("matchfree_variant"));
+  CHECK(eval_row.at("matchfree_variant").string() == "cosine(s=10) sinkhorn(T=5) greedy");
+  for (const char* name : {"collapse_shared_query_fraction", "collapse_top_query_mode_fraction",
+                           "collapse_saturated_row_fraction"}) {
+    INFO(name);
+    REQUIRE(eval_row.count(name));
+    const double v = eval_row.at(name).number();
+    CHECK((v >= 0.0 && v <= 1.0));
+  }
+  const double distinct = eval_row.at("collapse_distinct_queries_per_gt").number();
+  CHECK((distinct > 0.0 && distinct <= 1.0));
+  // The checkpoint's metadata names the variant.
+  auto info = train::load_trained_detector((out / "last.safetensors").string()).info;
+  REQUIRE(info.matchfree);
+  CHECK(info.matchfree->attention == Cfg::Attention::Sinkhorn);
+  CHECK(info.matchfree->selection == Cfg::Selection::Greedy);
+  // A bad variant setting is refused up front, naming the field.
+  c.matchfree.cosine_scale = -1;
+  mfx::test::check_throws_with([&] { train::fit(c); }, {"[fit]", "cosine_scale", "-1"});
   fs::remove_all(out);
 }

@@ -95,3 +95,35 @@ TEST_CASE("a jitted step rejects what it cannot compile", "[train][jit]") {
   mfx::test::check_throws_with([&] { train::train_step(params, state, opt, batch_for(0), sc, 0); },
                                {"train_step", "fixed assignment"});
 }
+
+TEST_CASE("a jitted step compiles anew for another match-free variant", "[train][jit]") {
+  // The compiled steps are cached per configuration: a variant (an
+  // extension beyond the paper) must not reuse the paper loss's program.
+  const auto model = mfx::test::tiny_detector(5, 0.1);
+  array key = random::key(12);
+  Tree params{{"model", models::init_detector(random::fold_in(key, 1), model, float64)},
+              {"probe", detr::init_probe(random::fold_in(key, 2), model.detr.num_classes,
+                                         model.detr.d_model, 32, float64)}};
+  optim::AdamW opt(models::detector_adamw_config(model, "model.", 1e-3, 1e-4, 1.0));
+  const detr::Batch batch = batch_for(1);
+  train::StepConfig paper;
+  paper.criterion = "matchfree";
+  paper.loss.model = model;
+  train::StepConfig variant = paper;
+  variant.loss.matchfree.probe_logits = detr::MatchFreeConfig::ProbeLogits::Cosine;
+  variant.loss.matchfree.attention = detr::MatchFreeConfig::Attention::Sinkhorn;
+  variant.loss.matchfree.sinkhorn_iters = 5;
+  variant.loss.matchfree.selection = detr::MatchFreeConfig::Selection::Greedy;
+  auto step = [&](train::StepConfig sc, bool jit) {
+    sc.jit = jit;
+    Tree p = params, s = opt.init(params);
+    return train::train_step(p, s, opt, batch, sc, 0);
+  };
+  auto paper_jit = step(paper, true);
+  auto variant_eager = step(variant, false);
+  auto variant_jit = step(variant, true);
+  expect_close(variant_jit.loss, variant_eager.loss, "variant loss");
+  expect_close(variant_jit.components, variant_eager.components, "variant components");
+  expect_close(variant_jit.grads, variant_eager.grads, "variant grads");
+  CHECK(std::abs(variant_jit.loss.item<double>() - paper_jit.loss.item<double>()) > 1e-6);
+}

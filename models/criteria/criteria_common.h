@@ -63,6 +63,7 @@ array combine_cost(const array& focal, const array& l1, const array& giou, const
 struct ProbeKeys {
   array proj, bias;  // unscaled: scores = (u proj^T + bias) * scale
   double scale = 1.0;
+  array gt;  // E_gt W_Q [B, M, width]: the Cosine logits' Q (lazy, unused otherwise)
 };
 
 /// Validates the probe against K classes and hidden size D and computes the
@@ -70,10 +71,31 @@ struct ProbeKeys {
 ProbeKeys probe_keys(const std::string& fn, const Tree& probe, const Targets& s, int64_t K,
                      int64_t D);
 
-/// The probe's attention A [B, M, N] of one decoder layer given its keys;
-/// rows of padded ground truths (mask false) are 0.
-array probe_attention_with(const Tree& probe, const ProbeKeys& keys, const array& logits,
-                           const array& boxes, const array& hidden, const array& mask,
-                           bool stop_inputs);
+/// The first layer of MLP_q on the query inputs [hidden, box,
+/// sigmoid(logits)] (stopped when `stop_inputs`): relu(q W0^T + b0) [B, N, W].
+array probe_query_features(const Tree& probe, const ProbeKeys& keys, const array& logits,
+                           const array& boxes, const array& hidden, bool stop_inputs);
+
+/// The probe's logits [B, M, N] of one decoder layer from the query
+/// features u: Scaled as the paper, Cosine (probe_variants.cpp) otherwise.
+array probe_scores(const Tree& probe, const ProbeKeys& keys, const array& u,
+                   const MatchFreeConfig& cfg);
+
+/// Cosine logits s * cos(Q_i, K_j), Q = keys.gt, K = MLP_q(.) W_K from u.
+array cosine_scores(const Tree& probe, const ProbeKeys& keys, const array& u, double scale);
+
+/// A and log A [B, M, N] of one decoder layer; rows of padded ground truths
+/// (mask false) are 0 in A and -inf in log A. log A is lazy: only a greedy
+/// selection evaluates it.
+struct ProbeAttention {
+  array attention, log_attention;
+};
+ProbeAttention probe_attention_with(const Tree& probe, const ProbeKeys& keys, const array& logits,
+                                    const array& boxes, const array& hidden, const array& mask,
+                                    const MatchFreeConfig& cfg);
+
+/// Softmax or Sinkhorn attention from the probe's logits (cfg.attention).
+ProbeAttention attention_from_scores(const array& scores, const array& mask,
+                                     const MatchFreeConfig& cfg);
 
 }  // namespace mfx::detr::detail

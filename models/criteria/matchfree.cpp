@@ -61,13 +61,7 @@ LossResult matchfree_criterion(const Tree& probe, const DecoderOutputs& out, con
       }
     }
   }
-  if (!(cfg.rho > 0.0 && cfg.rho <= 1.0)) {
-    detail::fail(fn, "rho must be in (0, 1], got " + std::to_string(cfg.rho));
-  }
-  if (!(cfg.eps >= 0.0) || !(cfg.alpha_w >= 0.0) || !(cfg.beta_q >= 0.0)) {
-    detail::fail(fn, "eps, alpha_w and beta_q must be >= 0, got " + std::to_string(cfg.eps) +
-                         ", " + std::to_string(cfg.alpha_w) + ", " + std::to_string(cfg.beta_q));
-  }
+  validate_matchfree_config(cfg, fn);
   if (cfg.num_boxes_value && cfg.num_boxes_value->ndim() != 0) {
     detail::fail(fn, "num_boxes_value must be a scalar, got shape " +
                          shape_str(cfg.num_boxes_value->shape()));
@@ -97,10 +91,18 @@ LossResult matchfree_criterion(const Tree& probe, const DecoderOutputs& out, con
     array cost = stop_gradient(
         detail::combine_cost(detail::focal_cost_of_gathered(z_gt, cfg.cost.alpha, cfg.cost.gamma),
                              l1, giou, s.mask, cfg.cost));
-    array attn = detail::probe_attention_with(probe, keys, logits, boxes, out.hidden[l], s.mask,
-                                              cfg.probe_inputs_stop_gradient);
-    array a_hat = cfg.fixed_assignment ? stop_gradient((*cfg.fixed_assignment)[l])
-                                       : sparse_correspondence(attn, cfg.rho, cfg.eps, cfg.norm);
+    const detail::ProbeAttention pa =
+        detail::probe_attention_with(probe, keys, logits, boxes, out.hidden[l], s.mask, cfg);
+    const array& attn = pa.attention;
+    array a_hat;
+    if (cfg.fixed_assignment) {
+      a_hat = stop_gradient((*cfg.fixed_assignment)[l]);
+    } else if (cfg.selection == MatchFreeConfig::Selection::Greedy) {
+      // On log A: A itself saturates to exactly 1 in float32 and would tie.
+      a_hat = greedy_selection(pa.log_attention, s.mask);
+    } else {
+      a_hat = sparse_correspondence(attn, cfg.rho, cfg.eps, cfg.norm);
+    }
     a_hat = where(row_mask, a_hat, zeros({}, a_hat.dtype()));
     array selected = a_hat > 0.0;  // [B, M, N]
 

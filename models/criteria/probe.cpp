@@ -1,6 +1,8 @@
 // The ground-truth probe of the match-free criterion: two small MLPs embed
 // ground truths and queries, and a scaled dot-product attention over queries
-// says which queries each ground truth would pick.
+// says which queries each ground truth would pick. The variants of the
+// logits and the attention (extensions beyond the paper) are in
+// probe_variants.cpp.
 #include <cmath>
 #include <string>
 
@@ -107,12 +109,12 @@ ProbeKeys probe_keys(const std::string& fn, const Tree& probe, const Targets& s,
   const Tree& q1 = probe["mlp_q"][1];
   array b1 = q1["bias"].leaf();
   return ProbeKeys{reshape(matmul(h, q1["weight"].leaf()), {B, M, W}),
-                   reshape(matmul(h, reshape(b1, {W, 1})), {B, M, 1}), scale};
+                   reshape(matmul(h, reshape(b1, {W, 1})), {B, M, 1}), scale,
+                   reshape(e_gt, {B, M, W})};
 }
 
-array probe_attention_with(const Tree& probe, const ProbeKeys& keys, const array& logits,
-                           const array& boxes, const array& hidden, const array& mask,
-                           bool stop_inputs) {
+array probe_query_features(const Tree& probe, const ProbeKeys& keys, const array& logits,
+                           const array& boxes, const array& hidden, bool stop_inputs) {
   const Dtype dt = keys.proj.dtype();
   const int64_t B = logits.shape(0), N = logits.shape(1);
   array q_in = concatenate({astype(hidden, dt), astype(boxes, dt), astype(sigmoid(logits), dt)},
@@ -121,28 +123,75 @@ array probe_attention_with(const Tree& probe, const ProbeKeys& keys, const array
   // One [B*N, D+4+K] x [D+4+K, W] product (the weight gradient is then one
   // product too, not one per image summed).
   array u = relu(apply_linear(probe["mlp_q"][0], reshape(q_in, {B * N, q_in.shape(2)})));
-  u = reshape(u, {B, N, u.shape(1)});  // [B, N, W]
+  return reshape(u, {B, N, u.shape(1)});  // [B, N, W]
+}
+
+array probe_scores(const Tree& probe, const ProbeKeys& keys, const array& u,
+                   const MatchFreeConfig& cfg) {
+  if (cfg.probe_logits == MatchFreeConfig::ProbeLogits::Cosine) {
+    return cosine_scores(probe, keys, u, cfg.cosine_scale);
+  }
   // The logits as the transpose of u proj^T [B, N, M]: u's gradient then
   // comes out row-major and flows into the first layer without a copy.
-  array scores = (swapaxes(matmul(u, swapaxes(keys.proj, 1, 2)), 1, 2) + keys.bias) * keys.scale;
-  array a = softmax(scores, -1);  // [B, M, N]
-  return where(expand_dims(mask, -1), a, zeros({}, a.dtype()));
+  return (swapaxes(matmul(u, swapaxes(keys.proj, 1, 2)), 1, 2) + keys.bias) * keys.scale;
+}
+
+ProbeAttention probe_attention_with(const Tree& probe, const ProbeKeys& keys, const array& logits,
+                                    const array& boxes, const array& hidden, const array& mask,
+                                    const MatchFreeConfig& cfg) {
+  array u =
+      probe_query_features(probe, keys, logits, boxes, hidden, cfg.probe_inputs_stop_gradient);
+  return attention_from_scores(probe_scores(probe, keys, u, cfg), mask, cfg);
 }
 
 }  // namespace detail
 
-array probe_attention(const Tree& probe, const array& logits, const array& boxes,
-                      const array& hidden, const Targets& t, bool stop_inputs) {
-  const std::string fn = "probe_attention";
+namespace {
+
+// The checks and keys shared by probe_logits and probe_attention.
+struct ProbeLayer {
+  Targets s;
+  detail::ProbeKeys keys;
+  array u;
+};
+
+ProbeLayer probe_layer(const std::string& fn, const Tree& probe, const array& logits,
+                       const array& boxes, const array& hidden, const Targets& t,
+                       const MatchFreeConfig& cfg) {
   detail::check_layer(fn, logits, boxes, t);
   detail::check_floating(fn, "hidden", hidden, 3);
   if (hidden.shape(0) != logits.shape(0) || hidden.shape(1) != logits.shape(1)) {
     detail::fail(fn, "hidden " + shape_str(hidden.shape()) + " does not match logits " +
                          shape_str(logits.shape()));
   }
-  const Targets s = detail::sanitize(t);
-  const detail::ProbeKeys keys = detail::probe_keys(fn, probe, s, logits.shape(2), hidden.shape(2));
-  return detail::probe_attention_with(probe, keys, logits, boxes, hidden, s.mask, stop_inputs);
+  validate_matchfree_config(cfg, fn);
+  ProbeLayer p{detail::sanitize(t), {}, {}};
+  p.keys = detail::probe_keys(fn, probe, p.s, logits.shape(2), hidden.shape(2));
+  p.u = detail::probe_query_features(probe, p.keys, logits, boxes, hidden,
+                                     cfg.probe_inputs_stop_gradient);
+  return p;
+}
+
+}  // namespace
+
+array probe_logits(const Tree& probe, const array& logits, const array& boxes, const array& hidden,
+                   const Targets& t, const MatchFreeConfig& cfg) {
+  ProbeLayer p = probe_layer("probe_logits", probe, logits, boxes, hidden, t, cfg);
+  return detail::probe_scores(probe, p.keys, p.u, cfg);
+}
+
+array probe_attention(const Tree& probe, const array& logits, const array& boxes,
+                      const array& hidden, const Targets& t, const MatchFreeConfig& cfg) {
+  ProbeLayer p = probe_layer("probe_attention", probe, logits, boxes, hidden, t, cfg);
+  return detail::attention_from_scores(detail::probe_scores(probe, p.keys, p.u, cfg), p.s.mask, cfg)
+      .attention;
+}
+
+array probe_attention(const Tree& probe, const array& logits, const array& boxes,
+                      const array& hidden, const Targets& t, bool stop_inputs) {
+  MatchFreeConfig cfg;
+  cfg.probe_inputs_stop_gradient = stop_inputs;
+  return probe_attention(probe, logits, boxes, hidden, t, cfg);
 }
 
 }  // namespace mfx::detr

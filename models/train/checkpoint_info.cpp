@@ -34,6 +34,83 @@ int positive_int(const json& obj, const char* name, const std::string& source) {
   return static_cast<int>(v.get<int64_t>());
 }
 
+json matchfree_to_json(const detr::MatchFreeConfig& m) {
+  return json{{"rho", m.rho},
+              {"eps", m.eps},
+              {"norm", detr::to_string(m.norm)},
+              {"alpha_w", m.alpha_w},
+              {"beta_q", m.beta_q},
+              {"w_ce", m.w_ce},
+              {"w_bbox", m.w_bbox},
+              {"w_giou", m.w_giou},
+              {"probe_inputs_stop_gradient", m.probe_inputs_stop_gradient},
+              {"cost",
+               {{"cls", m.cost.cls},
+                {"l1", m.cost.l1},
+                {"giou", m.cost.giou},
+                {"alpha", m.cost.alpha},
+                {"gamma", m.cost.gamma}}},
+              {"probe_logits", detr::to_string(m.probe_logits)},
+              {"cosine_scale", m.cosine_scale},
+              {"attention", detr::to_string(m.attention)},
+              {"sinkhorn_iters", m.sinkhorn_iters},
+              {"selection", detr::to_string(m.selection)}};
+}
+
+detr::MatchFreeConfig matchfree_from_json(const json& j, const std::string& source) {
+  if (!j.is_object()) fail(source, "'matchfree' must be an object");
+  auto number = [&](const json& obj, const char* name, const std::string& path) {
+    auto it = obj.find(name);
+    if (it == obj.end() || !it->is_number()) {
+      fail(source, fmt::format("'{}{}' must be a number", path, name));
+    }
+    return it->get<double>();
+  };
+  auto text = [&](const char* name) {
+    auto it = j.find(name);
+    if (it == j.end() || !it->is_string()) {
+      fail(source, fmt::format("'matchfree.{}' must be a string", name));
+    }
+    return it->get<std::string>();
+  };
+  detr::MatchFreeConfig m;
+  try {
+    m.rho = number(j, "rho", "matchfree.");
+    m.eps = number(j, "eps", "matchfree.");
+    m.norm = detr::parse_norm(text("norm"), "matchfree.norm");
+    m.alpha_w = number(j, "alpha_w", "matchfree.");
+    m.beta_q = number(j, "beta_q", "matchfree.");
+    m.w_ce = number(j, "w_ce", "matchfree.");
+    m.w_bbox = number(j, "w_bbox", "matchfree.");
+    m.w_giou = number(j, "w_giou", "matchfree.");
+    auto stop = j.find("probe_inputs_stop_gradient");
+    if (stop == j.end() || !stop->is_boolean()) {
+      fail(source, "'matchfree.probe_inputs_stop_gradient' must be a boolean");
+    }
+    m.probe_inputs_stop_gradient = stop->get<bool>();
+    auto cost = j.find("cost");
+    if (cost == j.end() || !cost->is_object()) fail(source, "'matchfree.cost' must be an object");
+    m.cost.cls = number(*cost, "cls", "matchfree.cost.");
+    m.cost.l1 = number(*cost, "l1", "matchfree.cost.");
+    m.cost.giou = number(*cost, "giou", "matchfree.cost.");
+    m.cost.alpha = number(*cost, "alpha", "matchfree.cost.");
+    m.cost.gamma = number(*cost, "gamma", "matchfree.cost.");
+    m.probe_logits = detr::parse_probe_logits(text("probe_logits"), "matchfree.probe_logits");
+    m.cosine_scale = number(j, "cosine_scale", "matchfree.");
+    m.attention = detr::parse_attention(text("attention"), "matchfree.attention");
+    auto iters = j.find("sinkhorn_iters");
+    if (iters == j.end() || !iters->is_number_integer()) {
+      fail(source, "'matchfree.sinkhorn_iters' must be an integer");
+    }
+    m.sinkhorn_iters = static_cast<int>(iters->get<int64_t>());
+    m.selection = detr::parse_selection(text("selection"), "matchfree.selection");
+    detr::validate_matchfree_config(m, "matchfree");
+  } catch (const std::invalid_argument& e) {
+    fail(source, e.what());
+  }
+  return m;
+}
+
 }  // namespace
 
 coco::TransformConfig CheckpointInfo::val_transforms() const {
@@ -66,6 +143,7 @@ std::string checkpoint_info_to_json(const CheckpointInfo& info) {
          {"val_transforms", {{"val_size", info.val_size}, {"max_size", info.max_size}}},
          {"categories", info.category_ids},
          {"class_names", info.class_names}};
+  if (info.matchfree) j["matchfree"] = matchfree_to_json(*info.matchfree);
   return j.dump();
 }
 
@@ -113,6 +191,7 @@ CheckpointInfo checkpoint_info_from_json(const std::string& extra, const std::st
   } else {
     info.class_names.assign(info.category_ids.size(), "");
   }
+  if (j.contains("matchfree")) info.matchfree = matchfree_from_json(j["matchfree"], source);
   return info;
 }
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 
+#include "device_scope.h"
 #include "jit_step.h"
 #include "mfx/coco/eval.h"
 #include "mfx/coco/loader.h"
@@ -37,17 +38,7 @@ detr::Batch to_detr(const coco::Batch& b, Device device = Device::cpu()) {
           detr::Targets{on(b.labels, device), on(b.boxes, device), on(b.valid, device)}};
 }
 
-// Sets the default device for a GPU run and restores it afterwards.
-class DefaultDeviceScope {
- public:
-  explicit DefaultDeviceScope(Device d) : saved_(default_device()) { set_default_device(d); }
-  ~DefaultDeviceScope() { set_default_device(saved_); }
-  DefaultDeviceScope(const DefaultDeviceScope&) = delete;
-  DefaultDeviceScope& operator=(const DefaultDeviceScope&) = delete;
-
- private:
-  Device saved_;
-};
+using detail::DefaultDeviceScope;
 
 std::vector<array> leaves_of(const Tree& a, const Tree& b) {
   auto l = a.leaves();
@@ -196,6 +187,12 @@ FitResult fit(const FitConfig& cfg) {
     throw std::invalid_argument(
         fmt::format("[fit] pad_multiple must be >= 1, got {}", cfg.pad_multiple));
   }
+  if (cfg.collapse_images < 0) {
+    throw std::invalid_argument(
+        fmt::format("[fit] collapse_images must be >= 0, got {}", cfg.collapse_images));
+  }
+  // A bad variant setting fails here, before data is loaded.
+  if (cfg.criterion == "matchfree") detr::validate_matchfree_config(cfg.matchfree, "fit");
   // A GPU run: ops run there from here on (throws when there is none).
   const Device device = cfg.device;
   DefaultDeviceScope device_scope(device);
@@ -402,14 +399,26 @@ FitResult fit(const FitConfig& cfg) {
                                       "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"};
       MetricsRow row{{"step", step}, {"epoch", epoch + 1}};
       for (int i = 0; i < 12; ++i) row.emplace_back(names[i], result.last_stats[i]);
+      if (cfg.criterion == "matchfree" && cfg.collapse_images > 0) {
+        // Has the probe collapsed (all GTs on one query, one-hot rows), and
+        // has the detector (one top query for every image)?
+        const detr::CollapseMetrics m = probe_collapse_metrics(
+            params, model, cfg.matchfree, val_data, cfg.batch_size, cfg.collapse_images, device);
+        row.emplace_back("matchfree_variant", detr::matchfree_variant(cfg.matchfree));
+        row.emplace_back("collapse_shared_query_fraction", m.shared_query_fraction);
+        row.emplace_back("collapse_distinct_queries_per_gt", m.distinct_queries_per_gt);
+        row.emplace_back("collapse_top_query_mode_fraction", m.top_query_mode_fraction);
+        row.emplace_back("collapse_saturated_row_fraction", m.saturated_row_fraction);
+      }
       log->log(row);
     }
-    // The metadata lets eval_coco / detect rebuild the model from the file.
-    save_checkpoint(
-        cfg.out_dir,
-        Checkpoint{on(params, Device::cpu()), on(state, Device::cpu()), key, epoch + 1, step,
-                   checkpoint_info_to_json(make_checkpoint_info(model, cfg.criterion,
-                                                                cfg.val_transforms, *train_data))});
+    // The metadata lets eval_coco / detect rebuild the model from the file,
+    // and records the match-free settings (variant included) of the run.
+    CheckpointInfo info =
+        make_checkpoint_info(model, cfg.criterion, cfg.val_transforms, *train_data);
+    if (cfg.criterion == "matchfree") info.matchfree = cfg.matchfree;
+    save_checkpoint(cfg.out_dir, Checkpoint{on(params, Device::cpu()), on(state, Device::cpu()),
+                                            key, epoch + 1, step, checkpoint_info_to_json(info)});
     // Curves so far.
     auto rows = read_metrics(log->jsonl_path());
     auto series = [&](const char* x, const char* y) {

@@ -25,11 +25,16 @@ namespace {
 std::string config_key(const detr::LossConfig& cfg, const std::string& criterion, bool cuda_graph) {
   const detr::MatchFreeConfig& m = cfg.matchfree;
   const detr::CostWeights& c = criterion == "matchfree" ? m.cost : cfg.hungarian.cost;
-  return fmt::format("{}|graph={}|train={}|cost={},{},{},{},{}|mf={},{},{},{},{},{},{},{},{}|{}",
-                     criterion, cuda_graph, cfg.train, c.cls, c.l1, c.giou, c.alpha, c.gamma, m.rho,
-                     m.eps, static_cast<int>(m.norm), m.alpha_w, m.beta_q, m.w_ce, m.w_bbox,
-                     m.w_giou, m.probe_inputs_stop_gradient,
-                     models::detector_config_to_json(cfg.model));
+  // The variant fields (extensions beyond the paper) change the traced
+  // program too: another variant must compile anew.
+  return fmt::format(
+      "{}|graph={}|train={}|cost={},{},{},{},{}|mf={},{},{},{},{},{},{},{},{}"
+      "|variant={},{},{},{},{}|{}",
+      criterion, cuda_graph, cfg.train, c.cls, c.l1, c.giou, c.alpha, c.gamma, m.rho, m.eps,
+      static_cast<int>(m.norm), m.alpha_w, m.beta_q, m.w_ce, m.w_bbox, m.w_giou,
+      m.probe_inputs_stop_gradient, detr::to_string(m.probe_logits), m.cosine_scale,
+      detr::to_string(m.attention), m.sinkhorn_iters, detr::to_string(m.selection),
+      models::detector_config_to_json(cfg.model));
 }
 
 // One compiled function per configuration, for the life of the process.

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "mfx/array.h"
@@ -166,7 +167,61 @@ struct MatchFreeConfig {
   std::optional<array> num_boxes_value;
   /// Per layer [B, M, N]: used as Â instead of the sparse correspondence.
   std::optional<std::vector<array>> fixed_assignment;
+
+  // Extensions beyond the paper. The paper's loss collapses: its probe
+  // logits grow without bound, the per-row softmax turns one-hot and nothing
+  // stops every ground truth from picking the same query. The defaults are
+  // the paper's loss; the other values are cures for that collapse.
+
+  /// Extension beyond the paper: the probe's logits. Scaled (the paper):
+  /// (E_gt W_Q)(E_q W_K)^T / sqrt(width). Cosine: cosine_scale * cos(Q_i, K_j)
+  /// with Q = E_gt W_Q and K = E_q W_K, rows L2-normalised, so the logits are
+  /// bounded by cosine_scale and the softmax cannot saturate.
+  enum class ProbeLogits { Scaled, Cosine } probe_logits = ProbeLogits::Scaled;
+  /// Extension beyond the paper: s of the Cosine logits (positive, finite).
+  double cosine_scale = 10;
+  /// Extension beyond the paper: how A is made from the logits. Softmax (the
+  /// paper): per ground-truth row over queries. Sinkhorn: sinkhorn_iters
+  /// rounds of log-space row normalisation (every real GT row sums to 1)
+  /// and column capping (every query column sums to <= 1), then a final row
+  /// normalisation (sinkhorn_log_attention); L_w differentiates through the
+  /// rounds, and two GTs cannot both put all their mass on one query.
+  enum class Attention { Softmax, Sinkhorn } attention = Attention::Softmax;
+  /// Extension beyond the paper: rounds of the Sinkhorn attention (>= 1).
+  int sinkhorn_iters = 30;
+  /// Extension beyond the paper: how Â is derived from A. Threshold (the
+  /// paper): sparse_correspondence with rho, eps and norm. Greedy:
+  /// greedy_selection on log A, one query per real GT and no query shared
+  /// (rho, eps and norm are then unused).
+  enum class Selection { Threshold, Greedy } selection = Selection::Threshold;
 };
+
+/// Names of the variant values as the train_coco flags and checkpoint JSON
+/// spell them ("scaled" / "cosine", "softmax" / "sinkhorn", "threshold" /
+/// "greedy", "sum" / "max" / "none"), and their inverses, which throw
+/// std::invalid_argument naming `field` and the accepted names.
+const char* to_string(MatchFreeConfig::ProbeLogits v);
+const char* to_string(MatchFreeConfig::Attention v);
+const char* to_string(MatchFreeConfig::Selection v);
+const char* to_string(MatchFreeConfig::Norm v);
+MatchFreeConfig::ProbeLogits parse_probe_logits(const std::string& name,
+                                                const std::string& field = "probe_logits");
+MatchFreeConfig::Attention parse_attention(const std::string& name,
+                                           const std::string& field = "attention");
+MatchFreeConfig::Selection parse_selection(const std::string& name,
+                                           const std::string& field = "selection");
+MatchFreeConfig::Norm parse_norm(const std::string& name, const std::string& field = "norm");
+
+/// The variant in one line for logs and reports, e.g. "paper (scaled
+/// logits, softmax, threshold)" or "cosine(s=10) sinkhorn(T=30) greedy".
+std::string matchfree_variant(const MatchFreeConfig& cfg);
+
+/// Checks the scalar settings of cfg (rho in (0, 1]; eps, alpha_w, beta_q
+/// >= 0; cosine_scale positive and finite; sinkhorn_iters >= 1; the enums
+/// in range). Throws std::invalid_argument "[fn] <field> ..." naming the
+/// field and its value.
+void validate_matchfree_config(const MatchFreeConfig& cfg,
+                               const std::string& fn = "matchfree_criterion");
 
 /// The probe's attention A[B, M, N]: softmax over queries of
 /// (E_gt W_Q)(E_q W_K)^T / sqrt(width), E_gt = MLP_gt([onehot(label), box]),
@@ -177,6 +232,44 @@ struct MatchFreeConfig {
 /// the B x N query rows go through one Linear layer only.
 array probe_attention(const Tree& probe, const array& logits, const array& boxes,
                       const array& hidden, const Targets& t, bool stop_inputs = true);
+
+/// The probe's logits [B, M, N] of the variant cfg.probe_logits (Scaled:
+/// (E_gt W_Q)(E_q W_K)^T / sqrt(width); Cosine: cfg.cosine_scale * cos),
+/// query inputs stopped when cfg.probe_inputs_stop_gradient. Rows of padded
+/// ground truths hold their (meaningless) logits; the attention masks them.
+array probe_logits(const Tree& probe, const array& logits, const array& boxes, const array& hidden,
+                   const Targets& t, const MatchFreeConfig& cfg);
+
+/// The probe's attention A[B, M, N] as matchfree_criterion computes it for
+/// cfg: cfg.probe_logits, then the softmax or the Sinkhorn attention
+/// (cfg.attention); rows of padded ground truths are 0. With the defaults
+/// it equals probe_attention(..., cfg.probe_inputs_stop_gradient).
+array probe_attention(const Tree& probe, const array& logits, const array& boxes,
+                      const array& hidden, const Targets& t, const MatchFreeConfig& cfg);
+
+/// Extension beyond the paper: the Sinkhorn attention in log space. From
+/// logits [B, M, N] and mask [B, M] (true = real ground truth), `iters`
+/// rounds of
+///   x <- x - logsumexp_j x            (every real GT row sums to 1),
+///   x <- x - max(0, logsumexp_i x)    (over real GTs: every query column
+///                                      sums to <= 1),
+/// then a final row normalisation. Returns log A, -inf on padded rows (A =
+/// exp of it is 0 there). With M <= N real GTs the columns converge to sums
+/// <= 1; with more GTs than queries only the rows are normalised in the end.
+/// Plain array ops: grad and jit go through the rounds. Throws
+/// std::invalid_argument for bad shapes or iters < 1.
+array sinkhorn_log_attention(const array& logits, const array& mask, int iters);
+
+/// Extension beyond the paper: greedy one-to-one selection, a constant Â
+/// [B, M, N] (no gradient). Per image, repeatedly the largest remaining
+/// entry of `scores` [B, M, N] (log A or logits: never A itself, whose
+/// float32 entries saturate to exactly 1 and would tie) among real GTs
+/// (mask [B, M]) is selected (Â = 1) and its row and column removed, until
+/// every real GT or every query is taken: min(M, N) rounds of array ops, so
+/// it runs under jit with no host round trip. Exact ties go to the lowest
+/// flat index (GT-major). With more real GTs than queries the GTs left over
+/// get an all-zero row: no positive and no box term in L_q.
+array greedy_selection(const array& scores, const array& mask);
 
 /// Sparse correspondence Â from an attention A[..., M, N] (a constant: no
 /// gradient): row filter R = A where A >= rho * rowmax(A) else 0; column
@@ -196,6 +289,10 @@ array sparse_correspondence(const array& attention, double rho, double eps,
 /// (fixed_assignment) L_q equals the Hungarian loss of that assignment.
 /// Nothing is read on the host (num_boxes is computed as an array), so the
 /// criterion can be traced by jit; the padded M only costs compute.
+/// The variant fields (extensions beyond the paper) replace the logits of A
+/// (probe_logits), the softmax (attention: Sinkhorn, differentiated through)
+/// or the sparse correspondence (selection: greedy_selection on log A, a
+/// constant); all are array ops, so every variant can be traced by jit too.
 LossResult matchfree_criterion(const Tree& probe, const DecoderOutputs& out, const Targets& t,
                                const MatchFreeConfig& cfg);
 

@@ -6,14 +6,17 @@
 //
 //   {"model": <detector_config_to_json>, "criterion": "matchfree",
 //    "val_transforms": {"val_size": 160, "max_size": 266},
-//    "categories": [1, 2, 3, 5], "class_names": ["rectangle", ...]}
+//    "categories": [1, 2, 3, 5], "class_names": ["rectangle", ...],
+//    "matchfree": {"rho": 0.5, ..., "probe_logits": "scaled", ...}}   (match-free runs)
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "mfx/coco/data.h"
+#include "mfx/detr/criteria.h"
 #include "mfx/models/detector.h"
 #include "mfx/tree.h"
 
@@ -30,6 +33,11 @@ struct CheckpointInfo {
   std::vector<int64_t> category_ids;
   /// label -> category name; empty names where the dataset had none.
   std::vector<std::string> class_names;
+  /// The match-free settings of the run (informational; set for match-free
+  /// runs): JSON "matchfree" with every scalar field of MatchFreeConfig, the
+  /// variants (extensions beyond the paper) by name, e.g. "probe_logits":
+  /// "cosine". num_boxes and fixed_assignment are per-step and not stored.
+  std::optional<detr::MatchFreeConfig> matchfree;
 
   /// TransformConfig for evaluation (train = false) with these sizes.
   coco::TransformConfig val_transforms() const;
@@ -48,7 +56,9 @@ std::string checkpoint_info_to_json(const CheckpointInfo& info);
 /// Parses Checkpoint::extra. Throws std::runtime_error naming `source` (the
 /// checkpoint path) when "model" is absent (a checkpoint written before the
 /// configuration was stored), when a field is missing or malformed, and when
-/// the number of categories differs from the model's num_classes.
+/// the number of categories differs from the model's num_classes; an
+/// absent "matchfree" leaves info.matchfree empty, a malformed one (missing
+/// field, unknown variant name, invalid value) is an error naming the field.
 CheckpointInfo checkpoint_info_from_json(const std::string& extra,
                                          const std::string& source = "<extra>");
 

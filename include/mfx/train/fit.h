@@ -19,6 +19,7 @@
 #include <string>
 
 #include "mfx/coco/data.h"
+#include "mfx/detr/collapse_metrics.h"
 #include "mfx/device.h"
 #include "mfx/models/detector.h"
 #include "mfx/optimizers.h"
@@ -89,6 +90,12 @@ struct FitConfig {
   /// Pad batch heights and widths to a multiple of this (coco::collate):
   /// fewer distinct shapes, so fewer compilations of a jitted step.
   int pad_multiple = 1;
+  /// Match-free only (an extension beyond the paper, for diagnosis): with
+  /// every evaluation, the collapse metrics (probe_collapse_metrics) on the
+  /// first this many validation images join the evaluation's row of
+  /// metrics.jsonl as "collapse_*", with the variant as "matchfree_variant".
+  /// 0: off.
+  int collapse_images = 32;
 };
 
 struct FitResult {
@@ -152,6 +159,19 @@ FitResult fit(const FitConfig& config);
 
 /// COCOeval of `params` (a detector Tree) on a dataset (its validation
 /// transforms apply), in batches copied to `device` (where params live).
+/// Collapse metrics of a match-free model (detr/collapse_metrics.h) on the
+/// first `max_images` images of `data` (validation transforms, so its
+/// ground truths are at hand), in batches of `batch_size` copied to
+/// `device`: the detector's last decoder layer without dropout, and the
+/// probe's attention A as `matchfree` computes it (its variant's logits and
+/// attention). params = {"model", "probe"}. Throws std::invalid_argument
+/// for batch_size < 1 or max_images < 0.
+detr::CollapseMetrics probe_collapse_metrics(const Tree& params,
+                                             const models::DetectorConfig& model,
+                                             const detr::MatchFreeConfig& matchfree,
+                                             const coco::DetectionDataset& data, int batch_size,
+                                             int64_t max_images, Device device = Device::cpu());
+
 std::array<double, 12> evaluate_detector(const Tree& params, const models::DetectorConfig& model,
                                          const coco::DetectionDataset& data, int batch_size,
                                          const std::string& results_json = "",
