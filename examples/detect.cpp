@@ -2,6 +2,7 @@
 // the detections.
 //
 //   detect --checkpoint FILE --image IN.(jpg|png) --out OUT.png [--threshold 0.3] [--top 100]
+//          [--device cpu|gpu|gpu:N]
 //
 // The image is resized like the validation set (sizes from the checkpoint),
 // the top-k detections over queries x classes are mapped back to the
@@ -18,7 +19,9 @@
 #include <type_traits>
 #include <vector>
 
+#include "flags.h"
 #include "mfx/coco/image.h"
+#include "mfx/gpu.h"
 #include "mfx/coco/loader.h"
 #include "mfx/models/deformable_detr.h"
 #include "mfx/train/checkpoint_info.h"
@@ -26,70 +29,30 @@
 
 using namespace mfx;
 
-namespace {
-
-[[noreturn]] void usage(const std::string& error) {
-  fmt::print(stderr,
-             "{}\nusage: detect --checkpoint FILE --image IN.(jpg|png) --out OUT.png "
-             "[--threshold 0.3] [--top 100]\n",
-             error);
-  std::exit(2);
-}
-
-// The whole string as a number, or nullopt.
-template <typename T>
-std::optional<T> parse(const std::string& s) {
-  try {
-    size_t used = 0;
-    T v;
-    if constexpr (std::is_floating_point_v<T>) {
-      v = static_cast<T>(std::stod(s, &used));
-    } else {
-      v = static_cast<T>(std::stoll(s, &used));
-    }
-    if (used == s.size()) return v;
-  } catch (const std::logic_error&) {
-  }
-  return std::nullopt;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  std::string checkpoint, image_path, out_path;
+  std::string checkpoint, image_path, out_path, device_spec = "cpu";
   double threshold = 0.3;
   int64_t top = 100;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--checkpoint") {
-      checkpoint = value();
-    } else if (a == "--image") {
-      image_path = value();
-    } else if (a == "--out") {
-      out_path = value();
-    } else if (a == "--threshold") {
-      std::string v = value();
-      auto t = parse<double>(v);
-      if (!t || !std::isfinite(*t) || *t < 0 || *t > 1) {
-        usage("--threshold must be a number in [0, 1], got '" + v + "'");
-      }
-      threshold = *t;
-    } else if (a == "--top") {
-      std::string v = value();
-      auto k = parse<int64_t>(v);
-      if (!k || *k < 1) usage("--top must be a positive integer, got '" + v + "'");
-      top = *k;
-    } else {
-      usage("unknown option " + a);
-    }
+  examples::Flags flags("detect",
+                        "Runs a train_coco checkpoint on one image, prints the detections and\n"
+                        "draws them into a PNG.");
+  flags.text("--checkpoint", "FILE", checkpoint, "a train_coco checkpoint (required)");
+  flags.text("--image", "IN.jpg|png", image_path, "the image (required)");
+  flags.text("--out", "OUT.png", out_path, "where the drawing goes (required)");
+  flags.number("--threshold", "X", threshold, "keep detections with score >= X", 0.0, 1.0);
+  flags.number("--top", "K", top, "the K best (query, class) pairs before the threshold",
+               int64_t{1});
+  flags.text("--device", "cpu|gpu|gpu:N", device_spec, "where the detector runs");
+  flags.parse(argc, argv);
+  if (checkpoint.empty()) flags.fail("--checkpoint is required");
+  if (image_path.empty()) flags.fail("--image is required");
+  if (out_path.empty()) flags.fail("--out is required");
+  Device device = Device::cpu();
+  try {
+    device = Device::parse(device_spec);
+  } catch (const std::exception& e) {
+    flags.fail(std::string("--device: ") + e.what());
   }
-  if (checkpoint.empty()) usage("--checkpoint is required");
-  if (image_path.empty()) usage("--image is required");
-  if (out_path.empty()) usage("--out is required");
   try {
     auto det = train::load_trained_detector(checkpoint);
     coco::AnnotatedImage input{coco::read_image(image_path), {}, {}};
@@ -98,8 +61,17 @@ int main(int argc, char** argv) {
     coco::resize_short_side(resized, det.info.val_size, det.info.max_size);
     coco::Batch batch = coco::collate({coco::to_sample(resized, 0, h, w)}, {});
 
-    auto out = models::detector_forward(det.params, batch.images, batch.mask, det.info.model);
+    // On a GPU: the weights and the batch go there, and so does what the
+    // forward creates; the results come back with to_vector.
+    if (device != Device::cpu()) set_default_device(device);
+    Tree params = device == Device::cpu()
+                      ? det.params
+                      : det.params.map([&](const array& x) { return to_device(x, device); });
+    array images = device == Device::cpu() ? batch.images : to_device(batch.images, device);
+    array mask = device == Device::cpu() ? batch.mask : to_device(batch.mask, device);
+    auto out = models::detector_forward(params, images, mask, det.info.model);
     array sizes(std::vector<int32_t>{h, w}, {1, 2}, float32);
+    if (device != Device::cpu()) sizes = to_device(sizes, device);
     auto d = models::post_process(out.logits.back(), out.boxes.back(), sizes, top);
     const auto scores = d.scores.to_vector<double>();
     const auto labels = d.labels.to_vector<int64_t>();

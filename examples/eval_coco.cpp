@@ -1,7 +1,5 @@
-// Evaluates a detector checkpoint written by train_coco with COCOeval.
-//
-//   eval_coco --checkpoint FILE --data DIR [--split val] [--batch-size N] [--results OUT.json]
-//             [--device cpu|gpu|gpu:N]
+// Evaluates a detector checkpoint written by train_coco with COCOeval
+// (`eval_coco --help` lists the flags).
 //
 // The model configuration, validation resize and category mapping come from
 // the checkpoint's metadata; DIR is a COCO-format folder (synthetic layout or
@@ -14,6 +12,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "flags.h"
 #include "mfx/coco/eval.h"
 #include "mfx/gpu.h"
 #include "mfx/train/checkpoint_info.h"
@@ -21,58 +20,28 @@
 
 using namespace mfx;
 
-namespace {
-
-[[noreturn]] void usage(const std::string& error) {
-  fmt::print(stderr,
-             "{}\nusage: eval_coco --checkpoint FILE --data DIR [--split val] [--batch-size N] "
-             "[--results OUT.json] [--device cpu|gpu|gpu:N]\n",
-             error);
-  std::exit(2);
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  std::string checkpoint, data, split = "val", results;
-  Device device = Device::cpu();
+  std::string checkpoint, data, split = "val", results, device_spec = "cpu";
   int batch_size = 4;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--checkpoint") {
-      checkpoint = value();
-    } else if (a == "--data") {
-      data = value();
-    } else if (a == "--split") {
-      split = value();
-    } else if (a == "--results") {
-      results = value();
-    } else if (a == "--device") {
-      try {
-        device = Device::parse(value());
-      } catch (const std::exception& e) {
-        usage(std::string("--device: ") + e.what());
-      }
-    } else if (a == "--batch-size") {
-      std::string v = value();
-      try {
-        size_t used = 0;
-        batch_size = std::stoi(v, &used);
-        if (used != v.size()) batch_size = 0;
-      } catch (const std::logic_error&) {
-        batch_size = 0;
-      }
-      if (batch_size < 1) usage("--batch-size must be a positive integer, got '" + v + "'");
-    } else {
-      usage("unknown option " + a);
-    }
+  examples::Flags flags("eval_coco",
+                        "Evaluates a train_coco checkpoint with COCOeval: pycocotools' 12 summary\n"
+                        "lines and the same numbers (in percent) as a Markdown table.");
+  flags.text("--checkpoint", "FILE", checkpoint, "a train_coco checkpoint (required)");
+  flags.text("--data", "DIR", data,
+             "COCO-format folder: the synthetic layout or COCO 2017's (required)");
+  flags.text("--split", "NAME", split, "split to evaluate");
+  flags.number("--batch-size", "N", batch_size, "images per forward pass", 1);
+  flags.text("--results", "OUT.json", results, "also write the detections as COCO results JSON");
+  flags.text("--device", "cpu|gpu|gpu:N", device_spec, "where the detector runs");
+  flags.parse(argc, argv);
+  if (checkpoint.empty()) flags.fail("--checkpoint is required");
+  if (data.empty()) flags.fail("--data is required");
+  Device device = Device::cpu();
+  try {
+    device = Device::parse(device_spec);
+  } catch (const std::exception& e) {
+    flags.fail(std::string("--device: ") + e.what());
   }
-  if (checkpoint.empty()) usage("--checkpoint is required");
-  if (data.empty()) usage("--data is required");
   try {
     auto det = train::load_trained_detector(checkpoint);
     auto paths = coco::find_split(data, split);

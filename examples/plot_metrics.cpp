@@ -10,47 +10,31 @@
 #include <map>
 #include <string>
 
+#include "flags.h"
 #include "mfx/train/metrics_log.h"
 #include "mfx/train/plot.h"
 
 using namespace mfx;
 
-namespace {
-
-[[noreturn]] void usage(const std::string& error) {
-  fmt::print(stderr,
-             "{}\nusage: plot_metrics --y METRIC [--x step|epoch] [--title TEXT] --out FILE.png "
-             "LABEL=metrics.jsonl...\n",
-             error);
-  std::exit(2);
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   std::string y, x = "step", out, title;
+  examples::Flags flags("plot_metrics",
+                        "Plots one metric of several train_coco runs in one PNG chart; each run\n"
+                        "is LABEL=PATH to its metrics.jsonl.",
+                        "LABEL=metrics.jsonl...");
+  flags.text("--y", "METRIC", y, "the metric, e.g. AP, AP50, loss (required)");
+  flags.text("--x", "step|epoch", x, "the x axis", {"step", "epoch"});
+  flags.text("--out", "FILE.png", out, "the chart (required)");
+  flags.text("--title", "TEXT", title, "chart title (default: the metric)");
   std::map<std::string, std::string> runs;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--y") {
-      y = value();
-    } else if (a == "--x") {
-      x = value();
-    } else if (a == "--out") {
-      out = value();
-    } else if (a == "--title") {
-      title = value();
-    } else if (auto eq = a.find('='); eq != std::string::npos && eq > 0) {
-      runs[a.substr(0, eq)] = a.substr(eq + 1);
-    } else {
-      usage("unknown argument " + a);
-    }
+  for (const std::string& a : flags.parse(argc, argv)) {
+    const size_t eq = a.find('=');
+    if (eq == std::string::npos || eq == 0) flags.fail("a run is LABEL=PATH, got '" + a + "'");
+    runs[a.substr(0, eq)] = a.substr(eq + 1);
   }
-  if (y.empty() || out.empty() || runs.empty()) usage("--y, --out and at least one run are needed");
+  if (y.empty() || out.empty() || runs.empty()) {
+    flags.fail("--y, --out and at least one run are needed");
+  }
   try {
     std::map<std::string, train::Series> series;
     for (const auto& [label, path] : runs) {

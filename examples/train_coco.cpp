@@ -1,32 +1,15 @@
-// Trains a Deformable DETR detector with the match-free (CAQS) or the
-// Hungarian criterion and evaluates it with COCOeval every epoch.
-//
-//   train_coco [--data DIR] [--criterion matchfree|hungarian] [--preset small|r50]
-//              [--epochs N] [--batch-size N] [--lr X] [--image-size N] [--workers N] [--queries N]
-//              [--seed N] [--max-steps N] [--resume] [--out DIR] [--device cpu|gpu|gpu:N]
-//              [--train-images N] [--val-images N] [--backbone-lr-scale X] [--train-stem 0|1]
-//              [--no-fusion-report] [--jit] [--pad-multiple N] [--init-from CKPT] [--probe-warmup
-//              STEPS] [--rho X] [--alpha-w X] [--clip X]
-//              [--probe-logits scaled|cosine] [--cosine-scale S] [--probe-attention
-//              softmax|sinkhorn] [--sinkhorn-iters T] [--selection threshold|greedy]
-//              [--collapse-images N]
-//
-// The last line's flags select match-free variants, extensions beyond the
-// paper against its collapse (the defaults are the paper's loss): cosine
-// probe logits bounded by S, Sinkhorn attention (T rounds), greedy
-// one-query-per-GT selection; --collapse-images sets how many validation
-// images the per-evaluation collapse metrics use (0: off).
+// Trains a Deformable DETR detector with the Hungarian criterion or the
+// match-free (CAQS) loss and evaluates it with COCOeval after every epoch.
+// `train_coco --help` lists every flag with its default.
 //
 // Without --data a deterministic synthetic COCO-format set is generated in
-// OUT/synthetic first. --max-steps caps the steps of every epoch (quick
-// checks and tests). Before the first step the training step is compiled once
-// with jit and its fusion report written to OUT/fusion_report (training itself
-// runs eagerly unless --jit; --no-fusion-report skips it). --jit trains
-// through the jitted step (compiled once per batch shape; batches are then
-// padded to multiples of --pad-multiple, default 32). The output folder receives checkpoints,
-// metrics.jsonl / metrics.csv, loss.png, ap.png and COCO results per evaluation. Under `mpirun -np
-// N` training is data parallel over N processes (--batch-size is per process); rank 0 prints and
-// writes the files.
+// OUT/synthetic first. Every argument is checked before any work. OUT then
+// holds args.json (the resolved configuration), last.safetensors (every
+// epoch; --resume continues it), best.safetensors (best validation AP),
+// metrics.jsonl / metrics.csv, loss.png, ap.png and the detections of every
+// evaluation; with --fusion-report, what jit makes of the training step.
+// Under `mpirun -np N` training is data parallel over N processes
+// (--batch-size is per process); rank 0 prints and writes the files.
 #include <fmt/format.h>
 
 #include <cstdlib>
@@ -40,27 +23,21 @@
 #include "mfx/coco/synthetic.h"
 #include "mfx/distributed.h"
 #include "mfx/gpu.h"
+#include "flags.h"
+#include "mfx/train/checkpoint.h"
 #include "mfx/train/fit.h"
 
 using namespace mfx;
 
 namespace {
 
-[[noreturn]] void usage(const std::string& error) {
-  fmt::print(stderr,
-             "{}\nusage: train_coco [--data DIR] [--criterion matchfree|hungarian] "
-             "[--preset small|r50] [--epochs N] [--batch-size N] [--lr X] [--image-size N] "
-             "[--workers N] [--queries N] [--seed N] [--max-steps N] [--resume] [--out DIR] "
-             "[--device cpu|gpu|gpu:N] [--train-images N] [--val-images N] [--backbone-lr-scale X] "
-             "[--train-stem 0|1] [--no-fusion-report] [--jit] [--pad-multiple N] [--init-from "
-             "CKPT] [--probe-warmup STEPS] [--rho X] [--alpha-w X] [--clip X]\n"
-             "match-free variants (extensions beyond the paper; defaults are the paper's): "
-             "[--probe-logits scaled|cosine] [--cosine-scale S] [--probe-attention "
-             "softmax|sinkhorn] [--sinkhorn-iters T] [--selection threshold|greedy] "
-             "[--collapse-images N]\n",
-             error);
-  std::exit(2);
-}
+// What the flags set besides FitConfig itself.
+struct Options {
+  std::string preset = "small", device = "cpu", out = "train_out", resume;
+  int image_size = 160, queries = -1, train_images = 256, val_images = 64;
+  int pad_multiple = -1, train_stem = -1;
+  double lr = -1, backbone_lr_scale = -1;
+};
 
 }  // namespace
 
@@ -75,114 +52,112 @@ int main(int argc, char** argv) {
   const bool lead = distributed::rank() == 0;
   train::FitConfig cfg;
   // The Hungarian criterion is the default here: on the small CPU preset it
-  // learns (docs/results.md §6.2); the match-free loss does not
-  // in this budget.
+  // learns (docs/results.md §6.2); the match-free loss does not in this budget.
   cfg.criterion = "hungarian";
-  cfg.fusion_report = true;
-  std::string preset = "small", device = "cpu";
-  std::string out = "train_out";
-  int image_size = 160;
-  int queries = -1;
-  int train_images = 256, val_images = 64;
   cfg.epochs = 30;
   cfg.batch_size = 4;
-  double lr = -1, backbone_lr_scale = -1;
-  int train_stem = -1;
-  int pad_multiple = -1;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(a + " needs a value");
-      return argv[++i];
-    };
-    try {
-      if (a == "--data")
-        cfg.data_dir = value();
-      else if (a == "--criterion")
-        cfg.criterion = value();
-      else if (a == "--preset")
-        preset = value();
-      else if (a == "--epochs")
-        cfg.epochs = std::stoi(value());
-      else if (a == "--batch-size")
-        cfg.batch_size = std::stoi(value());
-      else if (a == "--lr")
-        lr = std::stod(value());
-      else if (a == "--image-size")
-        image_size = std::stoi(value());
-      else if (a == "--workers")
-        cfg.num_workers = std::stoi(value());
-      else if (a == "--queries")
-        queries = std::stoi(value());
-      else if (a == "--backbone-lr-scale")
-        backbone_lr_scale = std::stod(value());
-      else if (a == "--train-stem")
-        train_stem = std::stoi(value());
-      else if (a == "--train-images")
-        train_images = std::stoi(value());
-      else if (a == "--val-images")
-        val_images = std::stoi(value());
-      else if (a == "--no-fusion-report")
-        cfg.fusion_report = false;
-      else if (a == "--rho")
-        cfg.matchfree.rho = std::stod(value());
-      else if (a == "--alpha-w")
-        cfg.matchfree.alpha_w = std::stod(value());
-      // Match-free variants: extensions beyond the paper (defaults: the paper).
-      else if (a == "--probe-logits")
-        cfg.matchfree.probe_logits = detr::parse_probe_logits(value(), a);
-      else if (a == "--cosine-scale")
-        cfg.matchfree.cosine_scale = std::stod(value());
-      else if (a == "--probe-attention")
-        cfg.matchfree.attention = detr::parse_attention(value(), a);
-      else if (a == "--sinkhorn-iters")
-        cfg.matchfree.sinkhorn_iters = std::stoi(value());
-      else if (a == "--selection")
-        cfg.matchfree.selection = detr::parse_selection(value(), a);
-      else if (a == "--collapse-images")
-        cfg.collapse_images = std::stoi(value());
-      else if (a == "--clip")
-        cfg.clip_max_norm = std::stod(value());
-      else if (a == "--probe-warmup")
-        cfg.probe_warmup_steps = std::stoll(value());
-      else if (a == "--init-from")
-        cfg.init_from = value();
-      else if (a == "--jit")
-        cfg.jit = true;
-      else if (a == "--pad-multiple")
-        pad_multiple = std::stoi(value());
-      else if (a == "--max-steps")
-        cfg.max_steps_per_epoch = std::stoi(value());
-      else if (a == "--seed")
-        cfg.seed = std::stoull(value());
-      else if (a == "--resume")
-        cfg.resume = true;
-      else if (a == "--out")
-        out = value();
-      else if (a == "--device")
-        device = value();
-      else
-        usage("unknown option " + a);
-    } catch (const std::invalid_argument& e) {
-      // The variant parsers name the flag and the accepted values.
-      const std::string what = e.what();
-      usage(what.rfind("[MatchFreeConfig]", 0) == 0 ? what : "bad value for " + a);
-    } catch (const std::logic_error&) {
-      usage("bad value for " + a);
+  Options o;
+  examples::Flags flags("train_coco",
+                        "Trains a Deformable DETR detector on a COCO-format folder (or a generated\n"
+                        "synthetic set) and evaluates it with COCOeval after every epoch.");
+  flags.group("data and output");
+  flags.text("--data", "DIR", cfg.data_dir,
+             "COCO folder (train2017/, val2017/, annotations/) or the synthetic layout; "
+             "default: generate OUT/synthetic");
+  flags.text("--out", "DIR", o.out, "output folder");
+  flags.number("--train-images", "N", o.train_images, "images of the generated training split", 1);
+  flags.number("--val-images", "N", o.val_images, "images of the generated validation split", 1);
+  flags.number("--image-size", "N", o.image_size,
+               "small preset: image size of the generated set and the transforms", 32, 4096);
+  flags.number("--workers", "N", cfg.num_workers, "loader threads", 0, 64);
+  flags.group("model and schedule");
+  flags.text("--preset", "NAME", o.preset,
+             "small (CPU detector) or r50 (the reference ResNet-50 configuration)",
+             {"small", "r50"});
+  flags.number("--queries", "N", o.queries, "decoder queries", 1, INT32_MAX, "50 small, 300 r50");
+  flags.number("--epochs", "N", cfg.epochs, "epochs", 1);
+  flags.number("--max-steps", "N", cfg.max_steps_per_epoch, "steps per epoch at most (-1: all)",
+               -1);
+  flags.number("--batch-size", "N", cfg.batch_size, "images per step and process", 1);
+  flags.number("--lr", "X", o.lr, "learning rate, x0.1 after 2/3 (r50: 4/5) of the epochs",
+               1e-12, 1e3, "1e-3 small, 2e-4 r50");
+  flags.number("--backbone-lr-scale", "X", o.backbone_lr_scale,
+               "backbone learning-rate factor (the reference's 0.1 suits a pretrained one)", 0.0,
+               1e3, "0.1");
+  flags.number("--train-stem", "0|1", o.train_stem, "also train the stem and layer1", 0, 1, "0");
+  flags.number("--clip", "X", cfg.clip_max_norm, "gradient-norm clip", 1e-12);
+  flags.number("--seed", "N", cfg.seed, "seed of the data, the weights and dropout");
+  flags.group("criterion");
+  flags.text("--criterion", "NAME", cfg.criterion, "hungarian or matchfree",
+             {"hungarian", "matchfree"});
+  flags.number("--rho", "X", cfg.matchfree.rho, "match-free: sparsity ratio rho, in (0, 1]");
+  flags.number("--alpha-w", "X", cfg.matchfree.alpha_w, "match-free: weight of L_w", 0.0);
+  flags.number("--probe-warmup", "STEPS", cfg.probe_warmup_steps,
+               "match-free: only L_w (the probe) trains for the first steps", int64_t{0});
+  flags.number("--collapse-images", "N", cfg.collapse_images,
+               "match-free: validation images for the collapse metrics (0: off)", 0);
+  flags.group("match-free variants (extensions beyond the paper; defaults are the paper's)");
+  flags.add("--probe-logits", "scaled|cosine", "scaled",
+            "cosine: s*cos(Q_i, K_j) probe logits instead of QK^T/sqrt(W)",
+            [&](const std::string& v) {
+              cfg.matchfree.probe_logits = detr::parse_probe_logits(v, "--probe-logits");
+            });
+  flags.number("--cosine-scale", "S", cfg.matchfree.cosine_scale, "s of the cosine logits");
+  flags.add("--probe-attention", "softmax|sinkhorn", "softmax",
+            "sinkhorn: log-space Sinkhorn rounds instead of the row softmax",
+            [&](const std::string& v) {
+              cfg.matchfree.attention = detr::parse_attention(v, "--probe-attention");
+            });
+  flags.number("--sinkhorn-iters", "T", cfg.matchfree.sinkhorn_iters, "Sinkhorn rounds", 1);
+  flags.add("--selection", "threshold|greedy", "threshold",
+            "greedy: one distinct query per GT, greedy on log A",
+            [&](const std::string& v) {
+              cfg.matchfree.selection = detr::parse_selection(v, "--selection");
+            });
+  flags.group("running");
+  flags.text("--init-from", "CKPT", cfg.init_from,
+             "start from a checkpoint's model weights (new probe, optimiser, schedule)");
+  flags.text("--device", "cpu|gpu|gpu:N", o.device, "where training runs");
+  flags.on("--jit", "train through the jitted step", [&] { cfg.jit = true; });
+  flags.number("--pad-multiple", "N", o.pad_multiple,
+               "pad batch heights and widths to a multiple (fewer shapes to compile)", 1, 4096,
+               "32 with --jit, else 1");
+  flags.number("--save-every", "N", cfg.save_every,
+               "also keep OUT/epoch<N>.safetensors every N epochs (0: never)", 0);
+  flags.on("--fusion-report", "write OUT/fusion_report/: what jit makes of the training step",
+           [&] { cfg.fusion_report = true; });
+  // --resume takes an optional value: rewrite "--resume" alone to "--resume yes".
+  std::vector<std::string> args(argv, argv + argc);
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--resume" && (i + 1 == args.size() || args[i + 1].rfind("--", 0) == 0)) {
+      args.insert(args.begin() + static_cast<long>(i) + 1, "yes");
     }
   }
+  std::vector<char*> argp;
+  for (auto& a : args) argp.push_back(a.data());
+  flags.add("--resume", "[auto]", "",
+            "continue OUT/last.safetensors (an error without one); --resume auto starts a new "
+            "run when there is none",
+            [&](const std::string& v) {
+    if (v != "yes" && v != "auto") throw std::invalid_argument("takes no value or 'auto'");
+    cfg.resume = true;
+    cfg.resume_or_start = v == "auto";
+  });
+  flags.parse(static_cast<int>(argp.size()), argp.data());
+
   try {
-    cfg.device = Device::parse(device);
+    cfg.device = Device::parse(o.device);
     // Under mpirun, "gpu" means one GPU per process.
-    if (device == "gpu") cfg.device = Device::gpu(distributed::rank() % gpu::device_count());
+    if (o.device == "gpu") cfg.device = Device::gpu(distributed::rank() % gpu::device_count());
   } catch (const std::exception& e) {
-    usage(std::string("--device: ") + e.what());
+    flags.fail(std::string("--device: ") + e.what());
   }
-  cfg.out_dir = out;
+  cfg.out_dir = o.out;
   // A jitted step compiles once per batch shape: pad to multiples of 32 by
   // default so multi-scale batches share a few shapes.
-  cfg.pad_multiple = pad_multiple > 0 ? pad_multiple : (cfg.jit ? 32 : 1);
-  if (preset == "small") {
+  cfg.pad_multiple = o.pad_multiple > 0 ? o.pad_multiple : (cfg.jit ? 32 : 1);
+  const int image_size = o.image_size;
+  if (o.preset == "small") {
     cfg.model = models::DetectorConfig::small_cpu();
     // Small images and scales for the CPU preset.
     cfg.train_transforms.scales = {image_size - 32, image_size - 16, image_size};
@@ -192,31 +167,38 @@ int main(int argc, char** argv) {
     cfg.train_transforms.crop_max = image_size;
     cfg.val_transforms.val_size = image_size;
     cfg.val_transforms.max_size = image_size * 5 / 3;
-  } else if (preset == "r50") {
+    // Few objects per synthetic image: 50 queries learn faster than 100.
+    cfg.model.detr.num_queries = 50;
+    cfg.lr_drop_epoch = cfg.epochs * 2 / 3;
+  } else {
     cfg.model = models::DetectorConfig::coco_r50();
     cfg.train_transforms = coco::detr_train_transforms();
     cfg.val_transforms = coco::detr_val_transforms();
     cfg.lr_drop_epoch = cfg.epochs * 4 / 5;
-  } else {
-    usage("--preset must be small or r50");
   }
-  if (preset == "small") {
-    // Few objects per synthetic image: 50 queries learn faster than 100.
-    cfg.model.detr.num_queries = 50;
-    cfg.lr_drop_epoch = cfg.epochs * 2 / 3;
-  }
-  if (queries > 0) cfg.model.detr.num_queries = queries;
-  if (backbone_lr_scale >= 0) cfg.backbone_lr_scale = backbone_lr_scale;
-  if (train_stem >= 0) cfg.model.backbone.train_stem_and_layer1 = train_stem != 0;
+  if (o.queries > 0) cfg.model.detr.num_queries = o.queries;
+  if (o.backbone_lr_scale >= 0) cfg.backbone_lr_scale = o.backbone_lr_scale;
+  if (o.train_stem >= 0) cfg.model.backbone.train_stem_and_layer1 = o.train_stem != 0;
   // The reference rate for R50; the small preset learns faster at 1e-3.
-  cfg.lr = lr > 0 ? lr : (preset == "small" ? 1e-3 : 2e-4);
+  cfg.lr = o.lr > 0 ? o.lr : (o.preset == "small" ? 1e-3 : 2e-4);
+  const bool generate = cfg.data_dir.empty();
+  if (generate) cfg.data_dir = (std::filesystem::path(o.out) / "synthetic").string();
+  // Everything is checked before data is generated or loaded.
   try {
-    if (cfg.data_dir.empty()) {
-      cfg.data_dir = (std::filesystem::path(out) / "synthetic").string();
+    train::check_fit_config(cfg);
+  } catch (const std::invalid_argument& e) {
+    flags.fail(e.what());
+  }
+  if (cfg.resume && !cfg.resume_or_start && !train::latest_checkpoint(o.out)) {
+    flags.fail(fmt::format("--resume: {} holds no checkpoint (--resume auto starts a new run)",
+                           o.out));
+  }
+  try {
+    if (generate) {
       coco::SyntheticConfig sc;
       sc.seed = cfg.seed;
-      sc.num_train = train_images;
-      sc.num_val = val_images;
+      sc.num_train = o.train_images;
+      sc.num_val = o.val_images;
       sc.min_side = image_size * 3 / 4;
       sc.max_side = image_size * 5 / 4;
       sc.num_classes = 4;
@@ -237,14 +219,19 @@ int main(int argc, char** argv) {
     }
     if (lead)
       fmt::print("training {} preset with the {} criterion{} for {} epochs (batch {}) -> {}\n",
-                 preset, cfg.criterion,
+                 o.preset, cfg.criterion,
                  cfg.criterion == "matchfree" ? " [" + detr::matchfree_variant(cfg.matchfree) + "]"
                                               : std::string(),
-                 cfg.epochs, cfg.batch_size, out);
+                 cfg.epochs, cfg.batch_size, o.out);
     auto r = train::fit(cfg);
-    if (lead)
-      fmt::print("\nfinal COCO metrics ({} epochs, {} steps, last loss {:.4f}):\n{}", r.epochs_done,
-                 r.steps, r.last_loss, coco::format_summary_table(r.last_stats, 6));
+    if (lead) {
+      fmt::print("\nfinal COCO metrics in percent ({} epochs, {} steps, last loss {:.4f}):\n{}",
+                 r.epochs_done, r.steps, r.last_loss, coco::format_summary_table(r.last_stats, 6));
+      if (r.best_epoch > 0) {
+        fmt::print("best AP {:.1f} at epoch {}: {}/best.safetensors\n", 100 * r.best_ap,
+                   r.best_epoch, o.out);
+      }
+    }
     return r.stopped_non_finite ? 1 : 0;
   } catch (const std::exception& e) {
     fmt::print(stderr, "train_coco: {}\n", e.what());

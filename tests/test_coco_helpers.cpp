@@ -43,16 +43,16 @@ TEST_CASE("find_split knows the synthetic and the COCO 2017 layouts", "[coco][sp
                     Contains("not a folder"));
 }
 
-TEST_CASE("format_summary_table prints names and 3-decimal values", "[coco][summary]") {
+TEST_CASE("format_summary_table prints names and values in percent", "[coco][summary]") {
   std::array<double, 12> stats{};
   for (size_t i = 0; i < 12; ++i) stats[i] = 0.1 * static_cast<double>(i) + 0.0004;
   stats[5] = -1;
   CHECK(coco::format_summary_table(stats, 3) ==
-        "| AP | AP50 | AP75 |\n|---|---|---|\n| 0.000 | 0.100 | 0.200 |\n");
+        "| AP | AP50 | AP75 |\n|---|---|---|\n| 0.0 | 10.0 | 20.0 |\n");
   const std::string all = coco::format_summary_table(stats);
   CHECK(all.find("| AR100 | ARs | ARm | ARl |\n") != std::string::npos);
-  CHECK(all.find("| -1.000 |") != std::string::npos);
-  CHECK(all.find("| 1.100 |\n") != std::string::npos);
+  CHECK(all.find("| 40.0 | - | 60.0 |") != std::string::npos);
+  CHECK(all.find("| 110.0 |\n") != std::string::npos);
   CHECK(coco::summary_names()[8] == std::string("AR100"));
   test::check_throws_with([&] { coco::format_summary_table(stats, 0); },
                           {"[coco::format_summary_table]", "columns", "0"});

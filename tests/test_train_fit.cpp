@@ -226,3 +226,78 @@ TEST_CASE("a match-free variant run records its variant and collapse metrics", "
   mfx::test::check_throws_with([&] { train::fit(c); }, {"[fit]", "cosine_scale", "-1"});
   fs::remove_all(out);
 }
+
+TEST_CASE("fit keeps the best checkpoint, args.json and 1-based epochs with the lr",
+          "[train][fit]") {
+  fs::path out = scratch("best");
+  auto c = tiny(tiny_data(), out);
+  c.epochs = 3;
+  c.save_every = 2;
+  c.lr_drop_epoch = 2;
+  const auto r = train::fit(c);
+  REQUIRE(r.best_epoch >= 1);
+  CHECK(r.best_epoch <= 3);
+  CHECK(r.best_ap >= 0.0);
+  for (auto f : {"best.safetensors", "epoch2.safetensors", "args.json"}) {
+    INFO(f);
+    CHECK(fs::exists(out / f));
+  }
+  CHECK_FALSE(fs::exists(out / "epoch1.safetensors"));
+  CHECK(train::load_checkpoint((out / "best.safetensors").string()).epoch == r.best_epoch);
+  // Step rows and evaluation rows number epochs alike; the lr drops after epoch 2.
+  const auto rows = train::read_metrics((out / "metrics.jsonl").string());
+  std::map<int64_t, double> lr_of_epoch;
+  int evaluations = 0;
+  for (const auto& row : rows) {
+    std::map<std::string, train::MetricValue> m(row.begin(), row.end());
+    REQUIRE(m.count("epoch"));
+    REQUIRE(m.count("lr"));
+    const auto epoch = static_cast<int64_t>(m.at("epoch").number());
+    CHECK(epoch >= 1);
+    CHECK(epoch <= 3);
+    if (m.count("AP")) {
+      ++evaluations;
+      CHECK(m.count("eval_seconds"));
+    } else {
+      lr_of_epoch[epoch] = m.at("lr").number();
+    }
+  }
+  CHECK(evaluations == 3);
+  CHECK(lr_of_epoch.at(1) == Approx(c.lr));
+  CHECK(lr_of_epoch.at(3) == Approx(c.lr * 0.1));
+  fs::remove_all(out);
+}
+
+TEST_CASE("fit configuration: checked up front, recorded as JSON, resume needs a checkpoint",
+          "[train][fit][errors]") {
+  fs::path out = scratch("cfg");
+  auto c = tiny(tiny_data(), out);
+  CHECK_NOTHROW(train::check_fit_config(c));
+  const std::string json = train::fit_config_json(c);
+  for (auto key : {"\"epochs\": 2", "\"criterion\": \"matchfree\"", "\"model\"", "\"matchfree\"",
+                   "\"val_transforms\""}) {
+    INFO(key);
+    CHECK(json.find(key) != std::string::npos);
+  }
+  auto bad = c;
+  bad.lr = 0;
+  mfx::test::check_throws_with([&] { train::check_fit_config(bad); }, {"[fit]", "lr", "0"});
+  bad = c;
+  bad.max_steps_per_epoch = 0;
+  mfx::test::check_throws_with([&] { train::check_fit_config(bad); }, {"max_steps_per_epoch"});
+  bad = c;
+  bad.save_every = -1;
+  mfx::test::check_throws_with([&] { train::check_fit_config(bad); }, {"save_every", "-1"});
+  // Nothing to resume: an error, unless a new run may start.
+  c.resume = true;
+  mfx::test::check_throws_with([&] { train::fit(c); }, {"[fit]", "resume", "no checkpoint"});
+  c.resume_or_start = true;
+  c.epochs = 1;
+  c.eval_every = 0;
+  const auto r = train::fit(c);
+  CHECK_FALSE(r.resumed);
+  CHECK(r.epochs_done == 1);
+  c.epochs = 2;
+  CHECK(train::fit(c).resumed);
+  fs::remove_all(out);
+}

@@ -507,11 +507,24 @@ TEST_CASE("progress lines show epoch, steps, rate, losses and ETA", "[train]") {
       }
       bar.finish_epoch();
     }
-    // Printed at t=1 (first update) and t=6 (5 s later), then the epoch end.
+    // Printed at t=1 (first update; no ETA before a second step) and t=6
+    // (5 s later), then the epoch end.
     CHECK(out.str() ==
-          "epoch 1/2 [##..................] 1/10 | 4.0 img/s | loss 1 | ETA 19s\n"
+          "epoch 1/2 [##..................] 1/10 | 4.0 img/s | loss 1\n"
           "epoch 1/2 [############........] 6/10 | 4.0 img/s | loss 0.1667 | ETA 14s\n"
           "epoch 1/2 [####################] 10/10 | 4.0 img/s | loss 0.1 | ETA 10s\n");
+  }
+  SECTION("the ETA leaves out the first step and adds the evaluations to come") {
+    std::ostringstream out;
+    train::ProgressBar bar(4, 1, {.out = &out, .tty = false, .plain_interval_s = 0, .clock = clock});
+    bar.set_extra_seconds(30);
+    bar.start_epoch(0);
+    now = 20;  // a slow first step (compilation)
+    bar.update(1, 1, {});
+    now = 21;
+    bar.update(2, 1, {});
+    // 1 s per step after the first: 2 steps left, plus 30 s of evaluation.
+    CHECK(out.str().find("2/4 | 0.1 img/s | ETA 32s\n") != std::string::npos);
   }
   SECTION("one rewritten line on a terminal") {
     std::ostringstream out;
@@ -525,7 +538,7 @@ TEST_CASE("progress lines show epoch, steps, rate, losses and ETA", "[train]") {
     bar.update(4, 8, {});
     bar.finish_epoch();
     CHECK(out.str() ==
-          "\repoch 1 [#####...............] 1/4 | 4.0 img/s | ETA 6s\x1b[K"
+          "\repoch 1 [#####...............] 1/4 | 4.0 img/s\x1b[K"
           "\repoch 1 [####################] 4/4 | 6.0 img/s | ETA 0s\x1b[K"
           "\repoch 1 [####################] 4/4 | 6.0 img/s | ETA 0s\x1b[K\n");
   }

@@ -23,7 +23,8 @@ std::string format_summary_table(const std::array<double, 12>& stats, size_t col
   for (size_t i = 0; i < columns; ++i) {
     header += fmt::format(" {} |", summary_names()[i]);
     rule += "---|";
-    values += fmt::format(" {:.3f} |", stats[i]);
+    // Percent, as papers print COCO numbers; -1 (no ground truth in the range) as "-".
+    values += stats[i] < 0 ? std::string(" - |") : fmt::format(" {:.1f} |", 100 * stats[i]);
   }
   return header + "\n" + rule + "\n" + values + "\n";
 }

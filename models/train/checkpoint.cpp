@@ -48,7 +48,8 @@ int64_t parse_int(const std::map<std::string, std::string>& meta, const char* ke
 
 }  // namespace
 
-std::string save_checkpoint(const std::string& dir, const Checkpoint& ckpt, bool best) {
+std::string save_checkpoint(const std::string& dir, const Checkpoint& ckpt, bool best,
+                            const std::string& also_as) {
   json extra = json::parse(ckpt.extra, nullptr, /*allow_exceptions=*/false);
   if (!extra.is_object()) {
     throw std::invalid_argument(
@@ -73,6 +74,7 @@ std::string save_checkpoint(const std::string& dir, const Checkpoint& ckpt, bool
   std::string last = (fs::path(dir) / last_checkpoint_file).string();
   save_tree(last, tree, meta);
   if (best) save_tree((fs::path(dir) / best_checkpoint_file).string(), tree, meta);
+  if (!also_as.empty()) save_tree((fs::path(dir) / also_as).string(), tree, meta);
   return last;
 }
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "config_json.h"
 #include "mfx/train/checkpoint.h"
 
 namespace mfx::train {
@@ -32,29 +33,6 @@ int positive_int(const json& obj, const char* name, const std::string& source) {
          fmt::format("'val_transforms.{}' must be a positive integer, got {}", name, v.dump()));
   }
   return static_cast<int>(v.get<int64_t>());
-}
-
-json matchfree_to_json(const detr::MatchFreeConfig& m) {
-  return json{{"rho", m.rho},
-              {"eps", m.eps},
-              {"norm", detr::to_string(m.norm)},
-              {"alpha_w", m.alpha_w},
-              {"beta_q", m.beta_q},
-              {"w_ce", m.w_ce},
-              {"w_bbox", m.w_bbox},
-              {"w_giou", m.w_giou},
-              {"probe_inputs_stop_gradient", m.probe_inputs_stop_gradient},
-              {"cost",
-               {{"cls", m.cost.cls},
-                {"l1", m.cost.l1},
-                {"giou", m.cost.giou},
-                {"alpha", m.cost.alpha},
-                {"gamma", m.cost.gamma}}},
-              {"probe_logits", detr::to_string(m.probe_logits)},
-              {"cosine_scale", m.cosine_scale},
-              {"attention", detr::to_string(m.attention)},
-              {"sinkhorn_iters", m.sinkhorn_iters},
-              {"selection", detr::to_string(m.selection)}};
 }
 
 detr::MatchFreeConfig matchfree_from_json(const json& j, const std::string& source) {
@@ -113,6 +91,33 @@ detr::MatchFreeConfig matchfree_from_json(const json& j, const std::string& sour
 
 }  // namespace
 
+namespace detail {
+
+nlohmann::json matchfree_to_json(const detr::MatchFreeConfig& m) {
+  return json{{"rho", m.rho},
+              {"eps", m.eps},
+              {"norm", detr::to_string(m.norm)},
+              {"alpha_w", m.alpha_w},
+              {"beta_q", m.beta_q},
+              {"w_ce", m.w_ce},
+              {"w_bbox", m.w_bbox},
+              {"w_giou", m.w_giou},
+              {"probe_inputs_stop_gradient", m.probe_inputs_stop_gradient},
+              {"cost",
+               {{"cls", m.cost.cls},
+                {"l1", m.cost.l1},
+                {"giou", m.cost.giou},
+                {"alpha", m.cost.alpha},
+                {"gamma", m.cost.gamma}}},
+              {"probe_logits", detr::to_string(m.probe_logits)},
+              {"cosine_scale", m.cosine_scale},
+              {"attention", detr::to_string(m.attention)},
+              {"sinkhorn_iters", m.sinkhorn_iters},
+              {"selection", detr::to_string(m.selection)}};
+}
+
+}  // namespace detail
+
 coco::TransformConfig CheckpointInfo::val_transforms() const {
   coco::TransformConfig t;
   t.train = false;
@@ -143,7 +148,7 @@ std::string checkpoint_info_to_json(const CheckpointInfo& info) {
          {"val_transforms", {{"val_size", info.val_size}, {"max_size", info.max_size}}},
          {"categories", info.category_ids},
          {"class_names", info.class_names}};
-  if (info.matchfree) j["matchfree"] = matchfree_to_json(*info.matchfree);
+  if (info.matchfree) j["matchfree"] = detail::matchfree_to_json(*info.matchfree);
   return j.dump();
 }
 

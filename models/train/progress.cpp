@@ -74,6 +74,7 @@ void ProgressBar::start_epoch(int64_t epoch) {
   values_.clear();
   epoch_start_ = now_ = opt_.clock();
   last_emit_ = -1e300;
+  first_step_ = -1;
 }
 
 void ProgressBar::update(int64_t step, int64_t images, const ProgressValues& values) {
@@ -81,6 +82,10 @@ void ProgressBar::update(int64_t step, int64_t images, const ProgressValues& val
   images_ += images;
   values_ = values;
   now_ = opt_.clock();
+  if (first_step_ < 0) {
+    first_step_ = step;
+    first_step_time_ = now_;
+  }
   double interval = tty_ ? opt_.redraw_interval_s : opt_.plain_interval_s;
   if (now_ - last_emit_ >= interval) emit(false);
 }
@@ -99,11 +104,13 @@ ProgressState ProgressBar::state() const {
   s.values = values_;
   double elapsed = now_ - epoch_start_;
   s.images_per_s = elapsed > 0 ? static_cast<double>(images_) / elapsed : 0.0;
-  if (steps_per_epoch_ > 0 && step_ > 0) {
+  if (steps_per_epoch_ > 0 && first_step_ >= 0 && step_ > first_step_) {
     int64_t later_epochs = epochs_ > 0 ? std::max<int64_t>(0, epochs_ - epoch_ - 1) : 0;
     int64_t remaining =
         std::max<int64_t>(0, steps_per_epoch_ - step_) + later_epochs * steps_per_epoch_;
-    s.eta_s = elapsed / static_cast<double>(step_) * static_cast<double>(remaining);
+    const double per_step =
+        (now_ - first_step_time_) / static_cast<double>(step_ - first_step_);
+    s.eta_s = per_step * static_cast<double>(remaining) + extra_s_;
   }
   return s;
 }

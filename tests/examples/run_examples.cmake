@@ -51,7 +51,39 @@ endfunction()
 set(run_dir "${WORK_DIR}/run")
 run(train 0 "${TRAIN_COCO}" --epochs 1 --image-size 64 --max-steps 3 --batch-size 2 --workers 1
     --out "${run_dir}")
-expect_contains(train "${train_OUT}" "final COCO metrics (1 epochs, 3 steps")
+expect_contains(train "${train_OUT}" "final COCO metrics in percent (1 epochs, 3 steps")
+# One results line per epoch, the resolved configuration, the best model.
+expect_contains(train "${train_OUT}" "epoch 1/1 | loss ")
+expect_contains(train "${train_OUT}" "| best AP ")
+foreach(f args.json best.safetensors last.safetensors)
+  if(NOT EXISTS "${run_dir}/${f}")
+    message(FATAL_ERROR "train_coco left no ${f} in ${run_dir}")
+  endif()
+endforeach()
+file(READ "${run_dir}/args.json" args_json)
+string(JSON args_epochs GET "${args_json}" epochs)
+string(JSON args_lr GET "${args_json}" lr)
+if(NOT args_epochs EQUAL 1 OR NOT args_lr STREQUAL "0.001")
+  message(FATAL_ERROR "args.json does not record the run (epochs ${args_epochs}, lr ${args_lr})")
+endif()
+# Arguments are checked before any work: nothing is generated for a bad one.
+run(train_bad_batch 2 "${TRAIN_COCO}" --batch-size 0 --out "${WORK_DIR}/bad")
+expect_contains(train_bad_batch "${train_bad_batch_ERR}" "--batch-size: 0 is below the minimum 1")
+run(train_bad_criterion 2 "${TRAIN_COCO}" --criterion hungry --out "${WORK_DIR}/bad")
+expect_contains(train_bad_criterion "${train_bad_criterion_ERR}" "'hungry' is not one of")
+run(train_no_resume 2 "${TRAIN_COCO}" --resume --out "${WORK_DIR}/bad")
+expect_contains(train_no_resume "${train_no_resume_ERR}" "holds no checkpoint")
+if(EXISTS "${WORK_DIR}/bad")
+  message(FATAL_ERROR "a refused train_coco command line left ${WORK_DIR}/bad behind")
+endif()
+# Every tool answers --help with its flags.
+foreach(tool TRAIN_COCO EVAL_COCO DETECT)
+  run(help_${tool} 0 "${${tool}}" --help)
+  expect_contains(help_${tool} "${help_${tool}_OUT}" "usage: ")
+  expect_contains(help_${tool} "${help_${tool}_OUT}" "--help")
+endforeach()
+expect_contains(help_TRAIN_COCO "${help_TRAIN_COCO_OUT}" "--alpha-w X")
+expect_contains(help_DETECT "${help_DETECT_OUT}" "--device")
 set(ckpt "${run_dir}/last.safetensors")
 set(data "${run_dir}/synthetic")
 
@@ -118,13 +150,19 @@ endif()
 # detect errors.
 run(detect_threshold 2 "${DETECT}" --checkpoint "${ckpt}" --image "${image}" --out
     "${WORK_DIR}/x.png" --threshold abc)
-expect_contains(detect_threshold "${detect_threshold_ERR}" "--threshold must be a number in [0, 1]")
+expect_contains(detect_threshold "${detect_threshold_ERR}" "--threshold: 'abc' is not a number")
 run(detect_unreadable 1 "${DETECT}" --checkpoint "${ckpt}" --image "${WORK_DIR}/results.json"
     --out "${WORK_DIR}/x.png")
 expect_contains(detect_unreadable "${detect_unreadable_ERR}" "results.json")
 if(EXISTS "${WORK_DIR}/x.png")
   message(FATAL_ERROR "a failed detect left ${WORK_DIR}/x.png behind")
 endif()
+
+# Last (it changes the run's checkpoint): --resume says where it continues.
+run(train_resume 0 "${TRAIN_COCO}" --epochs 2 --image-size 64 --max-steps 1 --batch-size 2
+    --workers 1 --out "${run_dir}" --resume)
+expect_contains(train_resume "${train_resume_ERR}" "resuming from epoch 1 of ")
+expect_contains(train_resume "${train_resume_OUT}" "epoch 2/2 | loss ")
 
 file(REMOVE_RECURSE "${WORK_DIR}")
 message(STATUS "examples end to end: train_coco, eval_coco and detect passed")

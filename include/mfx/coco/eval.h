@@ -134,8 +134,9 @@ std::string format_summary(const std::array<double, 12>& stats, const EvalParams
 const std::array<const char*, 12>& summary_names();
 
 /// The first `columns` (1..12) numbers as a Markdown table: a header row of
-/// summary_names, a separator and the values with 3 decimals, e.g.
-/// "| AP | AP50 |\n|---|---|\n| 0.505 | 0.712 |\n". Throws
+/// summary_names, a separator and the values in percent with one decimal
+/// ("-" for -1: no ground truth in that range), e.g.
+/// "| AP | AP50 |\n|---|---|\n| 50.5 | 71.2 |\n". Throws
 /// std::invalid_argument for `columns` outside [1, 12].
 std::string format_summary_table(const std::array<double, 12>& stats, size_t columns = 12);
 

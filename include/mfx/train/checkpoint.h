@@ -34,15 +34,17 @@ struct Checkpoint {
 inline constexpr const char* last_checkpoint_file = "last.safetensors";
 inline constexpr const char* best_checkpoint_file = "best.safetensors";
 
-/// Writes `ckpt` to `dir`/last.safetensors (creating `dir`), and also to
-/// `dir`/best.safetensors when `best` is true. Each file is replaced
+/// Writes `ckpt` to `dir`/last.safetensors (creating `dir`), also to
+/// `dir`/best.safetensors when `best` is true, and to `dir`/`also_as` when
+/// that is not empty (a file name such as "epoch10.safetensors"). Each file is replaced
 /// atomically (temporary file, fsync, rename), so a failed or interrupted
 /// save leaves the previous checkpoint intact. Arrays are evaluated first;
 /// errors during their evaluation propagate before any file is touched.
 /// Returns the path of last.safetensors. Throws std::invalid_argument when
 /// `extra` is not a JSON object, and std::runtime_error naming the path for
 /// I/O errors.
-std::string save_checkpoint(const std::string& dir, const Checkpoint& ckpt, bool best = false);
+std::string save_checkpoint(const std::string& dir, const Checkpoint& ckpt, bool best = false,
+                            const std::string& also_as = "");
 
 /// Reads a checkpoint written by save_checkpoint; every array comes back
 /// with the saved dtype, shape and bits. Throws std::runtime_error naming

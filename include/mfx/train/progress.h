@@ -63,9 +63,14 @@ class ProgressBar {
   void start_epoch(int64_t epoch);
   /// Records that `step` steps of the current epoch are done, the last one
   /// with `images` images, and shows `values`. The rate is images per second
-  /// since start_epoch; the ETA extrapolates the mean step time over the
-  /// remaining steps of this and the later epochs.
+  /// since start_epoch; the ETA extrapolates the mean step time after the
+  /// epoch's first step (which may compile or warm caches; no ETA before
+  /// the second) over the remaining steps of this and the later epochs, plus
+  /// set_extra_seconds.
   void update(int64_t step, int64_t images, const ProgressValues& values);
+  /// Time the run needs besides its remaining steps (the evaluations still
+  /// to come), added to the ETA.
+  void set_extra_seconds(double seconds) { extra_s_ = seconds; }
   /// Prints the final line of the epoch (always, in both modes) and a newline.
   void finish_epoch();
 
@@ -78,7 +83,9 @@ class ProgressBar {
   std::ostream* out_;
   bool tty_;
   int64_t epoch_ = 0, step_ = 0, images_ = 0;
-  double epoch_start_ = 0, last_emit_ = -1e300, now_ = 0;
+  double epoch_start_ = 0, last_emit_ = -1e300, now_ = 0, extra_s_ = 0;
+  double first_step_time_ = 0;  // when the epoch's first step finished
+  int64_t first_step_ = -1;
   ProgressValues values_;
   bool line_open_ = false;
 };
