@@ -4,11 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "mfx/detr/criteria.h"
+#include "mfx/criteria/criteria.h"
 
 namespace mfx::train::detail {
 
 /// Every MatchFreeConfig setting (variants by name), as checkpoints record it.
-nlohmann::json matchfree_to_json(const detr::MatchFreeConfig& m);
+nlohmann::json matchfree_to_json(const criteria::MatchFreeConfig& m);
 
 }  // namespace mfx::train::detail
