@@ -35,7 +35,11 @@ int positive_int(const json& obj, const char* name, const std::string& source) {
   return static_cast<int>(v.get<int64_t>());
 }
 
-criteria::MatchFreeConfig matchfree_from_json(const json& j, const std::string& source) {
+}  // namespace
+
+namespace detail {
+
+criteria::MatchFreeConfig matchfree_from_json(const nlohmann::json& j, const std::string& source) {
   if (!j.is_object()) fail(source, "'matchfree' must be an object");
   auto number = [&](const json& obj, const char* name, const std::string& path) {
     auto it = obj.find(name);
@@ -88,10 +92,6 @@ criteria::MatchFreeConfig matchfree_from_json(const json& j, const std::string& 
   }
   return m;
 }
-
-}  // namespace
-
-namespace detail {
 
 nlohmann::json matchfree_to_json(const criteria::MatchFreeConfig& m) {
   return json{{"rho", m.rho},
@@ -195,7 +195,7 @@ CheckpointInfo checkpoint_info_from_json(const std::string& extra, const std::st
   } else {
     info.class_names.assign(info.category_ids.size(), "");
   }
-  if (j.contains("matchfree")) info.matchfree = matchfree_from_json(j["matchfree"], source);
+  if (j.contains("matchfree")) info.matchfree = detail::matchfree_from_json(j["matchfree"], source);
   return info;
 }
 

@@ -12,30 +12,13 @@
 
 #include "mfx/criteria/criteria_trees.h"
 #include "mfx/jit.h"
+#include "mfx/train/loss_config_json.h"
 #include "mfx/transforms.h"
 
 namespace mfx::train::detail {
 
 #ifdef MFX_HAVE_JIT
 namespace {
-
-// Everything a compiled step bakes in: the configuration (not the per-step
-// dropout key, ground-truth count or Hungarian num_boxes, which are inputs
-// or used eagerly).
-std::string config_key(const detr::LossConfig& cfg, const std::string& criterion, bool cuda_graph) {
-  const criteria::MatchFreeConfig& m = cfg.matchfree;
-  const criteria::CostWeights& c = criterion == "matchfree" ? m.cost : cfg.hungarian.cost;
-  // The variant fields (extensions beyond the paper) change the traced
-  // program too: another variant must compile anew.
-  return fmt::format(
-      "{}|graph={}|train={}|cost={},{},{},{},{}|mf={},{},{},{},{},{},{},{},{}"
-      "|variant={},{},{},{},{}|{}",
-      criterion, cuda_graph, cfg.train, c.cls, c.l1, c.giou, c.alpha, c.gamma, m.rho, m.eps,
-      static_cast<int>(m.norm), m.alpha_w, m.beta_q, m.w_ce, m.w_bbox, m.w_giou,
-      m.probe_inputs_stop_gradient, criteria::to_string(m.probe_logits), m.cosine_scale,
-      criteria::to_string(m.attention), m.sinkhorn_iters, criteria::to_string(m.selection),
-      detr::detector_config_to_json(cfg.model));
-}
 
 // One compiled function per configuration, for the life of the process.
 template <typename F>
@@ -67,7 +50,7 @@ JitLossGrads matchfree(const Tree& params, const detr::Batch& batch, const detr:
         JitOptions{.name = "matchfree_train_step", .cuda_graph = cuda_graph});
   };
   using Fn = decltype(make());
-  Fn& step = cached<Fn>(config_key(cfg, "matchfree", cuda_graph), make);
+  Fn& step = cached<Fn>(jit_step_cache_key(cfg, "matchfree", cuda_graph), make);
   auto [loss, components, grads] = step(params, batch.images, batch.mask, batch.targets.labels,
                                         batch.targets.boxes, batch.targets.mask, key, nb);
   return {loss, components, grads};
@@ -88,7 +71,7 @@ JitLossGrads hungarian(const Tree& params, const detr::Batch& batch, const detr:
         JitOptions{.name = "detector_train_forward", .cuda_graph = cuda_graph});
   };
   using Fn = decltype(make());
-  Fn& forward = cached<Fn>(config_key(cfg, "hungarian", cuda_graph), make);
+  Fn& forward = cached<Fn>(jit_step_cache_key(cfg, "hungarian", cuda_graph), make);
   const int layers = model.detr.dec_layers;
   const bool nested = params.is_dict() && params.dict().count("model");
   auto loss_of = [&](const Tree& p) {
