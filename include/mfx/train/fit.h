@@ -184,7 +184,7 @@ StepResult train_step(Tree& params, Tree& opt_state, const optim::AdamW& opt,
 /// and std::runtime_error naming the path for data errors.
 FitResult fit(const FitConfig& config);
 
-/// Collapse metrics of a match-free model (detr/collapse_metrics.h) on the
+/// Collapse metrics of a match-free model (criteria/collapse_metrics.h) on the
 /// first `max_images` images of `data` (validation transforms, so its
 /// ground truths are at hand), in batches of `batch_size` copied to
 /// `device`: the detector's last decoder layer without dropout, and the
