@@ -1,9 +1,9 @@
-// Times the exact linear assignment solver (mfx::detr::linear_sum_assignment)
+// Times the exact linear assignment solver (mfx::criteria::linear_sum_assignment)
 // on DETR-sized problems: N queries x M ground truths with uniform random
 // costs, solved as the [M, N] (GTs x queries) matrix the criterion builds.
 // Prints a table and, with --json FILE, writes the results as JSON.
 #include <fmt/format.h>
-#include <mfx/detr/assignment.h>
+#include <mfx/criteria/assignment.h>
 #include <mfx/mfx.h>
 
 #include <algorithm>
@@ -62,7 +62,7 @@ std::vector<Case> make_cases() {
     auto c = std::make_shared<std::vector<double>>(uniform_costs(s.gts * s.queries, s.gts));
     cases.push_back({fmt::format("raw_{}x{}", s.queries, s.gts),
                      fmt::format("{} queries x {} GTs", s.queries, s.gts), 1, [c, s] {
-                       return detr::linear_sum_assignment(c->data(), s.gts, s.queries).cost;
+                       return criteria::linear_sum_assignment(c->data(), s.gts, s.queries).cost;
                      }});
   }
   // The array entry point on a float32 [M, N] array (conversion included).
@@ -70,7 +70,7 @@ std::vector<Case> make_cases() {
     array a(uniform_costs(100 * 300, 7), {100, 300}, float32);
     a.eval();
     cases.push_back({"array_f32_300x100", "300 queries x 100 GTs, float32 array", 1,
-                     [a] { return detr::linear_sum_assignment(a).cost; }});
+                     [a] { return criteria::linear_sum_assignment(a).cost; }});
   }
   // A padded batch as the criterion sees it: 8 images, up to 100 GTs each.
   {
@@ -80,7 +80,7 @@ std::vector<Case> make_cases() {
     std::vector<int64_t> valid = {7, 100, 23, 0, 55, 12, 80, 3};
     cases.push_back({"batched_8x300x100", "8 images x 300 queries x <=100 GTs", B, [a, valid] {
                        double total = 0;
-                       for (auto& r : detr::batched_linear_sum_assignment(a, valid))
+                       for (auto& r : criteria::batched_linear_sum_assignment(a, valid))
                          total += r.cost;
                        return total;
                      }});

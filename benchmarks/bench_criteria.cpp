@@ -7,7 +7,7 @@
 // it on a GPU, adds the jitted step replayed as a CUDA graph, and times
 // each call up to a device synchronisation.
 #include <fmt/format.h>
-#include <mfx/detr/criteria_trees.h>
+#include <mfx/criteria/criteria_trees.h>
 #include <mfx/jit.h>
 
 #include <algorithm>
@@ -20,7 +20,7 @@
 #include "bench_utils.h"
 
 using namespace mfx;
-using namespace mfx::detr;
+using namespace mfx::criteria;
 
 using bench::median_ms;
 

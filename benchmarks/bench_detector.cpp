@@ -13,9 +13,9 @@
 // kernel cache: run with MFX_CACHE_DIR set to an empty directory for cold
 // compile times.
 #include <fmt/format.h>
-#include <mfx/detr/criteria_trees.h>
+#include <mfx/criteria/criteria_trees.h>
+#include <mfx/detr/detector.h>
 #include <mfx/jit.h>
-#include <mfx/models/detector.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -27,7 +27,7 @@
 #include <vector>
 
 using namespace mfx;
-using namespace mfx::models;
+using namespace mfx::detr;
 
 namespace {
 
@@ -85,7 +85,7 @@ detr::Batch make_batch(int64_t b, int64_t h, int64_t w, int64_t classes) {
     labels.push_back(random::randint(random::fold_in(key, 10 + i), 0, classes, {3}));
     boxes.push_back(random::uniform(random::fold_in(key, 20 + i), {3, 4}, 0.2, 0.6));
   }
-  detr::Batch batch{images, mask, detr::pad_targets(labels, boxes, 8)};
+  detr::Batch batch{images, mask, criteria::pad_targets(labels, boxes, 8)};
   eval({batch.images, batch.mask, batch.targets.labels, batch.targets.boxes, batch.targets.mask});
   return batch;
 }
@@ -120,14 +120,15 @@ int main(int argc, char** argv) {
     const auto& cfg = lc.model;
     Tree params{
         {"model", init_detector(random::key(0), cfg)},
-        {"probe", detr::init_probe(random::key(1), cfg.detr.num_classes, cfg.detr.d_model)}};
+        {"probe", criteria::init_probe(random::key(1), cfg.detr.num_classes, cfg.detr.d_model)}};
     eval(params);
     const detr::Batch batch = make_batch(2, size, size, cfg.detr.num_classes);
     const std::string name = fmt::format("small_cpu B=2 {}x{}", size, size);
     const array dropout_key = random::key(7);
 
     auto forward = [cfg, dropout_key](const Tree& p, const array& images, const array& mask) {
-      return detr::outputs_tree(detector_forward(p["model"], images, mask, cfg, true, dropout_key));
+      return criteria::outputs_tree(
+          detector_forward(p["model"], images, mask, cfg, true, dropout_key));
     };
     auto step = [lc](const Tree& p, const array& images, const array& mask, const Tree& t) {
       const detr::Batch b{images, mask, {t["labels"].leaf(), t["boxes"].leaf(), t["mask"].leaf()}};
@@ -174,12 +175,13 @@ int main(int argc, char** argv) {
     const DetectorConfig cfg = DetectorConfig::coco_r50();
     Tree params{
         {"model", init_detector(random::key(0), cfg)},
-        {"probe", detr::init_probe(random::key(1), cfg.detr.num_classes, cfg.detr.d_model)}};
+        {"probe", criteria::init_probe(random::key(1), cfg.detr.num_classes, cfg.detr.d_model)}};
     eval(params);
     const detr::Batch batch = make_batch(1, 800, 1333, cfg.detr.num_classes);
     const std::string name = "coco_r50 B=1 800x1333";
     const double fwd = once_ms([&] {
-      eval(detr::outputs_tree(detector_forward(params["model"], batch.images, batch.mask, cfg)));
+      eval(
+          criteria::outputs_tree(detector_forward(params["model"], batch.images, batch.mask, cfg)));
     });
     rows.push_back({name, "eager", "forward (eval mode, one run)", fwd});
     rss["after_r50_forward_mib"] = peak_rss_mib();

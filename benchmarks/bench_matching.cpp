@@ -2,7 +2,7 @@
 // training step, Hungarian matching against the match-free (CAQS) loss, on
 // the same inputs. B=8 images, N=300 queries, K=91 classes, 6 decoder layers,
 // D=256; ground-truth counts per image drawn from a COCO-like distribution
-// and padded to their bucket (detr::gt_bucket). Rows:
+// and padded to their bucket (criteria::gt_bucket). Rows:
 //  (a) Hungarian matching as Deformable DETR does it: per decoder layer, the
 //      cost matrix, its transfer to the host (on the CPU: evaluation and a
 //      copy into a host vector), one assignment per image;
@@ -17,8 +17,8 @@
 // --device gpu everything lives on the GPU, the transfers are device-to-host
 // copies, and every timed call ends with a device synchronisation.
 #include <fmt/format.h>
-#include <mfx/detr/assignment.h>
-#include <mfx/detr/criteria_trees.h>
+#include <mfx/criteria/assignment.h>
+#include <mfx/criteria/criteria_trees.h>
 #include <mfx/jit.h>
 
 #include <algorithm>
@@ -36,7 +36,7 @@
 #include "bench_utils.h"
 
 using namespace mfx;
-using namespace mfx::detr;
+using namespace mfx::criteria;
 
 namespace {
 

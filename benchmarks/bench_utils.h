@@ -2,7 +2,7 @@
 // outputs at the paper's sizes.
 #pragma once
 
-#include <mfx/detr/criteria.h>
+#include <mfx/criteria/criteria.h>
 #include <mfx/mfx.h>
 
 #include <algorithm>
@@ -104,10 +104,10 @@ inline std::optional<BenchDevice> use_device(const std::string& spec) {
 /// so most sigmoid probabilities are small as after training; boxes [B, N,
 /// 4] = sigmoid(z); hidden [B, N, D] = z), z standard normal drawn from
 /// fold_in(key, 10 + l), (20 + l), (30 + l).
-inline detr::DecoderOutputs random_decoder_outputs(const array& key, int layers, int64_t B,
-                                                   int64_t N, int64_t K, int64_t D) {
+inline criteria::DecoderOutputs random_decoder_outputs(const array& key, int layers, int64_t B,
+                                                       int64_t N, int64_t K, int64_t D) {
   auto rnd = [&](Shape s, uint64_t i) { return random::normal(random::fold_in(key, i), s); };
-  detr::DecoderOutputs o;
+  criteria::DecoderOutputs o;
   for (int l = 0; l < layers; ++l) {
     o.logits.push_back(rnd({B, N, K}, 10 + l) * 2.0f - 3.0f);
     o.boxes.push_back(sigmoid(rnd({B, N, 4}, 20 + l)));

@@ -21,9 +21,9 @@
 
 #include "flags.h"
 #include "mfx/coco/image.h"
-#include "mfx/gpu.h"
 #include "mfx/coco/loader.h"
-#include "mfx/models/deformable_detr.h"
+#include "mfx/detr/deformable_detr.h"
+#include "mfx/gpu.h"
 #include "mfx/train/checkpoint_info.h"
 #include "mfx/train/draw.h"
 
@@ -69,10 +69,10 @@ int main(int argc, char** argv) {
                       : det.params.map([&](const array& x) { return to_device(x, device); });
     array images = device == Device::cpu() ? batch.images : to_device(batch.images, device);
     array mask = device == Device::cpu() ? batch.mask : to_device(batch.mask, device);
-    auto out = models::detector_forward(params, images, mask, det.info.model);
+    auto out = detr::detector_forward(params, images, mask, det.info.model);
     array sizes(std::vector<int32_t>{h, w}, {1, 2}, float32);
     if (device != Device::cpu()) sizes = to_device(sizes, device);
-    auto d = models::post_process(out.logits.back(), out.boxes.back(), sizes, top);
+    auto d = detr::post_process(out.logits.back(), out.boxes.back(), sizes, top);
     const auto scores = d.scores.to_vector<double>();
     const auto labels = d.labels.to_vector<int64_t>();
     const auto boxes = d.boxes.to_vector<double>();

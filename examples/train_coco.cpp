@@ -100,19 +100,18 @@ int main(int argc, char** argv) {
   flags.add("--probe-logits", "scaled|cosine", "scaled",
             "cosine: s*cos(Q_i, K_j) probe logits instead of QK^T/sqrt(W)",
             [&](const std::string& v) {
-              cfg.matchfree.probe_logits = detr::parse_probe_logits(v, "--probe-logits");
+              cfg.matchfree.probe_logits = criteria::parse_probe_logits(v, "--probe-logits");
             });
   flags.number("--cosine-scale", "S", cfg.matchfree.cosine_scale, "s of the cosine logits");
   flags.add("--probe-attention", "softmax|sinkhorn", "softmax",
             "sinkhorn: log-space Sinkhorn rounds instead of the row softmax",
             [&](const std::string& v) {
-              cfg.matchfree.attention = detr::parse_attention(v, "--probe-attention");
+              cfg.matchfree.attention = criteria::parse_attention(v, "--probe-attention");
             });
   flags.number("--sinkhorn-iters", "T", cfg.matchfree.sinkhorn_iters, "Sinkhorn rounds", 1);
   flags.add("--selection", "threshold|greedy", "threshold",
-            "greedy: one distinct query per GT, greedy on log A",
-            [&](const std::string& v) {
-              cfg.matchfree.selection = detr::parse_selection(v, "--selection");
+            "greedy: one distinct query per GT, greedy on log A", [&](const std::string& v) {
+              cfg.matchfree.selection = criteria::parse_selection(v, "--selection");
             });
   flags.group("running");
   flags.text("--init-from", "CKPT", cfg.init_from,
@@ -158,7 +157,7 @@ int main(int argc, char** argv) {
   cfg.pad_multiple = o.pad_multiple > 0 ? o.pad_multiple : (cfg.jit ? 32 : 1);
   const int image_size = o.image_size;
   if (o.preset == "small") {
-    cfg.model = models::DetectorConfig::small_cpu();
+    cfg.model = detr::DetectorConfig::small_cpu();
     // Small images and scales for the CPU preset.
     cfg.train_transforms.scales = {image_size - 32, image_size - 16, image_size};
     cfg.train_transforms.max_size = image_size * 5 / 3;
@@ -171,7 +170,7 @@ int main(int argc, char** argv) {
     cfg.model.detr.num_queries = 50;
     cfg.lr_drop_epoch = cfg.epochs * 2 / 3;
   } else {
-    cfg.model = models::DetectorConfig::coco_r50();
+    cfg.model = detr::DetectorConfig::coco_r50();
     cfg.train_transforms = coco::detr_train_transforms();
     cfg.val_transforms = coco::detr_val_transforms();
     cfg.lr_drop_epoch = cfg.epochs * 4 / 5;
@@ -220,8 +219,9 @@ int main(int argc, char** argv) {
     if (lead)
       fmt::print("training {} preset with the {} criterion{} for {} epochs (batch {}) -> {}\n",
                  o.preset, cfg.criterion,
-                 cfg.criterion == "matchfree" ? " [" + detr::matchfree_variant(cfg.matchfree) + "]"
-                                              : std::string(),
+                 cfg.criterion == "matchfree"
+                     ? " [" + criteria::matchfree_variant(cfg.matchfree) + "]"
+                     : std::string(),
                  cfg.epochs, cfg.batch_size, o.out);
     auto r = train::fit(cfg);
     if (lead) {

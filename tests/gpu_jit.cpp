@@ -9,13 +9,13 @@
 #include <cmath>
 #include <cstdio>
 
-#include "mfx/detr/criteria_trees.h"
+#include "mfx/criteria/criteria_trees.h"
 #include "mfx/gpu.h"
 #include "mfx/jit.h"
 #include "mfx/mfx.h"
 
 using namespace mfx;
-using namespace mfx::detr;
+using namespace mfx::criteria;
 
 namespace {
 

@@ -62,9 +62,9 @@ Tree on(const Tree& t, Device d) {
 void step_on_gpu(const std::string& criterion, bool jit, bool graph) {
   const auto model = mfx::test::tiny_detector(5, 0.1);
   array key = random::key(11);
-  Tree params{{"model", models::init_detector(random::fold_in(key, 1), model)},
-              {"probe", detr::init_probe(random::fold_in(key, 2), 5, 32, 32)}};
-  optim::AdamW opt(models::detector_adamw_config(model, "model.", 1e-3, 1e-4, 1.0));
+  Tree params{{"model", detr::init_detector(random::fold_in(key, 1), model)},
+              {"probe", criteria::init_probe(random::fold_in(key, 2), 5, 32, 32)}};
+  optim::AdamW opt(detr::detector_adamw_config(model, "model.", 1e-3, 1e-4, 1.0));
   Tree state = opt.init(params);
   train::StepConfig sc;
   sc.criterion = criterion;
@@ -79,13 +79,13 @@ void step_on_gpu(const std::string& criterion, bool jit, bool graph) {
     std::vector<array> labels{array({1, 3}, Shape{2}, int32), array({4}, Shape{1}, int32)};
     std::vector<array> boxes{random::uniform(random::key(20 + k), {2, 4}, 0.3, 0.7),
                              random::uniform(random::key(30 + k), {1, 4}, 0.3, 0.7)};
-    detr::Targets t = detr::pad_targets(labels, boxes, 4);
+    criteria::Targets t = criteria::pad_targets(labels, boxes, 4);
     detr::Batch cpu{random::normal(random::key(40 + k), {2, 3, 64, 64}), zeros({2, 64, 64}, bool_),
                     t};
     detr::Batch gpu{
         to_device(cpu.images, Device::gpu()), to_device(cpu.mask, Device::gpu()),
-        detr::Targets{to_device(t.labels, Device::gpu()), to_device(t.boxes, Device::gpu()),
-                      to_device(t.mask, Device::gpu())}};
+        criteria::Targets{to_device(t.labels, Device::gpu()), to_device(t.boxes, Device::gpu()),
+                          to_device(t.mask, Device::gpu())}};
     train::StepConfig eager = sc;
     eager.jit = eager.cuda_graph = false;
     auto want = train::train_step(p_cpu, s_cpu, opt, cpu, eager, k);
@@ -111,7 +111,7 @@ void fit_on_gpu() {
   train::FitConfig c;
   c.data_dir = (root / "data").string();
   c.out_dir = (root / "out").string();
-  c.model = models::DetectorConfig::small_cpu();
+  c.model = detr::DetectorConfig::small_cpu();
   c.train_transforms.scales = {64};
   c.train_transforms.max_size = 96;
   c.train_transforms.crop_scales = {64};

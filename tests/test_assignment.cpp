@@ -7,14 +7,14 @@
 #include <random>
 #include <string>
 
-#include "mfx/detr/assignment.h"
+#include "mfx/criteria/assignment.h"
 #include "mfx/io.h"
 #include "test_utils.h"
 
 using namespace mfx;
-using detr::Assignment;
-using detr::batched_linear_sum_assignment;
-using detr::linear_sum_assignment;
+using criteria::Assignment;
+using criteria::batched_linear_sum_assignment;
+using criteria::linear_sum_assignment;
 using test::check_throws_with;
 
 namespace {

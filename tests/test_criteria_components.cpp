@@ -1,10 +1,10 @@
 // Building blocks of the detection criteria: focal terms, matching costs,
 // target padding.
-#include "mfx/detr/criteria.h"
+#include "mfx/criteria/criteria.h"
 #include "test_utils.h"
 
 using namespace mfx;
-using namespace mfx::detr;
+using namespace mfx::criteria;
 using mfx::test::check_close;
 using mfx::test::check_throws_with;
 

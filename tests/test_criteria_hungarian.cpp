@@ -3,12 +3,12 @@
 #include <map>
 
 #include "grad_check.h"
-#include "mfx/detr/criteria.h"
+#include "mfx/criteria/criteria.h"
 #include "mfx/io.h"
 #include "test_utils.h"
 
 using namespace mfx;
-using namespace mfx::detr;
+using namespace mfx::criteria;
 using mfx::test::check_close;
 using mfx::test::check_throws_with;
 

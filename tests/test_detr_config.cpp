@@ -13,7 +13,7 @@ using json = nlohmann::json;
 
 namespace {
 
-void check_same(const models::DetectorConfig& a, const models::DetectorConfig& b) {
+void check_same(const detr::DetectorConfig& a, const detr::DetectorConfig& b) {
   CHECK(a.backbone.depth == b.backbone.depth);
   CHECK(a.backbone.train_stem_and_layer1 == b.backbone.train_stem_and_layer1);
   CHECK(a.backbone.dilation_c5 == b.backbone.dilation_c5);
@@ -36,12 +36,12 @@ void check_same(const models::DetectorConfig& a, const models::DetectorConfig& b
 }
 
 // A small config with every field away from its default.
-models::DetectorConfig unusual() {
-  auto c = models::DetectorConfig::small_cpu(7);
-  c.backbone.depth = models::ResNetDepth::R34;
+detr::DetectorConfig unusual() {
+  auto c = detr::DetectorConfig::small_cpu(7);
+  c.backbone.depth = resnet::ResNetDepth::R34;
   c.backbone.train_stem_and_layer1 = true;
   c.backbone.width_divisor = 4;
-  c.detr.backbone_channels = models::resnet_feature_channels(c.backbone);
+  c.detr.backbone_channels = resnet::resnet_feature_channels(c.backbone);
   c.detr.d_model = 48;
   c.detr.nheads = 3;
   c.detr.enc_layers = 1;
@@ -58,8 +58,8 @@ models::DetectorConfig unusual() {
 }
 
 // The JSON of `cfg` with one edit applied.
-std::string edited(const models::DetectorConfig& cfg, const std::function<void(json&)>& edit) {
-  json j = json::parse(models::detector_config_to_json(cfg));
+std::string edited(const detr::DetectorConfig& cfg, const std::function<void(json&)>& edit) {
+  json j = json::parse(detr::detector_config_to_json(cfg));
   edit(j);
   return j.dump();
 }
@@ -76,23 +76,23 @@ coco::DetectionDataset tiny_dataset() {
 
 TEST_CASE("detector configurations round-trip through JSON", "[detr][config]") {
   for (const auto& cfg :
-       {models::DetectorConfig::coco_r50(), models::DetectorConfig::small_cpu(4), unusual()}) {
-    const std::string text = models::detector_config_to_json(cfg);
+       {detr::DetectorConfig::coco_r50(), detr::DetectorConfig::small_cpu(4), unusual()}) {
+    const std::string text = detr::detector_config_to_json(cfg);
     INFO(text);
-    check_same(models::detector_config_from_json(text), cfg);
+    check_same(detr::detector_config_from_json(text), cfg);
     // Stable: writing the read configuration gives the same text.
-    CHECK(models::detector_config_to_json(models::detector_config_from_json(text)) == text);
+    CHECK(detr::detector_config_to_json(detr::detector_config_from_json(text)) == text);
   }
   // The layout is the documented one.
-  json j = json::parse(models::detector_config_to_json(models::DetectorConfig::coco_r50()));
+  json j = json::parse(detr::detector_config_to_json(detr::DetectorConfig::coco_r50()));
   CHECK(j["backbone"]["depth"] == "r50");
   CHECK(j["detr"]["num_queries"] == 300);
   CHECK(j["detr"]["backbone_channels"] == json::array({512, 1024, 2048}));
 }
 
 TEST_CASE("reading a configuration is strict", "[detr][config]") {
-  const auto cfg = models::DetectorConfig::small_cpu(4);
-  using models::detector_config_from_json;
+  const auto cfg = detr::DetectorConfig::small_cpu(4);
+  using detr::detector_config_from_json;
   test::check_throws_with([&] { detector_config_from_json("{not json"); },
                           {"[detector_config_from_json]", "not valid JSON"});
   test::check_throws_with([&] { detector_config_from_json("[1, 2]"); },
@@ -148,7 +148,7 @@ TEST_CASE("checkpoint info records categories, names and validation sizes", "[de
   coco::TransformConfig val;
   val.val_size = 160;
   val.max_size = 266;
-  auto model = models::DetectorConfig::small_cpu(3);
+  auto model = detr::DetectorConfig::small_cpu(3);
   auto info = train::make_checkpoint_info(model, "hungarian", val, data);
   CHECK(info.category_ids == std::vector<int64_t>{1, 3, 7});
   CHECK(info.class_names == std::vector<std::string>{"rectangle", "", "cross"});
@@ -178,7 +178,7 @@ TEST_CASE("checkpoint info records categories, names and validation sizes", "[de
 }
 
 TEST_CASE("checkpoint info errors name the checkpoint", "[detr][config]") {
-  auto info = train::make_checkpoint_info(models::DetectorConfig::small_cpu(3), "matchfree", {},
+  auto info = train::make_checkpoint_info(detr::DetectorConfig::small_cpu(3), "matchfree", {},
                                           tiny_dataset());
   json good = json::parse(train::checkpoint_info_to_json(info));
   auto parse = [](const json& j) { train::checkpoint_info_from_json(j.dump(), "old.safetensors"); };
@@ -203,8 +203,8 @@ TEST_CASE("checkpoint info errors name the checkpoint", "[detr][config]") {
 }
 
 TEST_CASE("checkpoint info records the match-free settings and variant", "[detr][config]") {
-  using Cfg = detr::MatchFreeConfig;
-  auto info = train::make_checkpoint_info(models::DetectorConfig::small_cpu(3), "matchfree", {},
+  using Cfg = criteria::MatchFreeConfig;
+  auto info = train::make_checkpoint_info(detr::DetectorConfig::small_cpu(3), "matchfree", {},
                                           tiny_dataset());
   // Without settings (a Hungarian run, older metadata): no "matchfree" entry.
   CHECK_FALSE(json::parse(train::checkpoint_info_to_json(info)).contains("matchfree"));
@@ -242,7 +242,7 @@ TEST_CASE("checkpoint info records the match-free settings and variant", "[detr]
   CHECK(r.attention == Cfg::Attention::Sinkhorn);
   CHECK(r.sinkhorn_iters == 40);
   CHECK(r.selection == Cfg::Selection::Greedy);
-  CHECK(detr::matchfree_variant(r) == detr::matchfree_variant(m));
+  CHECK(criteria::matchfree_variant(r) == criteria::matchfree_variant(m));
 
   auto parse = [](const json& x) { train::checkpoint_info_from_json(x.dump(), "mf.safetensors"); };
   json bad = j;
@@ -266,7 +266,7 @@ TEST_CASE("load_trained_detector restores the model subtree and its info", "[det
   array p = array(std::vector<float>{9}, {1}, float32);
   Tree params{{"model", Tree{{"head", Tree(w)}}}, {"probe", Tree{{"w", Tree(p)}}}};
   Tree opt{{"count", Tree(p)}};
-  auto info = train::make_checkpoint_info(models::DetectorConfig::small_cpu(3), "matchfree", {},
+  auto info = train::make_checkpoint_info(detr::DetectorConfig::small_cpu(3), "matchfree", {},
                                           tiny_dataset());
   const std::string path =
       train::save_checkpoint((dir.path / "run").string(),

@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "mfx/detr/detector.h"
 #include "mfx/io.h"
-#include "mfx/models/detector.h"
 #include "test_utils.h"
 
 using namespace mfx;
-using namespace mfx::models;
+using namespace mfx::detr;
 using mfx::test::check_throws_with;
 using mfx::test::values;
 
@@ -53,11 +53,11 @@ detr::Batch tiny_batch() {
       m[static_cast<size_t>(64 * 64 + 64 * i + j)] = i >= 48 || j >= 40 ? 1.0f : 0.0f;
   }
   array mask = astype(array(m, {2, 64, 64}), bool_);
-  detr::Targets t =
-      detr::pad_targets({array({0, 2}, {2}, int32), array({1}, {1}, int32)},
-                        {array({0.3f, 0.4f, 0.2f, 0.3f, 0.7f, 0.6f, 0.3f, 0.2f}, {2, 4}),
-                         array({0.5f, 0.5f, 0.4f, 0.5f}, {1, 4})},
-                        8);
+  criteria::Targets t =
+      criteria::pad_targets({array({0, 2}, {2}, int32), array({1}, {1}, int32)},
+                            {array({0.3f, 0.4f, 0.2f, 0.3f, 0.7f, 0.6f, 0.3f, 0.2f}, {2, 4}),
+                             array({0.5f, 0.5f, 0.4f, 0.5f}, {1, 4})},
+                            8);
   return {images, mask, t};
 }
 
@@ -132,7 +132,7 @@ TEST_CASE("detector losses: gradients reach model and probe, not frozen leaves")
   lc.train = true;
   lc.dropout_seed = 5;
   const Tree params{{"model", init_detector(random::key(2), lc.model)},
-                    {"probe", detr::init_probe(random::key(3), 3, 64)}};
+                    {"probe", criteria::init_probe(random::key(3), 3, 64)}};
   const detr::Batch batch = tiny_batch();
 
   auto [value, g] = value_and_grad(detr::matchfree_loss_and_components)(params, batch, lc);
@@ -286,7 +286,7 @@ TEST_CASE("a few AdamW steps on one tiny batch reduce the match-free loss") {
   lc.model = small();
   lc.train = false;
   Tree params{{"model", init_detector(random::key(6), lc.model)},
-              {"probe", detr::init_probe(random::key(7), 3, 64)}};
+              {"probe", criteria::init_probe(random::key(7), 3, 64)}};
   eval(params);
   const Tree frozen_before = params;
   const detr::Batch batch = tiny_batch();

@@ -10,12 +10,13 @@
 #include <utility>
 #include <vector>
 
+#include "mfx/detr/detector.h"
 #include "mfx/io.h"
-#include "mfx/models/detector.h"
 #include "test_utils.h"
 
 using namespace mfx;
-using namespace mfx::models;
+using namespace mfx::detr;
+using namespace mfx::resnet;
 using mfx::test::values;
 
 namespace {
@@ -165,8 +166,8 @@ TEST_CASE("fixture weights carry exactly the detector's parameter names", "[detr
   for (const auto& [path, leaf] : init.flatten()) want.emplace(path, leaf.shape());
   for (const auto& [path, leaf] : f.model.flatten()) got.emplace(path, leaf.shape());
   CHECK(got == want);
-  const Tree probe = detr::init_probe(random::key(0), f.cfg.detr.num_classes, f.cfg.detr.d_model,
-                                      f.at("probe.w_q").shape(0), float64);
+  const Tree probe = criteria::init_probe(random::key(0), f.cfg.detr.num_classes,
+                                          f.cfg.detr.d_model, f.at("probe.w_q").shape(0), float64);
   std::map<std::string, Shape> probe_want, probe_got;
   for (const auto& [path, leaf] : probe.flatten()) probe_want.emplace(path, leaf.shape());
   for (const auto& [path, leaf] : f.probe.flatten()) probe_got.emplace(path, leaf.shape());
@@ -182,7 +183,8 @@ TEST_CASE("tiny detector forward matches the reference on every decoder layer", 
   check_output("c4", feats.c4, f.at("features.c4"));
   check_output("c5", feats.c5, f.at("features.c5"));
 
-  const detr::DecoderOutputs out = detector_forward(f.model, f.batch.images, f.batch.mask, f.cfg);
+  const criteria::DecoderOutputs out =
+      detector_forward(f.model, f.batch.images, f.batch.mask, f.cfg);
   REQUIRE(out.logits.size() == 2);
   for (size_t l = 0; l < out.logits.size(); ++l) {
     const std::string i = std::to_string(l);
@@ -197,10 +199,11 @@ TEST_CASE("tiny detector Hungarian loss and gradients match the reference", "[de
   Fixture f;
   const detr::LossConfig lc = f.loss_config();
   // The matching of every layer (a wrong one would change the loss).
-  const detr::DecoderOutputs out = detector_forward(f.model, f.batch.images, f.batch.mask, f.cfg);
+  const criteria::DecoderOutputs out =
+      detector_forward(f.model, f.batch.images, f.batch.mask, f.cfg);
   for (size_t l = 0; l < out.logits.size(); ++l) {
     const auto match =
-        detr::hungarian_match(out.logits[l], out.boxes[l], f.batch.targets, lc.hungarian.cost);
+        criteria::hungarian_match(out.logits[l], out.boxes[l], f.batch.targets, lc.hungarian.cost);
     const auto want = values(f.at("hungarian.query_of_gt." + std::to_string(l)));
     const int64_t m = f.batch.targets.labels.shape(1);
     std::vector<double> got(want.size(), -1.0);
@@ -223,14 +226,15 @@ TEST_CASE("tiny detector match-free loss and gradients match the reference", "[d
   Fixture f;
   const detr::LossConfig lc = f.loss_config();
   // The probe's attention and the sparse correspondence of every layer.
-  const detr::DecoderOutputs out = detector_forward(f.model, f.batch.images, f.batch.mask, f.cfg);
+  const criteria::DecoderOutputs out =
+      detector_forward(f.model, f.batch.images, f.batch.mask, f.cfg);
   for (size_t l = 0; l < out.logits.size(); ++l) {
     const std::string i = std::to_string(l);
-    const array a =
-        detr::probe_attention(f.probe, out.logits[l], out.boxes[l], out.hidden[l], f.batch.targets);
+    const array a = criteria::probe_attention(f.probe, out.logits[l], out.boxes[l], out.hidden[l],
+                                              f.batch.targets);
     check_output("attention " + i, a, f.at("matchfree.attention." + i), 1e-6);
     const array a_hat =
-        detr::sparse_correspondence(a, lc.matchfree.rho, lc.matchfree.eps, lc.matchfree.norm);
+        criteria::sparse_correspondence(a, lc.matchfree.rho, lc.matchfree.eps, lc.matchfree.norm);
     check_output("a_hat " + i, a_hat, f.at("matchfree.a_hat." + i), 1e-6);
   }
 

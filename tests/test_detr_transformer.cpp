@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "mfx/models/deformable_detr.h"
+#include "mfx/detr/deformable_detr.h"
 #include "test_utils.h"
 
 using namespace mfx;
-using namespace mfx::models;
+using namespace mfx::detr;
 using mfx::test::check_close;
 using mfx::test::check_throws_with;
 using mfx::test::values;

@@ -2,11 +2,11 @@
 #include <nlohmann/json.hpp>
 
 #include "grad_check.h"
-#include "mfx/detr/criteria_trees.h"
+#include "mfx/criteria/criteria_trees.h"
 #include "mfx/jit.h"
 
 using namespace mfx;
-using namespace mfx::detr;
+using namespace mfx::criteria;
 using mfx::test::check_close;
 using mfx::test::rand_like;
 using mfx::test::values;

@@ -8,14 +8,14 @@
 #include <map>
 
 #include "mfx/io.h"
-#include "mfx/models/resnet.h"
 #include "mfx/nn.h"
 #include "mfx/random.h"
+#include "mfx/resnet/resnet.h"
 #include "mfx/transforms.h"
 #include "test_utils.h"
 
 using namespace mfx;
-using namespace mfx::models;
+using namespace mfx::resnet;
 using mfx::test::check_close;
 using mfx::test::check_throws_with;
 using mfx::test::values;

@@ -28,7 +28,7 @@ train::FitConfig tiny(const fs::path& data, const fs::path& out) {
   train::FitConfig c;
   c.data_dir = data.string();
   c.out_dir = out.string();
-  c.model = models::DetectorConfig::small_cpu();
+  c.model = detr::DetectorConfig::small_cpu();
   c.train_transforms.scales = {64};
   c.train_transforms.max_size = 96;
   c.train_transforms.crop_scales = {64};
@@ -191,7 +191,7 @@ TEST_CASE("a probe warm-up trains with L_w alone for its steps", "[train][fit]")
 }
 
 TEST_CASE("a match-free variant run records its variant and collapse metrics", "[train][fit]") {
-  using Cfg = detr::MatchFreeConfig;
+  using Cfg = criteria::MatchFreeConfig;
   fs::path out = scratch("variant");
   auto c = tiny(tiny_data(), out);
   c.epochs = 1;

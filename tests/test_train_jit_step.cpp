@@ -23,7 +23,7 @@ detr::Batch batch_for(int k) {
     labels.push_back(astype(remainder(arange(n, int32) + k + b, array(5)), int32));
     boxes.push_back(random::uniform(random::key(200 + 10 * k + b), {n, 4}, 0.3, 0.7, float64));
   }
-  detr::Targets t = detr::pad_targets(labels, boxes, 4);
+  criteria::Targets t = criteria::pad_targets(labels, boxes, 4);
   return {images, mask, t};
 }
 
@@ -55,10 +55,10 @@ TEST_CASE("a jitted training step equals the eager step, step after step", "[tra
   for (const std::string criterion : {"matchfree", "hungarian"}) {
     INFO(criterion);
     array key = random::key(11);
-    Tree params{{"model", models::init_detector(random::fold_in(key, 1), model, float64)},
-                {"probe", detr::init_probe(random::fold_in(key, 2), model.detr.num_classes,
-                                           model.detr.d_model, 32, float64)}};
-    optim::AdamW opt(models::detector_adamw_config(model, "model.", 1e-3, 1e-4, 1.0));
+    Tree params{{"model", detr::init_detector(random::fold_in(key, 1), model, float64)},
+                {"probe", criteria::init_probe(random::fold_in(key, 2), model.detr.num_classes,
+                                               model.detr.d_model, 32, float64)}};
+    optim::AdamW opt(detr::detector_adamw_config(model, "model.", 1e-3, 1e-4, 1.0));
     Tree p_eager = params, s_eager = opt.init(params);
     Tree p_jit = p_eager, s_jit = s_eager;
     train::StepConfig eager;
@@ -83,9 +83,9 @@ TEST_CASE("a jitted training step equals the eager step, step after step", "[tra
 
 TEST_CASE("a jitted step rejects what it cannot compile", "[train][jit]") {
   const auto model = mfx::test::tiny_detector(5, 0.1);
-  Tree params{{"model", models::init_detector(random::key(1), model, float64)},
-              {"probe", detr::init_probe(random::key(2), 5, 32, 32, float64)}};
-  optim::AdamW opt(models::detector_adamw_config(model, "model.", 1e-3, 1e-4, 1.0));
+  Tree params{{"model", detr::init_detector(random::key(1), model, float64)},
+              {"probe", criteria::init_probe(random::key(2), 5, 32, 32, float64)}};
+  optim::AdamW opt(detr::detector_adamw_config(model, "model.", 1e-3, 1e-4, 1.0));
   Tree state = opt.init(params);
   train::StepConfig sc;
   sc.criterion = "matchfree";
@@ -101,19 +101,19 @@ TEST_CASE("a jitted step compiles anew for another match-free variant", "[train]
   // extension beyond the paper) must not reuse the paper loss's program.
   const auto model = mfx::test::tiny_detector(5, 0.1);
   array key = random::key(12);
-  Tree params{{"model", models::init_detector(random::fold_in(key, 1), model, float64)},
-              {"probe", detr::init_probe(random::fold_in(key, 2), model.detr.num_classes,
-                                         model.detr.d_model, 32, float64)}};
-  optim::AdamW opt(models::detector_adamw_config(model, "model.", 1e-3, 1e-4, 1.0));
+  Tree params{{"model", detr::init_detector(random::fold_in(key, 1), model, float64)},
+              {"probe", criteria::init_probe(random::fold_in(key, 2), model.detr.num_classes,
+                                             model.detr.d_model, 32, float64)}};
+  optim::AdamW opt(detr::detector_adamw_config(model, "model.", 1e-3, 1e-4, 1.0));
   const detr::Batch batch = batch_for(1);
   train::StepConfig paper;
   paper.criterion = "matchfree";
   paper.loss.model = model;
   train::StepConfig variant = paper;
-  variant.loss.matchfree.probe_logits = detr::MatchFreeConfig::ProbeLogits::Cosine;
-  variant.loss.matchfree.attention = detr::MatchFreeConfig::Attention::Sinkhorn;
+  variant.loss.matchfree.probe_logits = criteria::MatchFreeConfig::ProbeLogits::Cosine;
+  variant.loss.matchfree.attention = criteria::MatchFreeConfig::Attention::Sinkhorn;
   variant.loss.matchfree.sinkhorn_iters = 5;
-  variant.loss.matchfree.selection = detr::MatchFreeConfig::Selection::Greedy;
+  variant.loss.matchfree.selection = criteria::MatchFreeConfig::Selection::Greedy;
   auto step = [&](train::StepConfig sc, bool jit) {
     sc.jit = jit;
     Tree p = params, s = opt.init(params);

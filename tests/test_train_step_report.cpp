@@ -24,9 +24,9 @@ struct Setup {
 Setup tiny_setup() {
   Setup s;
   auto& m = s.cfg.model;
-  m = models::DetectorConfig::small_cpu(3);
+  m = detr::DetectorConfig::small_cpu(3);
   m.backbone.width_divisor = 16;
-  m.detr.backbone_channels = models::resnet_feature_channels(m.backbone);
+  m.detr.backbone_channels = resnet::resnet_feature_channels(m.backbone);
   m.detr.d_model = 16;
   m.detr.nheads = 2;
   m.detr.gn_groups = 4;
@@ -35,8 +35,8 @@ Setup tiny_setup() {
   m.detr.dec_layers = 2;
   m.detr.num_queries = 6;
   array key = random::key(5);
-  s.params = Tree{{"model", models::init_detector(random::fold_in(key, 1), m)},
-                  {"probe", detr::init_probe(random::fold_in(key, 2), 3, m.detr.d_model)}};
+  s.params = Tree{{"model", detr::init_detector(random::fold_in(key, 1), m)},
+                  {"probe", criteria::init_probe(random::fold_in(key, 2), 3, m.detr.d_model)}};
   array images = random::normal(random::fold_in(key, 3), {2, 3, 48, 64});
   array mask = zeros({2, 48, 64}, bool_);
   array labels = array({0, 2, 1, 0}, {2, 2}, int32);
@@ -44,7 +44,7 @@ Setup tiny_setup() {
                        0.5f, 0.5f, 0.4f, 0.4f, 0.5f, 0.5f, 1.0f, 1.0f},
                       {2, 2, 4});
   array valid = array({true, true, true, false}, {2, 2}, bool_);
-  s.batch = {images, mask, detr::Targets{labels, boxes, valid}};
+  s.batch = {images, mask, criteria::Targets{labels, boxes, valid}};
   s.cfg.train = false;
   return s;
 }

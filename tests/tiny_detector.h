@@ -2,13 +2,13 @@
 // (R18 at 1/32 width, d_model 32, one encoder and two decoder layers).
 #pragma once
 
-#include "mfx/models/detector.h"
+#include "mfx/detr/detector.h"
 
 namespace mfx::test {
 
-inline models::DetectorConfig tiny_detector(int64_t num_classes, double dropout) {
-  models::DetectorConfig c;
-  c.backbone.depth = models::ResNetDepth::R18;
+inline detr::DetectorConfig tiny_detector(int64_t num_classes, double dropout) {
+  detr::DetectorConfig c;
+  c.backbone.depth = resnet::ResNetDepth::R18;
   c.backbone.width_divisor = 32;
   c.detr.d_model = 32;
   c.detr.nheads = 2;
@@ -22,7 +22,7 @@ inline models::DetectorConfig tiny_detector(int64_t num_classes, double dropout)
   c.detr.dec_points = 2;
   c.detr.num_classes = num_classes;
   c.detr.gn_groups = 8;
-  c.detr.backbone_channels = models::resnet_feature_channels(c.backbone);
+  c.detr.backbone_channels = resnet::resnet_feature_channels(c.backbone);
   c.detr.backbone_strides = {8, 16, 32};
   c.validate();
   return c;

@@ -60,7 +60,7 @@ void expect_close(const Tree& got, const Tree& want, const std::string& what) {
 // The loader's batch as a float64 training batch (the model computes in float64).
 detr::Batch to_batch(const coco::Batch& b) {
   return {astype(b.images, float64), b.mask,
-          detr::Targets{b.labels, astype(b.boxes, float64), b.valid}};
+          criteria::Targets{b.labels, astype(b.boxes, float64), b.valid}};
 }
 
 void check_step(const std::string& criterion,
@@ -69,11 +69,11 @@ void check_step(const std::string& criterion,
   // No dropout: the split batch would draw other dropout masks.
   const auto model = mfx::test::tiny_detector(data->num_classes(), 0.0);
   array key = random::key(11);
-  Tree params{{"model", models::init_detector(random::fold_in(key, 1), model, float64)},
-              {"probe", detr::init_probe(random::fold_in(key, 2), model.detr.num_classes,
-                                         model.detr.d_model, 32, float64)}};
+  Tree params{{"model", detr::init_detector(random::fold_in(key, 1), model, float64)},
+              {"probe", criteria::init_probe(random::fold_in(key, 2), model.detr.num_classes,
+                                             model.detr.d_model, 32, float64)}};
   params = distributed::broadcast(params, 0);
-  optim::AdamW opt(models::detector_adamw_config(model, "model.", 1e-3, 1e-4, 1.0));
+  optim::AdamW opt(detr::detector_adamw_config(model, "model.", 1e-3, 1e-4, 1.0));
   const Tree state = opt.init(params);
 
   train::StepConfig sc;

@@ -1,9 +1,9 @@
 // A program against an installed mfx (find_package(mfx), then mfx::mfx,
 // mfx::compiler, mfx::models): arrays, grad of the match-free loss on a
 // small detector, and a jitted function with its fusion report.
+#include <mfx/detr/detector.h>
 #include <mfx/jit.h>
 #include <mfx/mfx.h>
-#include <mfx/models/detector.h>
 
 #include <cmath>
 #include <cstdio>
@@ -22,14 +22,14 @@ int main(int argc, char** argv) {
 
   // grad of the match-free loss: model and probe gradients in one Tree.
   detr::LossConfig cfg;
-  cfg.model = models::DetectorConfig::small_cpu(3);
+  cfg.model = detr::DetectorConfig::small_cpu(3);
   cfg.train = false;
-  const Tree params{{"model", models::init_detector(random::key(0), cfg.model)},
-                    {"probe", detr::init_probe(random::key(1), 3, cfg.model.detr.d_model)}};
+  const Tree params{{"model", detr::init_detector(random::key(0), cfg.model)},
+                    {"probe", criteria::init_probe(random::key(1), 3, cfg.model.detr.d_model)}};
   const detr::Batch batch{
       random::normal(random::key(2), {1, 3, 64, 64}), zeros({1, 64, 64}, bool_),
-      detr::pad_targets({array({0, 2}, {2}, int32)},
-                        {array({0.3f, 0.4f, 0.2f, 0.3f, 0.7f, 0.6f, 0.3f, 0.2f}, {2, 4})}, 8)};
+      criteria::pad_targets({array({0, 2}, {2}, int32)},
+                            {array({0.3f, 0.4f, 0.2f, 0.3f, 0.7f, 0.6f, 0.3f, 0.2f}, {2, 4})}, 8)};
   const Tree g = mfx::grad(mfx::detr::matchfree_loss)(params, batch, cfg);
   const float gq = sum(abs(g.at("probe.w_q"))).item<float>();
   const float gc = sum(abs(g.at("model.class_embed.weight"))).item<float>();

@@ -8,7 +8,7 @@
 // the potentials are then updated so reduced costs stay non-negative and are
 // zero along the path, and the path is flipped. Only edges out of the new row
 // can be negative, which Dijkstra tolerates because every path starts there.
-#include "mfx/detr/assignment.h"
+#include "mfx/criteria/assignment.h"
 
 #include <cmath>
 #include <limits>
@@ -16,7 +16,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace mfx::detr {
+namespace mfx::criteria {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -198,4 +198,4 @@ std::vector<Assignment> batched_linear_sum_assignment(const array& cost,
   return out;
 }
 
-}  // namespace mfx::detr
+}  // namespace mfx::criteria

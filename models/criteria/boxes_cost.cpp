@@ -2,10 +2,10 @@
 // [B, M, N] arrays (ground truths x queries) built from mfx ops.
 #include "criteria/criteria_common.h"
 #include "mfx/boxes.h"
-#include "mfx/detr/criteria.h"
+#include "mfx/criteria/criteria.h"
 #include "mfx/ops.h"
 
-namespace mfx::detr {
+namespace mfx::criteria {
 namespace {
 
 void check_box_pair(const char* fn, const array& pred, const array& gt) {
@@ -70,4 +70,4 @@ array combine_cost(const array& focal, const array& l1, const array& giou, const
 
 }  // namespace detail
 
-}  // namespace mfx::detr
+}  // namespace mfx::criteria

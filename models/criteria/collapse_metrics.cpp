@@ -1,6 +1,6 @@
 // Collapse metrics of the match-free criterion (see collapse_metrics.h): the
 // reductions run as array ops, only per-row results reach the host.
-#include "mfx/detr/collapse_metrics.h"
+#include "mfx/criteria/collapse_metrics.h"
 
 #include <algorithm>
 #include <limits>
@@ -10,7 +10,7 @@
 #include "criteria/criteria_common.h"
 #include "mfx/ops.h"
 
-namespace mfx::detr {
+namespace mfx::criteria {
 
 CollapseCounts& CollapseCounts::operator+=(const CollapseCounts& other) {
   gts += other.gts;
@@ -79,4 +79,4 @@ CollapseMetrics collapse_metrics(const CollapseCounts& counts) {
   return m;
 }
 
-}  // namespace mfx::detr
+}  // namespace mfx::criteria

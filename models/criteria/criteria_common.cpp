@@ -6,7 +6,7 @@
 
 #include "mfx/ops.h"
 
-namespace mfx::detr::detail {
+namespace mfx::criteria::detail {
 namespace {
 
 std::string layer_str(int layer) {
@@ -129,4 +129,4 @@ array pow_gamma(const array& x, double gamma) {
   return power(x, weak_scalar(gamma, x));
 }
 
-}  // namespace mfx::detr::detail
+}  // namespace mfx::criteria::detail

@@ -3,9 +3,9 @@
 
 #include <string>
 
-#include "mfx/detr/criteria.h"
+#include "mfx/criteria/criteria.h"
 
-namespace mfx::detr::detail {
+namespace mfx::criteria::detail {
 
 /// Throws "[fn] what" as std::invalid_argument.
 [[noreturn]] void fail(const std::string& fn, const std::string& what);
@@ -98,4 +98,4 @@ ProbeAttention probe_attention_with(const Tree& probe, const ProbeKeys& keys, co
 ProbeAttention attention_from_scores(const array& scores, const array& mask,
                                      const MatchFreeConfig& cfg);
 
-}  // namespace mfx::detr::detail
+}  // namespace mfx::criteria::detail

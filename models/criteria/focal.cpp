@@ -1,10 +1,10 @@
 // Sigmoid focal loss terms, computed from logits with softplus so that large
 // |z| neither overflows nor loses the loss of confident mistakes.
 #include "criteria/criteria_common.h"
-#include "mfx/detr/criteria.h"
+#include "mfx/criteria/criteria.h"
 #include "mfx/ops.h"
 
-namespace mfx::detr {
+namespace mfx::criteria {
 
 array focal_positive(const array& logits, double alpha, double gamma) {
   detail::check_floating("focal_positive", "logits", logits, logits.valid() ? logits.ndim() : 0);
@@ -31,4 +31,4 @@ array sigmoid_focal_loss(const array& logits, const array& targets, double alpha
   return alpha_t * ce * detail::pow_gamma(1.0 - p_t, gamma);
 }
 
-}  // namespace mfx::detr
+}  // namespace mfx::criteria

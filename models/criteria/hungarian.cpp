@@ -6,11 +6,11 @@
 
 #include "criteria/criteria_common.h"
 #include "mfx/boxes.h"
-#include "mfx/detr/assignment.h"
-#include "mfx/detr/criteria.h"
+#include "mfx/criteria/assignment.h"
+#include "mfx/criteria/criteria.h"
 #include "mfx/ops.h"
 
-namespace mfx::detr {
+namespace mfx::criteria {
 
 std::vector<Matching> hungarian_match(const array& logits, const array& boxes, const Targets& t,
                                       const CostWeights& w) {
@@ -106,4 +106,4 @@ LossResult hungarian_criterion(const DecoderOutputs& out, const Targets& t,
   return LossResult{total, components};
 }
 
-}  // namespace mfx::detr
+}  // namespace mfx::criteria

@@ -4,11 +4,11 @@
 #include <string>
 
 #include "criteria/criteria_common.h"
-#include "mfx/detr/criteria.h"
+#include "mfx/criteria/criteria.h"
 #include "mfx/linalg.h"
 #include "mfx/ops.h"
 
-namespace mfx::detr {
+namespace mfx::criteria {
 
 array sparse_correspondence(const array& attention, double rho, double eps,
                             MatchFreeConfig::Norm norm) {
@@ -133,4 +133,4 @@ LossResult matchfree_criterion(const Tree& probe, const DecoderOutputs& out, con
   return LossResult{total, components};
 }
 
-}  // namespace mfx::detr
+}  // namespace mfx::criteria

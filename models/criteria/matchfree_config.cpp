@@ -6,9 +6,9 @@
 #include <string>
 
 #include "criteria/criteria_common.h"
-#include "mfx/detr/criteria.h"
+#include "mfx/criteria/criteria.h"
 
-namespace mfx::detr {
+namespace mfx::criteria {
 namespace {
 
 using Cfg = MatchFreeConfig;
@@ -139,4 +139,4 @@ void validate_matchfree_config(const Cfg& cfg, const std::string& fn) {
   in_range("norm", static_cast<int>(cfg.norm), 3);
 }
 
-}  // namespace mfx::detr
+}  // namespace mfx::criteria

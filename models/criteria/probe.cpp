@@ -7,12 +7,12 @@
 #include <string>
 
 #include "criteria/criteria_common.h"
-#include "mfx/detr/criteria.h"
+#include "mfx/criteria/criteria.h"
 #include "mfx/linalg.h"
 #include "mfx/ops.h"
 #include "mfx/random.h"
 
-namespace mfx::detr {
+namespace mfx::criteria {
 namespace {
 
 // torch.nn.Linear's default init: weight and bias uniform in +-1/sqrt(fan_in).
@@ -194,4 +194,4 @@ array probe_attention(const Tree& probe, const array& logits, const array& boxes
   return probe_attention(probe, logits, boxes, hidden, t, cfg);
 }
 
-}  // namespace mfx::detr
+}  // namespace mfx::criteria

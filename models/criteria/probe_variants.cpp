@@ -7,11 +7,11 @@
 #include <string>
 
 #include "criteria/criteria_common.h"
-#include "mfx/detr/criteria.h"
+#include "mfx/criteria/criteria.h"
 #include "mfx/linalg.h"
 #include "mfx/ops.h"
 
-namespace mfx::detr {
+namespace mfx::criteria {
 namespace {
 
 // Stand-in for -inf on padded rows inside the Sinkhorn rounds: finite, so
@@ -124,4 +124,4 @@ array greedy_selection(const array& scores, const array& mask) {
   return stop_gradient(selected);
 }
 
-}  // namespace mfx::detr
+}  // namespace mfx::criteria

@@ -3,10 +3,10 @@
 #include <string>
 
 #include "criteria/criteria_common.h"
-#include "mfx/detr/criteria.h"
+#include "mfx/criteria/criteria.h"
 #include "mfx/ops.h"
 
-namespace mfx::detr {
+namespace mfx::criteria {
 
 int64_t gt_bucket(int64_t max_count) {
   if (max_count < 0) {
@@ -60,4 +60,4 @@ Targets pad_targets(const std::vector<array>& labels, const std::vector<array>& 
   return t;
 }
 
-}  // namespace mfx::detr
+}  // namespace mfx::criteria

@@ -3,7 +3,7 @@
 
 #include "detr/detr_common.h"
 
-namespace mfx::models {
+namespace mfx::detr {
 
 DeformableDetrConfig DeformableDetrConfig::small() {
   DeformableDetrConfig c;
@@ -24,8 +24,7 @@ DeformableDetrConfig DeformableDetrConfig::small() {
 void DeformableDetrConfig::validate() const {
   const std::string fn = "DeformableDetrConfig";
   auto positive = [&](const char* name, int64_t v) {
-    if (v <= 0)
-      detr_impl::fail(fn, std::string(name) + " must be positive, got " + std::to_string(v));
+    if (v <= 0) detail::fail(fn, std::string(name) + " must be positive, got " + std::to_string(v));
   };
   positive("d_model", d_model);
   positive("nheads", nheads);
@@ -39,33 +38,33 @@ void DeformableDetrConfig::validate() const {
   positive("num_classes", num_classes);
   positive("gn_groups", gn_groups);
   if (d_model % nheads != 0) {
-    detr_impl::fail(fn, "nheads " + std::to_string(nheads) + " does not divide d_model " +
-                            std::to_string(d_model));
+    detail::fail(fn, "nheads " + std::to_string(nheads) + " does not divide d_model " +
+                         std::to_string(d_model));
   }
   if (d_model % gn_groups != 0) {
-    detr_impl::fail(fn, "gn_groups " + std::to_string(gn_groups) + " does not divide d_model " +
-                            std::to_string(d_model));
+    detail::fail(fn, "gn_groups " + std::to_string(gn_groups) + " does not divide d_model " +
+                         std::to_string(d_model));
   }
   if (d_model % 2 != 0) {
-    detr_impl::fail(fn, "d_model must be even (sine encoding), got " + std::to_string(d_model));
+    detail::fail(fn, "d_model must be even (sine encoding), got " + std::to_string(d_model));
   }
   if (!(dropout >= 0.0 && dropout < 1.0)) {
-    detr_impl::fail(fn, "dropout must be in [0, 1), got " + std::to_string(dropout));
+    detail::fail(fn, "dropout must be in [0, 1), got " + std::to_string(dropout));
   }
   if (backbone_channels.empty() || backbone_channels.size() != backbone_strides.size()) {
-    detr_impl::fail(fn, "backbone_channels (" + std::to_string(backbone_channels.size()) +
-                            ") and backbone_strides (" + std::to_string(backbone_strides.size()) +
-                            ") must be non-empty lists of the same length");
+    detail::fail(fn, "backbone_channels (" + std::to_string(backbone_channels.size()) +
+                         ") and backbone_strides (" + std::to_string(backbone_strides.size()) +
+                         ") must be non-empty lists of the same length");
   }
   for (size_t i = 0; i < backbone_channels.size(); ++i) {
     positive("backbone_channels[i]", backbone_channels[i]);
     positive("backbone_strides[i]", backbone_strides[i]);
   }
   if (num_feature_levels < static_cast<int64_t>(backbone_channels.size())) {
-    detr_impl::fail(fn, "num_feature_levels " + std::to_string(num_feature_levels) +
-                            " is smaller than the number of backbone levels " +
-                            std::to_string(backbone_channels.size()));
+    detail::fail(fn, "num_feature_levels " + std::to_string(num_feature_levels) +
+                         " is smaller than the number of backbone levels " +
+                         std::to_string(backbone_channels.size()));
   }
 }
 
-}  // namespace mfx::models
+}  // namespace mfx::detr

@@ -8,7 +8,7 @@
 #include "mfx/ops.h"
 #include "mfx/random.h"
 
-namespace mfx::models::detr_impl {
+namespace mfx::detr::detail {
 
 void fail(const std::string& fn, const std::string& what) {
   throw std::invalid_argument("[" + fn + "] " + what);
@@ -66,4 +66,4 @@ void check_padding_mask(const std::string& fn, const std::optional<array>& mask,
   }
 }
 
-}  // namespace mfx::models::detr_impl
+}  // namespace mfx::detr::detail

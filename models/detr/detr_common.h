@@ -7,10 +7,10 @@
 #include <string>
 
 #include "mfx/array.h"
-#include "mfx/models/deformable_detr.h"
+#include "mfx/detr/deformable_detr.h"
 #include "mfx/tree.h"
 
-namespace mfx::models::detr_impl {
+namespace mfx::detr::detail {
 
 /// Throws "[fn] what" as std::invalid_argument.
 [[noreturn]] void fail(const std::string& fn, const std::string& what);
@@ -42,4 +42,4 @@ void check_key(const std::string& fn, bool train, const std::optional<array>& ke
 void check_padding_mask(const std::string& fn, const std::optional<array>& mask, int64_t batch,
                         int64_t length);
 
-}  // namespace mfx::models::detr_impl
+}  // namespace mfx::detr::detail

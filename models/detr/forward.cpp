@@ -8,7 +8,7 @@
 #include "mfx/ops.h"
 #include "mfx/random.h"
 
-namespace mfx::models {
+namespace mfx::detr {
 namespace {
 
 const char* kFn = "deformable_detr_forward";
@@ -19,14 +19,14 @@ array input_proj(const Tree& params, int64_t level, const array& x, bool extra,
   const std::string p = "input_proj." + std::to_string(level);
   const int64_t ks = extra ? 3 : 1;
   const array& w =
-      detr_impl::param(kFn, params, p + ".0.weight", Shape{cfg.d_model, x.shape(1), ks, ks});
-  const array& b = detr_impl::param(kFn, params, p + ".0.bias", Shape{cfg.d_model});
+      detail::param(kFn, params, p + ".0.weight", Shape{cfg.d_model, x.shape(1), ks, ks});
+  const array& b = detail::param(kFn, params, p + ".0.bias", Shape{cfg.d_model});
   array y = extra ? conv2d(x, w, {2, 2}, {1, 1}) : conv2d(x, w);
   y = y + reshape(b, {1, cfg.d_model, 1, 1});
   const Shape c{cfg.d_model};
   return group_norm(y, static_cast<int>(cfg.gn_groups),
-                    detr_impl::param(kFn, params, p + ".1.weight", c),
-                    detr_impl::param(kFn, params, p + ".1.bias", c), 1e-5);
+                    detail::param(kFn, params, p + ".1.weight", c),
+                    detail::param(kFn, params, p + ".1.bias", c), 1e-5);
 }
 
 // [B, C, H, W] -> [B, H W, C].
@@ -45,41 +45,42 @@ void check_inputs(const std::vector<array>& features, const array& mask,
                   const DeformableDetrConfig& cfg) {
   const size_t n = cfg.backbone_channels.size();
   if (features.size() != n) {
-    detr_impl::fail(kFn, "expected " + std::to_string(n) +
-                             " feature levels (cfg.backbone_channels), got " +
-                             std::to_string(features.size()));
+    detail::fail(kFn, "expected " + std::to_string(n) +
+                          " feature levels (cfg.backbone_channels), got " +
+                          std::to_string(features.size()));
   }
   if (!mask.valid() || mask.ndim() != 3 || mask.dtype() != bool_) {
-    detr_impl::fail(kFn, "mask must be bool [B, H, W], got " +
-                             (mask.valid() ? shape_str(mask.shape()) : std::string("none")));
+    detail::fail(kFn, "mask must be bool [B, H, W], got " +
+                          (mask.valid() ? shape_str(mask.shape()) : std::string("none")));
   }
   for (size_t l = 0; l < n; ++l) {
     const array& f = features[l];
     if (!f.valid() || f.ndim() != 4 || f.shape(0) != mask.shape(0) ||
         f.shape(1) != cfg.backbone_channels[l] || !is_floating(f.dtype())) {
-      detr_impl::fail(kFn, "feature level " + std::to_string(l) + " must be floating [" +
-                               std::to_string(mask.shape(0)) + ", " +
-                               std::to_string(cfg.backbone_channels[l]) + ", H, W], got " +
-                               (f.valid() ? shape_str(f.shape()) : std::string("none")));
+      detail::fail(kFn, "feature level " + std::to_string(l) + " must be floating [" +
+                            std::to_string(mask.shape(0)) + ", " +
+                            std::to_string(cfg.backbone_channels[l]) + ", H, W], got " +
+                            (f.valid() ? shape_str(f.shape()) : std::string("none")));
     }
   }
 }
 
 }  // namespace
 
-detr::DecoderOutputs deformable_detr_forward(const Tree& params, const std::vector<array>& features,
-                                             const array& mask, const DeformableDetrConfig& cfg,
-                                             bool train, const std::optional<array>& key) {
+criteria::DecoderOutputs deformable_detr_forward(const Tree& params,
+                                                 const std::vector<array>& features,
+                                                 const array& mask, const DeformableDetrConfig& cfg,
+                                                 bool train, const std::optional<array>& key) {
   cfg.validate();
   check_inputs(features, mask, cfg);
-  detr_impl::check_key(kFn, train, key);
+  detail::check_key(kFn, train, key);
   const int64_t d = cfg.d_model, levels = cfg.num_feature_levels, b = mask.shape(0);
   const int64_t n_backbone = static_cast<int64_t>(features.size());
   const array& query_embed =
-      detr_impl::param(kFn, params, "query_embed.weight", Shape{cfg.num_queries, 2 * d});
+      detail::param(kFn, params, "query_embed.weight", Shape{cfg.num_queries, 2 * d});
   const Dtype dtype = query_embed.dtype();
   const array& level_embed =
-      detr_impl::param(kFn, params, "transformer.level_embed", Shape{levels, d});
+      detail::param(kFn, params, "transformer.level_embed", Shape{levels, d});
 
   // Per level: projected source, padding mask and position + level embedding.
   std::vector<array> srcs, masks, src_flat, mask_flat, pos_flat;
@@ -120,26 +121,25 @@ detr::DecoderOutputs deformable_detr_forward(const Tree& params, const std::vect
   // query_embed = [query_pos | tgt], shared by the batch.
   const array query_pos = broadcast_to(slice_axis(query_embed, 1, 0, d), {b, cfg.num_queries, d});
   const array tgt = broadcast_to(slice_axis(query_embed, 1, d, 2 * d), {b, cfg.num_queries, d});
-  const array ref =
-      sigmoid(detr_impl::linear(kFn, params, "transformer.reference_points", query_pos));
+  const array ref = sigmoid(detail::linear(kFn, params, "transformer.reference_points", query_pos));
   const array dec_ref = expand_dims(ref, 2) * expand_dims(ratios, 1);  // [B, Q, L, 2]
   // Without box refinement every layer predicts relative to the same reference.
   const array ref_offset =
       concatenate({inverse_sigmoid(ref), zeros({b, cfg.num_queries, 2}, dtype)}, -1);
 
-  detr::DecoderOutputs out;
+  criteria::DecoderOutputs out;
   array h = tgt;
   for (int64_t i = 0; i < cfg.dec_layers; ++i) {
     h = decoder_layer(params, "transformer.decoder.layers." + std::to_string(i), h, query_pos,
                       dec_ref, memory, shapes, padding, cfg, train, layer_key(2000 + i));
     out.hidden.push_back(h);
-    out.logits.push_back(detr_impl::linear(kFn, params, "class_embed", h));
-    array box = relu(detr_impl::linear(kFn, params, "bbox_embed.layers.0", h));
-    box = relu(detr_impl::linear(kFn, params, "bbox_embed.layers.1", box));
-    box = detr_impl::linear(kFn, params, "bbox_embed.layers.2", box);
+    out.logits.push_back(detail::linear(kFn, params, "class_embed", h));
+    array box = relu(detail::linear(kFn, params, "bbox_embed.layers.0", h));
+    box = relu(detail::linear(kFn, params, "bbox_embed.layers.1", box));
+    box = detail::linear(kFn, params, "bbox_embed.layers.2", box);
     out.boxes.push_back(sigmoid(box + ref_offset));
   }
   return out;
 }
 
-}  // namespace mfx::models
+}  // namespace mfx::detr

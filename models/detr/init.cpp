@@ -11,7 +11,7 @@
 #include "mfx/ops.h"
 #include "mfx/random.h"
 
-namespace mfx::models {
+namespace mfx::detr {
 namespace {
 
 using Items = std::vector<std::pair<std::string, array>>;
@@ -102,8 +102,8 @@ struct Builder {
 Tree init_deformable_detr(const array& key, const DeformableDetrConfig& cfg, Dtype dtype) {
   cfg.validate();
   if (!is_floating(dtype)) {
-    detr_impl::fail("init_deformable_detr",
-                    "dtype must be floating, got " + std::string(dtype_name(dtype)));
+    detail::fail("init_deformable_detr",
+                 "dtype must be floating, got " + std::string(dtype_name(dtype)));
   }
   Builder b{key, dtype, {}};
   const int64_t d = cfg.d_model, levels = cfg.num_feature_levels;
@@ -161,4 +161,4 @@ int64_t count_parameters(const Tree& params) {
   return n;
 }
 
-}  // namespace mfx::models
+}  // namespace mfx::detr

@@ -8,15 +8,15 @@
 #include "mfx/detection.h"
 #include "mfx/ops.h"
 
-namespace mfx::models {
+namespace mfx::detr {
 
 array ms_deform_attn_module(const Tree& params, const std::string& prefix, const array& query,
                             const array& reference_points, const array& input_flatten,
                             const SpatialShapes& shapes, const std::optional<array>& padding_mask,
                             int64_t nheads) {
   const std::string fn = "ms_deform_attn_module";
-  using detr_impl::fail;
-  using detr_impl::join;
+  using detail::fail;
+  using detail::join;
   if (query.ndim() != 3 || input_flatten.ndim() != 3 || query.shape(0) != input_flatten.shape(0) ||
       query.shape(2) != input_flatten.shape(2)) {
     fail(fn, "query [B, Q, d] and input_flatten [B, S, d] disagree: " + shape_str(query.shape()) +
@@ -35,7 +35,7 @@ array ms_deform_attn_module(const Tree& params, const std::string& prefix, const
   if (nheads <= 0 || d % nheads != 0) {
     fail(fn, "nheads " + std::to_string(nheads) + " does not divide d_model " + std::to_string(d));
   }
-  const array& w_off = detr_impl::param(fn, params, join(prefix, "sampling_offsets.weight"));
+  const array& w_off = detail::param(fn, params, join(prefix, "sampling_offsets.weight"));
   const int64_t hl2 = nheads * levels * 2;
   if (w_off.ndim() != 2 || w_off.shape(0) % hl2 != 0 || w_off.shape(0) == 0) {
     fail(fn, "'" + join(prefix, "sampling_offsets.weight") + "' has shape " +
@@ -51,16 +51,15 @@ array ms_deform_attn_module(const Tree& params, const std::string& prefix, const
          "reference_points must be [B, Q, L, 2] or [B, Q, L, 4] = " + shape_str({b, q, levels, 2}) +
              " or (.., 4), got " + shape_str(reference_points.shape()));
   }
-  detr_impl::check_padding_mask(fn, padding_mask, b, s);
+  detail::check_padding_mask(fn, padding_mask, b, s);
 
-  array value = detr_impl::linear(fn, params, join(prefix, "value_proj"), input_flatten);
+  array value = detail::linear(fn, params, join(prefix, "value_proj"), input_flatten);
   if (padding_mask) value = where(expand_dims(*padding_mask, -1), zeros_like(value), value);
   value = reshape(value, {b, s, nheads, d / nheads});
 
-  const array offsets =
-      reshape(detr_impl::linear(fn, params, join(prefix, "sampling_offsets"), query),
-              {b, q, nheads, levels, points, 2});
-  array weights = detr_impl::linear(fn, params, join(prefix, "attention_weights"), query);
+  const array offsets = reshape(detail::linear(fn, params, join(prefix, "sampling_offsets"), query),
+                                {b, q, nheads, levels, points, 2});
+  array weights = detail::linear(fn, params, join(prefix, "attention_weights"), query);
   if (weights.shape(-1) != nheads * levels * points) {
     fail(fn, "'" + join(prefix, "attention_weights.weight") + "' gives " +
                  std::to_string(weights.shape(-1)) +
@@ -86,7 +85,7 @@ array ms_deform_attn_module(const Tree& params, const std::string& prefix, const
     locations = centre + offsets / static_cast<double>(points) * size * 0.5;
   }
   const array out = ms_deform_attn(value, shapes, locations, weights);
-  return detr_impl::linear(fn, params, join(prefix, "output_proj"), out);
+  return detail::linear(fn, params, join(prefix, "output_proj"), out);
 }
 
-}  // namespace mfx::models
+}  // namespace mfx::detr

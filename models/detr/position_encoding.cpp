@@ -8,15 +8,15 @@
 #include "mfx/nn.h"
 #include "mfx/ops.h"
 
-namespace mfx::models {
+namespace mfx::detr {
 namespace {
 
 void check_mask(const std::string& fn, const array& mask) {
   if (!mask.valid() || mask.ndim() != 3 || mask.dtype() != bool_) {
-    detr_impl::fail(fn, "mask must be a bool array [B, H, W], got " +
-                            (mask.valid() ? shape_str(mask.shape()) + " " +
-                                                std::string(dtype_name(mask.dtype()))
-                                          : std::string("an empty array")));
+    detail::fail(fn, "mask must be a bool array [B, H, W], got " +
+                         (mask.valid() ? shape_str(mask.shape()) + " " +
+                                             std::string(dtype_name(mask.dtype()))
+                                       : std::string("an empty array")));
   }
 }
 
@@ -27,8 +27,8 @@ array position_embedding_sine(const array& mask, int64_t num_pos_feats, double t
   const std::string fn = "position_embedding_sine";
   check_mask(fn, mask);
   if (num_pos_feats <= 0 || num_pos_feats % 2 != 0) {
-    detr_impl::fail(
-        fn, "num_pos_feats must be positive and even, got " + std::to_string(num_pos_feats));
+    detail::fail(fn,
+                 "num_pos_feats must be positive and even, got " + std::to_string(num_pos_feats));
   }
   const array not_mask = astype(logical_not(mask), float32);
   array y = cumsum(not_mask, 1);
@@ -69,7 +69,7 @@ array downsample_mask(const array& mask, int64_t h, int64_t w) {
 
 array valid_ratios(const std::vector<array>& masks, Dtype dtype) {
   const std::string fn = "valid_ratios";
-  if (masks.empty()) detr_impl::fail(fn, "needs at least one mask");
+  if (masks.empty()) detail::fail(fn, "needs at least one mask");
   std::vector<array> per_level;
   for (const array& mask : masks) {
     check_mask(fn, mask);
@@ -87,9 +87,9 @@ array encoder_reference_points(const SpatialShapes& shapes, const array& ratios)
   const int64_t levels = static_cast<int64_t>(shapes.size());
   if (!ratios.valid() || ratios.ndim() != 3 || ratios.shape(1) != levels || ratios.shape(2) != 2 ||
       !is_floating(ratios.dtype())) {
-    detr_impl::fail(fn, "valid_ratios must be floating [B, " + std::to_string(levels) +
-                            ", 2] for " + std::to_string(levels) + " levels, got " +
-                            (ratios.valid() ? shape_str(ratios.shape()) : std::string("none")));
+    detail::fail(fn, "valid_ratios must be floating [B, " + std::to_string(levels) + ", 2] for " +
+                         std::to_string(levels) + " levels, got " +
+                         (ratios.valid() ? shape_str(ratios.shape()) : std::string("none")));
   }
   // Per position: the pixel centre, its level's size and the level index.
   std::vector<double> centre, size;
@@ -97,8 +97,8 @@ array encoder_reference_points(const SpatialShapes& shapes, const array& ratios)
   for (int64_t l = 0; l < levels; ++l) {
     const auto [h, w] = shapes[static_cast<size_t>(l)];
     if (h <= 0 || w <= 0) {
-      detr_impl::fail(fn, "level " + std::to_string(l) + " has size (" + std::to_string(h) + ", " +
-                              std::to_string(w) + ")");
+      detail::fail(fn, "level " + std::to_string(l) + " has size (" + std::to_string(h) + ", " +
+                           std::to_string(w) + ")");
     }
     for (int64_t i = 0; i < h; ++i) {
       for (int64_t j = 0; j < w; ++j) {
@@ -115,4 +115,4 @@ array encoder_reference_points(const SpatialShapes& shapes, const array& ratios)
   return expand_dims(ref, 2) * expand_dims(ratios, 1);  // [B, S, L, 2]
 }
 
-}  // namespace mfx::models
+}  // namespace mfx::detr

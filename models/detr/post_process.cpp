@@ -7,7 +7,7 @@
 #include "mfx/boxes.h"
 #include "mfx/ops.h"
 
-namespace mfx::models {
+namespace mfx::detr {
 
 Detections post_process(const array& logits, const array& boxes, const array& target_sizes,
                         int64_t num_select) {
@@ -15,18 +15,18 @@ Detections post_process(const array& logits, const array& boxes, const array& ta
   if (!logits.valid() || !boxes.valid() || !target_sizes.valid() || logits.ndim() != 3 ||
       boxes.ndim() != 3 || boxes.shape(2) != 4 || boxes.shape(0) != logits.shape(0) ||
       boxes.shape(1) != logits.shape(1) || target_sizes.shape() != Shape{logits.shape(0), 2}) {
-    detr_impl::fail(fn, "expected logits [B, N, K], boxes [B, N, 4] and target_sizes [B, 2], got " +
-                            (logits.valid() ? shape_str(logits.shape()) : "none") + ", " +
-                            (boxes.valid() ? shape_str(boxes.shape()) : "none") + ", " +
-                            (target_sizes.valid() ? shape_str(target_sizes.shape()) : "none"));
+    detail::fail(fn, "expected logits [B, N, K], boxes [B, N, 4] and target_sizes [B, 2], got " +
+                         (logits.valid() ? shape_str(logits.shape()) : "none") + ", " +
+                         (boxes.valid() ? shape_str(boxes.shape()) : "none") + ", " +
+                         (target_sizes.valid() ? shape_str(target_sizes.shape()) : "none"));
   }
   if (!is_floating(logits.dtype()) || !is_floating(boxes.dtype())) {
-    detr_impl::fail(fn, "logits and boxes must be floating, got " +
-                            std::string(dtype_name(logits.dtype())) + " and " +
-                            std::string(dtype_name(boxes.dtype())));
+    detail::fail(fn, "logits and boxes must be floating, got " +
+                         std::string(dtype_name(logits.dtype())) + " and " +
+                         std::string(dtype_name(boxes.dtype())));
   }
   if (num_select <= 0) {
-    detr_impl::fail(fn, "num_select must be positive, got " + std::to_string(num_select));
+    detail::fail(fn, "num_select must be positive, got " + std::to_string(num_select));
   }
   const int64_t b = logits.shape(0), n = logits.shape(1), k = logits.shape(2);
   const int64_t count = std::min(num_select, n * k);
@@ -43,4 +43,4 @@ Detections post_process(const array& logits, const array& boxes, const array& ta
   return {scores, labels, picked * expand_dims(scale, 1)};
 }
 
-}  // namespace mfx::models
+}  // namespace mfx::detr

@@ -4,16 +4,16 @@
 #include <map>
 #include <stdexcept>
 
-#include "mfx/models/resnet.h"
 #include "mfx/nn.h"
 #include "mfx/ops.h"
+#include "mfx/resnet/resnet.h"
 #include "resnet/layout.h"
 
-namespace mfx::models {
+namespace mfx::resnet {
 
 namespace {
 
-using resnet_detail::Block;
+using detail::Block;
 
 class Forward {
  public:
@@ -115,7 +115,7 @@ Features resnet_forward(const Tree& params, const array& x, const ResNetConfig& 
   array h = relu(f.frozen_bn(f.conv(x, "conv1", 2, 3), "bn1"));
   h = max_pool2d(h, {3, 3}, Pair{2, 2}, {1, 1});
   Features out;
-  for (const Block& b : resnet_detail::blocks(cfg)) {
+  for (const Block& b : detail::blocks(cfg)) {
     h = f.block(h, b);
     // Each layer's last block overwrites its earlier ones: C3..C5 are the
     // outputs of layer2..4.
@@ -126,4 +126,4 @@ Features resnet_forward(const Tree& params, const array& x, const ResNetConfig& 
   return out;
 }
 
-}  // namespace mfx::models
+}  // namespace mfx::resnet

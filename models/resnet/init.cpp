@@ -1,11 +1,11 @@
 // torchvision's ResNet initialisation as a function of a random key.
 #include <cmath>
 
-#include "mfx/models/resnet.h"
 #include "mfx/ops.h"
 #include "mfx/random.h"
+#include "mfx/resnet/resnet.h"
 
-namespace mfx::models {
+namespace mfx::resnet {
 
 Tree init_resnet(const array& key, const ResNetConfig& cfg) {
   const auto specs = resnet_param_specs(cfg);
@@ -31,4 +31,4 @@ Tree init_resnet(const array& key, const ResNetConfig& cfg) {
   return Tree::from_flat(items);
 }
 
-}  // namespace mfx::models
+}  // namespace mfx::resnet

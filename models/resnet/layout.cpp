@@ -5,9 +5,9 @@
 
 #include <stdexcept>
 
-namespace mfx::models {
+namespace mfx::resnet {
 
-namespace resnet_detail {
+namespace detail {
 
 int64_t stem_channels(const ResNetConfig& cfg) {
   resnet_check_config(cfg);
@@ -51,9 +51,9 @@ std::vector<Block> blocks(const ResNetConfig& cfg) {
   return out;
 }
 
-}  // namespace resnet_detail
+}  // namespace detail
 
-using resnet_detail::Block;
+using detail::Block;
 
 void resnet_check_config(const ResNetConfig& cfg) {
   if (cfg.width_divisor < 1 || 64 % cfg.width_divisor != 0) {
@@ -93,10 +93,10 @@ void add_bn(std::vector<ResNetParam>& out, const std::string& name, int64_t c) {
 std::vector<ResNetParam> resnet_param_specs(const ResNetConfig& cfg) {
   resnet_check_config(cfg);
   std::vector<ResNetParam> out;
-  const int64_t stem = resnet_detail::stem_channels(cfg);
+  const int64_t stem = detail::stem_channels(cfg);
   add_conv(out, "conv1", stem, 3, 7);
   add_bn(out, "bn1", stem);
-  for (const Block& b : resnet_detail::blocks(cfg)) {
+  for (const Block& b : detail::blocks(cfg)) {
     const std::string& p = b.prefix;
     if (b.bottleneck) {
       add_conv(out, p + ".conv1", b.width, b.in, 1);
@@ -151,4 +151,4 @@ ParamCount resnet_count_params(const Tree& params, const ResNetConfig& cfg) {
   return c;
 }
 
-}  // namespace mfx::models
+}  // namespace mfx::resnet

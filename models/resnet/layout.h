@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "mfx/models/resnet.h"
+#include "mfx/resnet/resnet.h"
 
-namespace mfx::models::resnet_detail {
+namespace mfx::resnet::detail {
 
 /// One residual block: "layer<L>.<i>" with its channel widths and geometry.
 struct Block {
@@ -28,4 +28,4 @@ int64_t stem_channels(const ResNetConfig& cfg);
 /// The blocks of layer1..layer4 in order (validates cfg).
 std::vector<Block> blocks(const ResNetConfig& cfg);
 
-}  // namespace mfx::models::resnet_detail
+}  // namespace mfx::resnet::detail

@@ -6,10 +6,10 @@
 #include <stdexcept>
 
 #include "mfx/io.h"
-#include "mfx/models/resnet.h"
 #include "mfx/ops.h"
+#include "mfx/resnet/resnet.h"
 
-namespace mfx::models {
+namespace mfx::resnet {
 
 namespace {
 
@@ -92,4 +92,4 @@ Tree load_torch_weights(const std::string& path, const ResNetConfig& cfg,
   return tree;
 }
 
-}  // namespace mfx::models
+}  // namespace mfx::resnet

@@ -35,7 +35,11 @@ int positive_int(const json& obj, const char* name, const std::string& source) {
   return static_cast<int>(v.get<int64_t>());
 }
 
-detr::MatchFreeConfig matchfree_from_json(const json& j, const std::string& source) {
+}  // namespace
+
+namespace detail {
+
+criteria::MatchFreeConfig matchfree_from_json(const nlohmann::json& j, const std::string& source) {
   if (!j.is_object()) fail(source, "'matchfree' must be an object");
   auto number = [&](const json& obj, const char* name, const std::string& path) {
     auto it = obj.find(name);
@@ -51,11 +55,11 @@ detr::MatchFreeConfig matchfree_from_json(const json& j, const std::string& sour
     }
     return it->get<std::string>();
   };
-  detr::MatchFreeConfig m;
+  criteria::MatchFreeConfig m;
   try {
     m.rho = number(j, "rho", "matchfree.");
     m.eps = number(j, "eps", "matchfree.");
-    m.norm = detr::parse_norm(text("norm"), "matchfree.norm");
+    m.norm = criteria::parse_norm(text("norm"), "matchfree.norm");
     m.alpha_w = number(j, "alpha_w", "matchfree.");
     m.beta_q = number(j, "beta_q", "matchfree.");
     m.w_ce = number(j, "w_ce", "matchfree.");
@@ -73,30 +77,26 @@ detr::MatchFreeConfig matchfree_from_json(const json& j, const std::string& sour
     m.cost.giou = number(*cost, "giou", "matchfree.cost.");
     m.cost.alpha = number(*cost, "alpha", "matchfree.cost.");
     m.cost.gamma = number(*cost, "gamma", "matchfree.cost.");
-    m.probe_logits = detr::parse_probe_logits(text("probe_logits"), "matchfree.probe_logits");
+    m.probe_logits = criteria::parse_probe_logits(text("probe_logits"), "matchfree.probe_logits");
     m.cosine_scale = number(j, "cosine_scale", "matchfree.");
-    m.attention = detr::parse_attention(text("attention"), "matchfree.attention");
+    m.attention = criteria::parse_attention(text("attention"), "matchfree.attention");
     auto iters = j.find("sinkhorn_iters");
     if (iters == j.end() || !iters->is_number_integer()) {
       fail(source, "'matchfree.sinkhorn_iters' must be an integer");
     }
     m.sinkhorn_iters = static_cast<int>(iters->get<int64_t>());
-    m.selection = detr::parse_selection(text("selection"), "matchfree.selection");
-    detr::validate_matchfree_config(m, "matchfree");
+    m.selection = criteria::parse_selection(text("selection"), "matchfree.selection");
+    criteria::validate_matchfree_config(m, "matchfree");
   } catch (const std::invalid_argument& e) {
     fail(source, e.what());
   }
   return m;
 }
 
-}  // namespace
-
-namespace detail {
-
-nlohmann::json matchfree_to_json(const detr::MatchFreeConfig& m) {
+nlohmann::json matchfree_to_json(const criteria::MatchFreeConfig& m) {
   return json{{"rho", m.rho},
               {"eps", m.eps},
-              {"norm", detr::to_string(m.norm)},
+              {"norm", criteria::to_string(m.norm)},
               {"alpha_w", m.alpha_w},
               {"beta_q", m.beta_q},
               {"w_ce", m.w_ce},
@@ -109,11 +109,11 @@ nlohmann::json matchfree_to_json(const detr::MatchFreeConfig& m) {
                 {"giou", m.cost.giou},
                 {"alpha", m.cost.alpha},
                 {"gamma", m.cost.gamma}}},
-              {"probe_logits", detr::to_string(m.probe_logits)},
+              {"probe_logits", criteria::to_string(m.probe_logits)},
               {"cosine_scale", m.cosine_scale},
-              {"attention", detr::to_string(m.attention)},
+              {"attention", criteria::to_string(m.attention)},
               {"sinkhorn_iters", m.sinkhorn_iters},
-              {"selection", detr::to_string(m.selection)}};
+              {"selection", criteria::to_string(m.selection)}};
 }
 
 }  // namespace detail
@@ -126,8 +126,7 @@ coco::TransformConfig CheckpointInfo::val_transforms() const {
   return t;
 }
 
-CheckpointInfo make_checkpoint_info(const models::DetectorConfig& model,
-                                    const std::string& criterion,
+CheckpointInfo make_checkpoint_info(const detr::DetectorConfig& model, const std::string& criterion,
                                     const coco::TransformConfig& val_transforms,
                                     const coco::DetectionDataset& data) {
   CheckpointInfo info;
@@ -143,7 +142,7 @@ CheckpointInfo make_checkpoint_info(const models::DetectorConfig& model,
 }
 
 std::string checkpoint_info_to_json(const CheckpointInfo& info) {
-  json j{{"model", json::parse(models::detector_config_to_json(info.model))},
+  json j{{"model", json::parse(detr::detector_config_to_json(info.model))},
          {"criterion", info.criterion},
          {"val_transforms", {{"val_size", info.val_size}, {"max_size", info.max_size}}},
          {"categories", info.category_ids},
@@ -162,7 +161,7 @@ CheckpointInfo checkpoint_info_from_json(const std::string& extra, const std::st
   }
   CheckpointInfo info;
   try {
-    info.model = models::detector_config_from_json(j["model"].dump());
+    info.model = detr::detector_config_from_json(j["model"].dump());
   } catch (const std::invalid_argument& e) {
     fail(source, e.what());
   }
@@ -196,7 +195,7 @@ CheckpointInfo checkpoint_info_from_json(const std::string& extra, const std::st
   } else {
     info.class_names.assign(info.category_ids.size(), "");
   }
-  if (j.contains("matchfree")) info.matchfree = matchfree_from_json(j["matchfree"], source);
+  if (j.contains("matchfree")) info.matchfree = detail::matchfree_from_json(j["matchfree"], source);
   return info;
 }
 

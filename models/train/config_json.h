@@ -4,11 +4,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "mfx/detr/criteria.h"
+#include "mfx/criteria/criteria.h"
 
 namespace mfx::train::detail {
 
 /// Every MatchFreeConfig setting (variants by name), as checkpoints record it.
-nlohmann::json matchfree_to_json(const detr::MatchFreeConfig& m);
+nlohmann::json matchfree_to_json(const criteria::MatchFreeConfig& m);
+
+/// The inverse of matchfree_to_json; a missing or mistyped field or an
+/// invalid value throws std::runtime_error "[checkpoint_info] <source>: ...".
+criteria::MatchFreeConfig matchfree_from_json(const nlohmann::json& j, const std::string& source);
 
 }  // namespace mfx::train::detail

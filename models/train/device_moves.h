@@ -3,8 +3,8 @@
 #pragma once
 
 #include "mfx/coco/loader.h"
+#include "mfx/detr/detector.h"
 #include "mfx/gpu.h"
-#include "mfx/models/detector.h"
 #include "mfx/tree.h"
 
 namespace mfx::train::detail {
@@ -21,7 +21,7 @@ inline Tree on(const Tree& t, Device device) {
 /// A loader batch as the criteria take it, on `device`.
 inline detr::Batch to_detr(const coco::Batch& b, Device device = Device::cpu()) {
   return {on(b.images, device), on(b.mask, device),
-          detr::Targets{on(b.labels, device), on(b.boxes, device), on(b.valid, device)}};
+          criteria::Targets{on(b.labels, device), on(b.boxes, device), on(b.valid, device)}};
 }
 
 }  // namespace mfx::train::detail

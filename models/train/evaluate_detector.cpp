@@ -14,7 +14,7 @@ namespace mfx::train {
 using detail::DefaultDeviceScope;
 using detail::on;
 
-std::array<double, 12> evaluate_detector(const Tree& params, const models::DetectorConfig& model,
+std::array<double, 12> evaluate_detector(const Tree& params, const detr::DetectorConfig& model,
                                          const coco::DetectionDataset& data, int batch_size,
                                          const std::string& results_json, Device device) {
   // What the forward creates (position encodings, constants) goes to `device` too.
@@ -26,14 +26,14 @@ std::array<double, 12> evaluate_detector(const Tree& params, const models::Detec
     if (samples.empty()) return;
     coco::Batch b = coco::collate(samples, {});
     auto out =
-        models::detector_forward(params, on(b.images, device), on(b.mask, device), model, false);
+        detr::detector_forward(params, on(b.images, device), on(b.mask, device), model, false);
     std::vector<int32_t> sizes;
     for (auto& s : b.orig_sizes) {
       sizes.push_back(s[0]);
       sizes.push_back(s[1]);
     }
     array target_sizes = on(array(sizes, {b.size(), 2}, float32), device);
-    auto det = models::post_process(out.logits.back(), out.boxes.back(), target_sizes);
+    auto det = detr::post_process(out.logits.back(), out.boxes.back(), target_sizes);
     auto more =
         to_coco_results(det.scores, det.labels, det.boxes, b.image_ids, data.category_ids());
     dets.insert(dets.end(), more.begin(), more.end());

@@ -42,7 +42,7 @@ struct Run {
   bool lead = true;
   std::shared_ptr<const coco::DetectionDataset> train_data;
   std::optional<coco::DetectionDataset> val_data;
-  models::DetectorConfig model;
+  detr::DetectorConfig model;
   std::unique_ptr<coco::Loader> loader;
   int64_t steps_per_epoch = 0;
   optim::Schedule lr;  // the base rate per step (groups scale it)
@@ -96,8 +96,8 @@ void set_up(Run& run, FitResult& result) {
         run.world > 1 ? fmt::format(" ({} per process)", cfg.batch_size) : ""));
   }
 
-  optim::AdamWConfig oc = models::detector_adamw_config(run.model, "model.", cfg.lr,
-                                                        cfg.weight_decay, cfg.backbone_lr_scale);
+  optim::AdamWConfig oc = detr::detector_adamw_config(run.model, "model.", cfg.lr, cfg.weight_decay,
+                                                      cfg.backbone_lr_scale);
   if (cfg.lr_drop_epoch >= 0) {
     oc.lr = optim::multi_step(cfg.lr, {cfg.lr_drop_epoch * run.steps_per_epoch}, 0.1);
   }
@@ -106,9 +106,10 @@ void set_up(Run& run, FitResult& result) {
 
   // Parameters {"model", "probe"}; the probe only matters for match-free.
   run.key = random::key(cfg.seed);
-  run.params = Tree{{"model", models::init_detector(random::fold_in(run.key, 1), run.model)},
-                    {"probe", detr::init_probe(random::fold_in(run.key, 2),
-                                               run.model.detr.num_classes, run.model.detr.d_model)}};
+  run.params =
+      Tree{{"model", detr::init_detector(random::fold_in(run.key, 1), run.model)},
+           {"probe", criteria::init_probe(random::fold_in(run.key, 2), run.model.detr.num_classes,
+                                          run.model.detr.d_model)}};
   if (!cfg.init_from.empty()) {
     // Fine-tuning: the detector's weights from a checkpoint, everything
     // else (probe, optimiser, schedule) new.
@@ -360,10 +361,10 @@ FitResult fit(const FitConfig& cfg) {
       if (cfg.criterion == "matchfree" && cfg.collapse_images > 0) {
         // Has the probe collapsed (all GTs on one query, one-hot rows), and
         // has the detector (one top query for every image)?
-        const detr::CollapseMetrics m =
+        const criteria::CollapseMetrics m =
             probe_collapse_metrics(run.params, run.model, cfg.matchfree, *run.val_data,
                                    cfg.batch_size, cfg.collapse_images, cfg.device);
-        row.emplace_back("matchfree_variant", detr::matchfree_variant(cfg.matchfree));
+        row.emplace_back("matchfree_variant", criteria::matchfree_variant(cfg.matchfree));
         row.emplace_back("collapse_shared_query_fraction", m.shared_query_fraction);
         row.emplace_back("collapse_distinct_queries_per_gt", m.distinct_queries_per_gt);
         row.emplace_back("collapse_top_query_mode_fraction", m.top_query_mode_fraction);

@@ -62,42 +62,41 @@ void check_fit_config(const FitConfig& c) {
   if (c.out_dir.empty()) bad("out_dir", "is empty");
   coco::validate(c.train_transforms);
   coco::validate(c.val_transforms);
-  if (c.criterion == "matchfree") detr::validate_matchfree_config(c.matchfree, "fit");
+  if (c.criterion == "matchfree") criteria::validate_matchfree_config(c.matchfree, "fit");
   // The class count comes from the data; everything else is checked here.
-  models::DetectorConfig m = c.model;
+  detr::DetectorConfig m = c.model;
   if (m.detr.num_classes < 1) m.detr.num_classes = 1;
   m.validate();
 }
 
 std::string fit_config_json(const FitConfig& c) {
-  nlohmann::json j{
-      {"data_dir", c.data_dir},
-      {"out_dir", c.out_dir},
-      {"criterion", c.criterion},
-      {"epochs", c.epochs},
-      {"batch_size", c.batch_size},
-      {"num_workers", c.num_workers},
-      {"lr", c.lr},
-      {"weight_decay", c.weight_decay},
-      {"clip_max_norm", c.clip_max_norm},
-      {"backbone_lr_scale", c.backbone_lr_scale},
-      {"lr_drop_epoch", c.lr_drop_epoch},
-      {"seed", c.seed},
-      {"resume", c.resume},
-      {"resume_or_start", c.resume_or_start},
-      {"save_every", c.save_every},
-      {"init_from", c.init_from},
-      {"max_steps_per_epoch", c.max_steps_per_epoch},
-      {"eval_every", c.eval_every},
-      {"fusion_report", c.fusion_report},
-      {"jit", c.jit},
-      {"probe_warmup_steps", c.probe_warmup_steps},
-      {"device", c.device.str()},
-      {"pad_multiple", c.pad_multiple},
-      {"collapse_images", c.collapse_images},
-      {"model", nlohmann::json::parse(models::detector_config_to_json(c.model))},
-      {"train_transforms", transforms_json(c.train_transforms)},
-      {"val_transforms", transforms_json(c.val_transforms)}};
+  nlohmann::json j{{"data_dir", c.data_dir},
+                   {"out_dir", c.out_dir},
+                   {"criterion", c.criterion},
+                   {"epochs", c.epochs},
+                   {"batch_size", c.batch_size},
+                   {"num_workers", c.num_workers},
+                   {"lr", c.lr},
+                   {"weight_decay", c.weight_decay},
+                   {"clip_max_norm", c.clip_max_norm},
+                   {"backbone_lr_scale", c.backbone_lr_scale},
+                   {"lr_drop_epoch", c.lr_drop_epoch},
+                   {"seed", c.seed},
+                   {"resume", c.resume},
+                   {"resume_or_start", c.resume_or_start},
+                   {"save_every", c.save_every},
+                   {"init_from", c.init_from},
+                   {"max_steps_per_epoch", c.max_steps_per_epoch},
+                   {"eval_every", c.eval_every},
+                   {"fusion_report", c.fusion_report},
+                   {"jit", c.jit},
+                   {"probe_warmup_steps", c.probe_warmup_steps},
+                   {"device", c.device.str()},
+                   {"pad_multiple", c.pad_multiple},
+                   {"collapse_images", c.collapse_images},
+                   {"model", nlohmann::json::parse(detr::detector_config_to_json(c.model))},
+                   {"train_transforms", transforms_json(c.train_transforms)},
+                   {"val_transforms", transforms_json(c.val_transforms)}};
   if (c.criterion == "matchfree") j["matchfree"] = detail::matchfree_to_json(c.matchfree);
   return j.dump(2) + "\n";
 }

@@ -10,32 +10,15 @@
 #include <mutex>
 #include <stdexcept>
 
-#include "mfx/detr/criteria_trees.h"
+#include "mfx/criteria/criteria_trees.h"
 #include "mfx/jit.h"
+#include "mfx/train/loss_config_json.h"
 #include "mfx/transforms.h"
 
 namespace mfx::train::detail {
 
 #ifdef MFX_HAVE_JIT
 namespace {
-
-// Everything a compiled step bakes in: the configuration (not the per-step
-// dropout key, ground-truth count or Hungarian num_boxes, which are inputs
-// or used eagerly).
-std::string config_key(const detr::LossConfig& cfg, const std::string& criterion, bool cuda_graph) {
-  const detr::MatchFreeConfig& m = cfg.matchfree;
-  const detr::CostWeights& c = criterion == "matchfree" ? m.cost : cfg.hungarian.cost;
-  // The variant fields (extensions beyond the paper) change the traced
-  // program too: another variant must compile anew.
-  return fmt::format(
-      "{}|graph={}|train={}|cost={},{},{},{},{}|mf={},{},{},{},{},{},{},{},{}"
-      "|variant={},{},{},{},{}|{}",
-      criterion, cuda_graph, cfg.train, c.cls, c.l1, c.giou, c.alpha, c.gamma, m.rho, m.eps,
-      static_cast<int>(m.norm), m.alpha_w, m.beta_q, m.w_ce, m.w_bbox, m.w_giou,
-      m.probe_inputs_stop_gradient, detr::to_string(m.probe_logits), m.cosine_scale,
-      detr::to_string(m.attention), m.sinkhorn_iters, detr::to_string(m.selection),
-      models::detector_config_to_json(cfg.model));
-}
 
 // One compiled function per configuration, for the life of the process.
 template <typename F>
@@ -60,14 +43,14 @@ JitLossGrads matchfree(const Tree& params, const detr::Batch& batch, const detr:
           detr::LossConfig s = c;
           s.dropout_key = dropout_key;
           s.matchfree.num_boxes_value = num_boxes;
-          detr::Batch b{images, mask, detr::Targets{labels, boxes, valid}};
+          detr::Batch b{images, mask, criteria::Targets{labels, boxes, valid}};
           auto [value, grads] = value_and_grad(detr::matchfree_loss_and_components)(p, b, s);
           return std::make_tuple(value.first, value.second, grads);
         },
         JitOptions{.name = "matchfree_train_step", .cuda_graph = cuda_graph});
   };
   using Fn = decltype(make());
-  Fn& step = cached<Fn>(config_key(cfg, "matchfree", cuda_graph), make);
+  Fn& step = cached<Fn>(jit_step_cache_key(cfg, "matchfree", cuda_graph), make);
   auto [loss, components, grads] = step(params, batch.images, batch.mask, batch.targets.labels,
                                         batch.targets.boxes, batch.targets.mask, key, nb);
   return {loss, components, grads};
@@ -75,26 +58,27 @@ JitLossGrads matchfree(const Tree& params, const detr::Batch& batch, const detr:
 
 JitLossGrads hungarian(const Tree& params, const detr::Batch& batch, const detr::LossConfig& cfg,
                        const array& key, bool cuda_graph) {
-  const models::DetectorConfig model = cfg.model;
+  const detr::DetectorConfig model = cfg.model;
   const bool train = cfg.train;
   auto make = [&] {
     return jit_tree(
         [model, train](const Tree& m, const array& images, const array& mask,
                        const array& dropout_key) {
-          return detr::outputs_tree(
-              models::detector_forward(m, images, mask, model, train,
-                                       train ? std::optional<array>(dropout_key) : std::nullopt));
+          return criteria::outputs_tree(
+              detr::detector_forward(m, images, mask, model, train,
+                                     train ? std::optional<array>(dropout_key) : std::nullopt));
         },
         JitOptions{.name = "detector_train_forward", .cuda_graph = cuda_graph});
   };
   using Fn = decltype(make());
-  Fn& forward = cached<Fn>(config_key(cfg, "hungarian", cuda_graph), make);
+  Fn& forward = cached<Fn>(jit_step_cache_key(cfg, "hungarian", cuda_graph), make);
   const int layers = model.detr.dec_layers;
   const bool nested = params.is_dict() && params.dict().count("model");
   auto loss_of = [&](const Tree& p) {
     const Tree& m = nested ? p["model"] : p;
-    detr::DecoderOutputs o = detr::outputs_from(forward(m, batch.images, batch.mask, key), layers);
-    detr::LossResult r = detr::hungarian_criterion(o, batch.targets, cfg.hungarian);
+    criteria::DecoderOutputs o =
+        criteria::outputs_from(forward(m, batch.images, batch.mask, key), layers);
+    criteria::LossResult r = criteria::hungarian_criterion(o, batch.targets, cfg.hungarian);
     r.components["loss"] = r.loss;
     return std::make_pair(r.loss, r.components);
   };

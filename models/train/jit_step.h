@@ -14,7 +14,7 @@
 
 #include <string>
 
-#include "mfx/models/detector.h"
+#include "mfx/detr/detector.h"
 
 namespace mfx::train::detail {
 

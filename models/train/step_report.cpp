@@ -4,8 +4,8 @@
 
 #include <filesystem>
 
-#include "mfx/detr/criteria.h"
-#include "mfx/detr/criteria_trees.h"
+#include "mfx/criteria/criteria.h"
+#include "mfx/criteria/criteria_trees.h"
 #include "mfx/jit.h"
 #include "mfx/transforms.h"
 
@@ -25,7 +25,7 @@ double write_step_fusion_report(const Tree& params, const detr::Batch& batch,
     auto step = jit_tree(
         [c](const Tree& p, const array& images, const array& mask, const array& labels,
             const array& boxes, const array& valid) {
-          detr::Batch b{images, mask, detr::Targets{labels, boxes, valid}};
+          detr::Batch b{images, mask, criteria::Targets{labels, boxes, valid}};
           auto [loss, grads] = value_and_grad(detr::matchfree_loss)(p, b, c);
           return std::make_pair(loss, grads);
         },
@@ -35,18 +35,19 @@ double write_step_fusion_report(const Tree& params, const detr::Batch& batch,
     return loss.item<double>();
   }
   if (criterion == "hungarian") {
-    const models::DetectorConfig model = c.model;
+    const detr::DetectorConfig model = c.model;
     const int layers = model.detr.dec_layers;
     auto forward = jit_tree(
         [model](const Tree& m, const array& images, const array& mask) {
-          return detr::outputs_tree(models::detector_forward(m, images, mask, model, false));
+          return criteria::outputs_tree(detr::detector_forward(m, images, mask, model, false));
         },
         JitOptions{.name = "detector_forward", .report_dir = dir});
     const Tree& model_params =
         params.is_dict() && params.dict().count("model") ? params["model"] : params;
     auto loss_of = [&](const Tree& m) {
-      detr::DecoderOutputs o = detr::outputs_from(forward(m, batch.images, batch.mask), layers);
-      return detr::hungarian_criterion(o, batch.targets, c.hungarian).loss;
+      criteria::DecoderOutputs o =
+          criteria::outputs_from(forward(m, batch.images, batch.mask), layers);
+      return criteria::hungarian_criterion(o, batch.targets, c.hungarian).loss;
     };
     auto [loss, grads] = value_and_grad(loss_of)(model_params);
     eval(grads.leaves());

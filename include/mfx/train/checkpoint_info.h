@@ -16,14 +16,14 @@
 #include <vector>
 
 #include "mfx/coco/data.h"
-#include "mfx/detr/criteria.h"
-#include "mfx/models/detector.h"
+#include "mfx/criteria/criteria.h"
+#include "mfx/detr/detector.h"
 #include "mfx/tree.h"
 
 namespace mfx::train {
 
 struct CheckpointInfo {
-  models::DetectorConfig model;
+  detr::DetectorConfig model;
   /// "matchfree" or "hungarian" (informational).
   std::string criterion;
   /// The validation resize: short side val_size, long side capped at max_size.
@@ -37,7 +37,7 @@ struct CheckpointInfo {
   /// runs): JSON "matchfree" with every scalar field of MatchFreeConfig, the
   /// variants (extensions beyond the paper) by name, e.g. "probe_logits":
   /// "cosine". num_boxes and fixed_assignment are per-step and not stored.
-  std::optional<detr::MatchFreeConfig> matchfree;
+  std::optional<criteria::MatchFreeConfig> matchfree;
 
   /// TransformConfig for evaluation (train = false) with these sizes.
   coco::TransformConfig val_transforms() const;
@@ -45,8 +45,7 @@ struct CheckpointInfo {
 
 /// The info of a model trained on `data`: categories and names in label order
 /// from the dataset, sizes from `val_transforms`.
-CheckpointInfo make_checkpoint_info(const models::DetectorConfig& model,
-                                    const std::string& criterion,
+CheckpointInfo make_checkpoint_info(const detr::DetectorConfig& model, const std::string& criterion,
                                     const coco::TransformConfig& val_transforms,
                                     const coco::DetectionDataset& data);
 

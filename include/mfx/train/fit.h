@@ -19,9 +19,9 @@
 #include <string>
 
 #include "mfx/coco/data.h"
-#include "mfx/detr/collapse_metrics.h"
+#include "mfx/criteria/collapse_metrics.h"
+#include "mfx/detr/detector.h"
 #include "mfx/device.h"
-#include "mfx/models/detector.h"
 #include "mfx/optimizers.h"
 #include "mfx/train/checkpoint_info.h"
 
@@ -38,8 +38,8 @@ struct FitConfig {
   std::string criterion = "matchfree";
   /// Settings of the match-free criterion (rho, alpha_w, beta_q, norm, ...;
   /// docs/design.md §6.3 defaults). num_boxes is set per step.
-  detr::MatchFreeConfig matchfree;
-  models::DetectorConfig model = models::DetectorConfig::small_cpu();
+  criteria::MatchFreeConfig matchfree;
+  detr::DetectorConfig model = detr::DetectorConfig::small_cpu();
   coco::TransformConfig train_transforms;
   coco::TransformConfig val_transforms;
   int epochs = 10;
@@ -184,23 +184,23 @@ StepResult train_step(Tree& params, Tree& opt_state, const optim::AdamW& opt,
 /// and std::runtime_error naming the path for data errors.
 FitResult fit(const FitConfig& config);
 
-/// Collapse metrics of a match-free model (detr/collapse_metrics.h) on the
+/// Collapse metrics of a match-free model (criteria/collapse_metrics.h) on the
 /// first `max_images` images of `data` (validation transforms, so its
 /// ground truths are at hand), in batches of `batch_size` copied to
 /// `device`: the detector's last decoder layer without dropout, and the
 /// probe's attention A as `matchfree` computes it (its variant's logits and
 /// attention). params = {"model", "probe"}. Throws std::invalid_argument
 /// for batch_size < 1 or max_images < 0.
-detr::CollapseMetrics probe_collapse_metrics(const Tree& params,
-                                             const models::DetectorConfig& model,
-                                             const detr::MatchFreeConfig& matchfree,
-                                             const coco::DetectionDataset& data, int batch_size,
-                                             int64_t max_images, Device device = Device::cpu());
+criteria::CollapseMetrics probe_collapse_metrics(const Tree& params,
+                                                 const detr::DetectorConfig& model,
+                                                 const criteria::MatchFreeConfig& matchfree,
+                                                 const coco::DetectionDataset& data, int batch_size,
+                                                 int64_t max_images, Device device = Device::cpu());
 
 /// COCOeval of `params` (a detector Tree) on a dataset (its validation
 /// transforms apply), in batches copied to `device` (where params live);
 /// with `results_json`, the detections are also saved there.
-std::array<double, 12> evaluate_detector(const Tree& params, const models::DetectorConfig& model,
+std::array<double, 12> evaluate_detector(const Tree& params, const detr::DetectorConfig& model,
                                          const coco::DetectionDataset& data, int batch_size,
                                          const std::string& results_json = "",
                                          Device device = Device::cpu());

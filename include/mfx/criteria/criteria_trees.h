@@ -5,10 +5,10 @@
 #include <string>
 #include <tuple>
 
-#include "mfx/detr/criteria.h"
+#include "mfx/criteria/criteria.h"
 #include "mfx/mfx.h"
 
-namespace mfx::detr {
+namespace mfx::criteria {
 
 /// Decoder outputs as a Tree: logits_i, boxes_i, hidden_i for each layer i.
 inline Tree outputs_tree(const DecoderOutputs& o) {
@@ -43,4 +43,4 @@ inline auto matchfree_loss_and_grads(int layers, MatchFreeConfig cfg = {}) {
   };
 }
 
-}  // namespace mfx::detr
+}  // namespace mfx::criteria

@@ -25,7 +25,7 @@
 #include "mfx/array.h"
 #include "mfx/tree.h"
 
-namespace mfx::detr {
+namespace mfx::criteria {
 
 /// Predictions of the decoder, one entry per decoder layer (all layers have
 /// the same shapes).
@@ -296,4 +296,4 @@ array sparse_correspondence(const array& attention, double rho, double eps,
 LossResult matchfree_criterion(const Tree& probe, const DecoderOutputs& out, const Targets& t,
                                const MatchFreeConfig& cfg);
 
-}  // namespace mfx::detr
+}  // namespace mfx::criteria

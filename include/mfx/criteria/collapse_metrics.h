@@ -13,7 +13,7 @@
 
 #include "mfx/array.h"
 
-namespace mfx::detr {
+namespace mfx::criteria {
 
 /// Row maxima of A above this count as saturated (one-hot) rows.
 inline constexpr double collapse_saturation = 0.99;
@@ -53,4 +53,4 @@ struct CollapseMetrics {
 
 CollapseMetrics collapse_metrics(const CollapseCounts& counts);
 
-}  // namespace mfx::detr
+}  // namespace mfx::criteria

@@ -16,7 +16,7 @@
 #include "mfx/array.h"
 #include "mfx/tree.h"
 
-namespace mfx::models {
+namespace mfx::resnet {
 
 enum class ResNetDepth { R18, R34, R50 };
 
@@ -111,4 +111,4 @@ ParamCount resnet_count_params(const Tree& params, const ResNetConfig& cfg);
 Tree load_torch_weights(const std::string& path, const ResNetConfig& cfg,
                         const std::string& prefix = "");
 
-}  // namespace mfx::models
+}  // namespace mfx::resnet

@@ -4,16 +4,16 @@
 
 #include <stdexcept>
 
-#include "mfx/models/detector.h"
+#include "mfx/detr/detector.h"
 #include "mfx/random.h"
 
 namespace mfx::detr {
 namespace {
 
-DecoderOutputs forward(const Tree& model, const Batch& batch, const LossConfig& cfg) {
+criteria::DecoderOutputs forward(const Tree& model, const Batch& batch, const LossConfig& cfg) {
   std::optional<array> key;
   if (cfg.train) key = cfg.dropout_key ? *cfg.dropout_key : random::key(cfg.dropout_seed);
-  return models::detector_forward(model, batch.images, batch.mask, cfg.model, cfg.train, key);
+  return detector_forward(model, batch.images, batch.mask, cfg.model, cfg.train, key);
 }
 
 const Tree& entry(const Tree& params, const char* name, const char* fn) {
@@ -25,7 +25,7 @@ const Tree& entry(const Tree& params, const char* name, const char* fn) {
   return params[name];
 }
 
-std::pair<array, Tree> with_total(LossResult r) {
+std::pair<array, Tree> with_total(criteria::LossResult r) {
   r.components["loss"] = r.loss;
   return {r.loss, r.components};
 }
@@ -37,15 +37,16 @@ std::pair<array, Tree> matchfree_loss_and_components(const Tree& params, const B
   constexpr const char* fn = "matchfree_loss";
   const Tree& model = entry(params, "model", fn);
   const Tree& probe = entry(params, "probe", fn);
-  return with_total(
-      matchfree_criterion(probe, forward(model, batch, cfg), batch.targets, cfg.matchfree));
+  return with_total(criteria::matchfree_criterion(probe, forward(model, batch, cfg), batch.targets,
+                                                  cfg.matchfree));
 }
 
 std::pair<array, Tree> hungarian_loss_and_components(const Tree& params, const Batch& batch,
                                                      const LossConfig& cfg) {
   const bool nested = params.is_dict() && params.dict().count("model");
   const Tree& model = nested ? params["model"] : params;
-  return with_total(hungarian_criterion(forward(model, batch, cfg), batch.targets, cfg.hungarian));
+  return with_total(
+      criteria::hungarian_criterion(forward(model, batch, cfg), batch.targets, cfg.hungarian));
 }
 
 array matchfree_loss(const Tree& params, const Batch& batch, const LossConfig& cfg) {

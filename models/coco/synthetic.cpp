@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "data/rng.h"
-#include "data/shapes.h"
+#include "coco/rng.h"
+#include "coco/shapes.h"
 #include "io/atomic_file.h"
 
 namespace mfx::coco {

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "data/rng.h"
+#include "coco/rng.h"
 #include "mfx/coco/data.h"
 
 namespace mfx::coco {

@@ -4,7 +4,7 @@
 #include <array>
 #include <cstdint>
 
-#include "data/rng.h"
+#include "coco/rng.h"
 #include "mfx/coco/image.h"
 
 namespace mfx::coco::detail {

@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
-#include "data/rng.h"
+#include "coco/rng.h"
 #include "mfx/coco/data.h"
 
 namespace mfx::coco {

@@ -7,11 +7,11 @@
 #include <utility>
 #include <vector>
 
-#include "mfx/models/detector.h"
+#include "mfx/detr/detector.h"
 #include "mfx/ops.h"
 #include "mfx/random.h"
 
-namespace mfx::models {
+namespace mfx::detr {
 namespace {
 
 bool starts_with(const std::string& s, const std::string& head) {
@@ -32,7 +32,7 @@ Tree init_detector(const array& key, const DetectorConfig& cfg, Dtype dtype) {
   }
   std::vector<std::pair<std::string, array>> items;
   const std::string prefix = detector_backbone_prefix;
-  for (auto& [path, leaf] : init_resnet(random::fold_in(key, 0), cfg.backbone).flatten()) {
+  for (auto& [path, leaf] : resnet::init_resnet(random::fold_in(key, 0), cfg.backbone).flatten()) {
     items.emplace_back(prefix + path, leaf.dtype() == dtype ? leaf : astype(leaf, dtype));
   }
   for (auto& [path, leaf] :
@@ -58,7 +58,7 @@ const Tree& detector_backbone_params(const Tree& params) {
 bool detector_is_trainable(const std::string& path, const DetectorConfig& cfg) {
   const std::string prefix = detector_backbone_prefix;
   if (!starts_with(path, prefix)) return true;
-  return resnet_is_trainable(path.substr(prefix.size()), cfg.backbone);
+  return resnet::resnet_is_trainable(path.substr(prefix.size()), cfg.backbone);
 }
 
 Tree detector_trainable_mask(const Tree& params, const DetectorConfig& cfg) {
@@ -87,8 +87,8 @@ std::vector<optim::ParamGroup> detector_param_groups(const DetectorConfig& cfg,
   const std::string body = prefix + detector_backbone_prefix;
   // Full paths, not fragments like ".bn1.": a pattern must never catch a
   // trainable leaf (every path ends in ".weight", ".bias" or a BN buffer).
-  for (const auto& spec : resnet_param_specs(cfg.backbone)) {
-    if (!resnet_is_trainable(spec.name, cfg.backbone)) {
+  for (const auto& spec : resnet::resnet_param_specs(cfg.backbone)) {
+    if (!resnet::resnet_is_trainable(spec.name, cfg.backbone)) {
       groups.push_back({body + spec.name, 0.0, 0.0});
     }
   }
@@ -107,4 +107,4 @@ optim::AdamWConfig detector_adamw_config(const DetectorConfig& cfg, const std::s
   return c;
 }
 
-}  // namespace mfx::models
+}  // namespace mfx::detr

@@ -11,22 +11,22 @@
 #include <utility>
 #include <vector>
 
-#include "mfx/models/detector.h"
+#include "mfx/detr/detector.h"
 
-namespace mfx::models {
+namespace mfx::detr {
 
 namespace {
 
 using json = nlohmann::json;
 constexpr const char* kFn = "[detector_config_from_json]";
 
-const char* depth_name(ResNetDepth d) {
+const char* depth_name(resnet::ResNetDepth d) {
   switch (d) {
-    case ResNetDepth::R18:
+    case resnet::ResNetDepth::R18:
       return "r18";
-    case ResNetDepth::R34:
+    case resnet::ResNetDepth::R34:
       return "r34";
-    case ResNetDepth::R50:
+    case resnet::ResNetDepth::R50:
       return "r50";
   }
   return "r50";
@@ -105,7 +105,7 @@ class Reader {
 }  // namespace
 
 std::string detector_config_to_json(const DetectorConfig& cfg) {
-  const ResNetConfig& b = cfg.backbone;
+  const resnet::ResNetConfig& b = cfg.backbone;
   const DeformableDetrConfig& d = cfg.detr;
   json j{{"backbone",
           {{"depth", depth_name(b.depth)},
@@ -142,11 +142,11 @@ DetectorConfig detector_config_from_json(const std::string& text) {
     Reader r(top.get("backbone"), "backbone");
     const std::string depth = r.string("depth");
     if (depth == "r18") {
-      cfg.backbone.depth = ResNetDepth::R18;
+      cfg.backbone.depth = resnet::ResNetDepth::R18;
     } else if (depth == "r34") {
-      cfg.backbone.depth = ResNetDepth::R34;
+      cfg.backbone.depth = resnet::ResNetDepth::R34;
     } else if (depth == "r50") {
-      cfg.backbone.depth = ResNetDepth::R50;
+      cfg.backbone.depth = resnet::ResNetDepth::R50;
     } else {
       throw std::invalid_argument(fmt::format(
           "{} field 'backbone.depth' must be \"r18\", \"r34\" or \"r50\", got \"{}\"", kFn, depth));
@@ -180,4 +180,4 @@ DetectorConfig detector_config_from_json(const std::string& text) {
   return cfg;
 }
 
-}  // namespace mfx::models
+}  // namespace mfx::detr

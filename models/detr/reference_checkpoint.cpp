@@ -11,12 +11,12 @@
 #include <utility>
 #include <vector>
 
+#include "mfx/detr/detector.h"
 #include "mfx/io.h"
-#include "mfx/models/detector.h"
 #include "mfx/ops.h"
 #include "mfx/random.h"
 
-namespace mfx::models {
+namespace mfx::detr {
 namespace {
 
 bool ends_with(const std::string& s, const std::string& tail) {
@@ -191,4 +191,4 @@ void save_reference_checkpoint(const std::string& path, const Tree& params,
   save_safetensors(path, out);
 }
 
-}  // namespace mfx::models
+}  // namespace mfx::detr

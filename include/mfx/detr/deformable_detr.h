@@ -27,10 +27,10 @@
 #include <vector>
 
 #include "mfx/array.h"
-#include "mfx/detr/criteria.h"
+#include "mfx/criteria/criteria.h"
 #include "mfx/tree.h"
 
-namespace mfx::models {
+namespace mfx::detr {
 
 /// (H_l, W_l) of every feature level, in level order.
 using SpatialShapes = std::vector<std::pair<int64_t, int64_t>>;
@@ -171,10 +171,11 @@ array decoder_layer(const Tree& params, const std::string& prefix, const array& 
 /// [B, Q, d]. `train` turns dropout on and then needs `key`; eval is
 /// deterministic. Computes in the dtype of the parameters (features are cast
 /// to it).
-detr::DecoderOutputs deformable_detr_forward(const Tree& params, const std::vector<array>& features,
-                                             const array& mask, const DeformableDetrConfig& cfg,
-                                             bool train = false,
-                                             const std::optional<array>& key = std::nullopt);
+criteria::DecoderOutputs deformable_detr_forward(const Tree& params,
+                                                 const std::vector<array>& features,
+                                                 const array& mask, const DeformableDetrConfig& cfg,
+                                                 bool train = false,
+                                                 const std::optional<array>& key = std::nullopt);
 
 /// Detections per image.
 struct Detections {
@@ -191,4 +192,4 @@ struct Detections {
 Detections post_process(const array& logits, const array& boxes, const array& target_sizes,
                         int64_t num_select = 100);
 
-}  // namespace mfx::models
+}  // namespace mfx::detr

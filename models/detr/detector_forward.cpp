@@ -3,14 +3,14 @@
 
 #include <stdexcept>
 
-#include "mfx/models/detector.h"
+#include "mfx/detr/detector.h"
 #include "mfx/ops.h"
 
-namespace mfx::models {
+namespace mfx::detr {
 
-detr::DecoderOutputs detector_forward(const Tree& params, const array& images, const array& mask,
-                                      const DetectorConfig& cfg, bool train,
-                                      const std::optional<array>& key) {
+criteria::DecoderOutputs detector_forward(const Tree& params, const array& images,
+                                          const array& mask, const DetectorConfig& cfg, bool train,
+                                          const std::optional<array>& key) {
   cfg.validate();
   if (!images.valid() || images.ndim() != 4 || !mask.valid() || mask.ndim() != 3 ||
       mask.dtype() != bool_ || images.shape(0) != mask.shape(0) ||
@@ -26,8 +26,8 @@ detr::DecoderOutputs detector_forward(const Tree& params, const array& images, c
   // Compute in the parameters' dtype, as deformable_detr_forward does.
   const Dtype dtype = body.contains("conv1.weight") ? body.at("conv1.weight").dtype() : float32;
   const array x = images.dtype() == dtype ? images : astype(images, dtype);
-  const Features f = resnet_forward(body, x, cfg.backbone);
+  const resnet::Features f = resnet::resnet_forward(body, x, cfg.backbone);
   return deformable_detr_forward(params, {f.c3, f.c4, f.c5}, mask, cfg.detr, train, key);
 }
 
-}  // namespace mfx::models
+}  // namespace mfx::detr

@@ -6,7 +6,7 @@
 // (fundamentalvision/Deformable-DETR): the backbone lives under
 // "backbone.0.body." with torchvision names ("backbone.0.body.layer2.0.conv1.
 // weight"), the transformer, input projections and query embedding under the
-// names of include/mfx/models/deformable_detr.h. The only difference is that
+// names of include/mfx/detr/deformable_detr.h. The only difference is that
 // the class and box heads, shared by the decoder layers (no box refinement),
 // are stored once ("class_embed.weight", "bbox_embed.layers.2.bias") where
 // the reference repeats them per layer ("class_embed.3.weight");
@@ -22,19 +22,19 @@
 #include <vector>
 
 #include "mfx/array.h"
-#include "mfx/detr/criteria.h"
-#include "mfx/models/deformable_detr.h"
-#include "mfx/models/resnet.h"
+#include "mfx/criteria/criteria.h"
+#include "mfx/detr/deformable_detr.h"
 #include "mfx/optimizers.h"
+#include "mfx/resnet/resnet.h"
 #include "mfx/tree.h"
 
-namespace mfx::models {
+namespace mfx::detr {
 
 /// Prefix of every backbone parameter in the detector's Tree.
 inline constexpr const char* detector_backbone_prefix = "backbone.0.body.";
 
 struct DetectorConfig {
-  ResNetConfig backbone;
+  resnet::ResNetConfig backbone;
   DeformableDetrConfig detr;
 
   /// The reference: ResNet-50 (frozen BN, stem and layer1), 4 feature
@@ -80,9 +80,10 @@ const Tree& detector_backbone_params(const Tree& params);
 /// `train` enables dropout and then needs `key`. Frozen backbone parameters
 /// receive zero gradients. Throws naming the shapes when images and mask do
 /// not agree.
-detr::DecoderOutputs detector_forward(const Tree& params, const array& images, const array& mask,
-                                      const DetectorConfig& cfg, bool train = false,
-                                      const std::optional<array>& key = std::nullopt);
+criteria::DecoderOutputs detector_forward(const Tree& params, const array& images,
+                                          const array& mask, const DetectorConfig& cfg,
+                                          bool train = false,
+                                          const std::optional<array>& key = std::nullopt);
 
 /// Whether the leaf at `path` (relative to the detector's root) is trained:
 /// backbone leaves follow resnet_is_trainable, all others are.
@@ -139,7 +140,7 @@ Tree load_reference_checkpoint(const std::string& path, const DetectorConfig& cf
 void save_reference_checkpoint(const std::string& path, const Tree& params,
                                const DetectorConfig& cfg);
 
-}  // namespace mfx::models
+}  // namespace mfx::detr
 
 namespace mfx::detr {
 
@@ -147,13 +148,13 @@ namespace mfx::detr {
 /// padding) and targets padded to a bucket (pad_targets).
 struct Batch {
   array images, mask;
-  Targets targets;
+  criteria::Targets targets;
 };
 
 struct LossConfig {
-  models::DetectorConfig model;
-  MatchFreeConfig matchfree;
-  HungarianConfig hungarian;
+  DetectorConfig model;
+  criteria::MatchFreeConfig matchfree;
+  criteria::HungarianConfig hungarian;
   /// Dropout on (the reference trains with dropout 0.1).
   bool train = true;
   /// Dropout key: random::key(dropout_seed); vary it per step.

@@ -26,7 +26,7 @@
 
 #include "mfx/array.h"
 
-namespace mfx::detr {
+namespace mfx::criteria {
 
 /// An optimal assignment of all rows of a [R, K] cost matrix (R <= K).
 ///
@@ -72,4 +72,4 @@ Assignment linear_sum_assignment(const array& cost);
 std::vector<Assignment> batched_linear_sum_assignment(const array& cost,
                                                       const std::vector<int64_t>& valid_rows);
 
-}  // namespace mfx::detr
+}  // namespace mfx::criteria

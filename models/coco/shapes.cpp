@@ -1,5 +1,5 @@
 // Shape rasterisation by pixel-centre tests over each shape's bounding box.
-#include "data/shapes.h"
+#include "coco/shapes.h"
 
 #include <algorithm>
 #include <cmath>

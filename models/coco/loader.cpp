@@ -7,7 +7,7 @@
 #include <iostream>
 #include <stdexcept>
 
-#include "data/rng.h"
+#include "coco/rng.h"
 #include "mfx/coco/loader.h"
 
 namespace mfx::coco {
