@@ -11,7 +11,7 @@
 // --quick: 2 layers, B=2, N=100 (default: the paper's 6 layers, B=8, N=300,
 // K=91, D=256, GTs padded to M=32).
 #include <fmt/format.h>
-#include <mfx/detr/criteria_trees.h>
+#include <mfx/criteria/criteria_trees.h>
 #include <mfx/jit.h>
 
 #include <map>
@@ -20,7 +20,7 @@
 #include "bench_utils.h"
 
 using namespace mfx;
-using namespace mfx::detr;
+using namespace mfx::criteria;
 
 namespace {
 
