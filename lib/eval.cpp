@@ -84,7 +84,13 @@ void eval(std::vector<array> roots) {
     std::vector<array> outs = a.outputs();
     Primitive& p = a.primitive();
     if (!place_on_gpu(p, a.inputs(), moved, gpu)) {
-      p.eval_cpu(a.inputs(), outs);
+      try {
+        p.eval_cpu(a.inputs(), outs);
+      } catch (const std::bad_alloc&) {
+        // Scratch memory of a kernel (sorts, gathers) that the host cannot give.
+        throw std::runtime_error(fmt::format("[{}] out of host memory evaluating shape {}",
+                                             p.name(), shape_str(a.shape())));
+      }
     } else {
       p.eval_gpu(moved, outs);
       moved.clear();
