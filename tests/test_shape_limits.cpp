@@ -32,6 +32,14 @@ TEST_CASE("zero-size shapes with huge dims are fine", "[shape_limits]") {
   check_throws_with([&] { sum(z, {1}); }, {"[sum]", "4611686018427387904"});
 }
 
+TEST_CASE("zero-size arrays with a huge axis sort and scan without work", "[shape_limits]") {
+  array z = zeros({3, 0, int64_t{1} << 62}, float32);
+  CHECK(sort(z, -1).shape() == z.shape());
+  CHECK(sort(zeros({1, int64_t{1} << 62, 0}, float16), 1).size() == 0);
+  CHECK(argsort(zeros({0, kMax}, float32), 0).size() == 0);
+  CHECK(cumsum(z, 2).size() == 0);
+}
+
 TEST_CASE("one_hot refuses a depth that overflows", "[shape_limits]") {
   array x = array({1, 2}, {2}, int64);
   check_throws_with([&] { one_hot(x, kMax, float32); }, {"[one_hot]"});
