@@ -11,6 +11,8 @@
 #include "cuda/runtime.h"
 #include "mfx/gpu.h"
 #include "mfx/primitive.h"
+#include "ops/public_op.h"
+#include "shape_check.h"
 
 namespace mfx {
 
@@ -50,18 +52,19 @@ Strides row_major_strides(const Shape& shape) {
   int64_t acc = 1;
   for (int i = static_cast<int>(shape.size()) - 1; i >= 0; --i) {
     st[i] = acc;
-    acc *= shape[i];
+    // Only a zero-size shape can overflow here (checked_size bounds the
+    // rest); its strides are never used to address memory.
+    if (__builtin_mul_overflow(acc, shape[i], &acc)) acc = 0;
   }
   return st;
 }
 
-static int64_t checked_size(const Shape& shape, const char* where) {
-  int64_t n = 1;
-  for (auto d : shape) {
-    if (d < 0) throw std::invalid_argument(fmt::format("[{}] negative dimension in shape {}", where, shape_str(shape)));
-    n *= d;
-  }
-  return n;
+// The size check of every graph node. The error names the public op being
+// built, else the op of the primitive (the name is only made on failure).
+static void check_node_shape(const Shape& shape, Dtype dtype, const Primitive* p) {
+  if (size_fits(shape, dtype)) return;
+  const char* op = current_public_op();
+  checked_size(shape, dtype, op ? std::string(op) : op_name_of_primitive(p ? p->name() : "array"));
 }
 
 // Deep graphs (a chain of a million ops) must not recurse in destructors:
@@ -82,10 +85,10 @@ array::Node::~Node() {
 }
 
 array::array(const void* src, Shape shape, Dtype dt)
-    : array(src, static_cast<size_t>(checked_size(shape, "array")), shape, dt, dt) {}
+    : array(src, static_cast<size_t>(checked_size(shape, dt, "array")), shape, dt, dt) {}
 
 array::array(const void* src, size_t count, Shape shape, Dtype src_dtype, Dtype dt) {
-  int64_t n = checked_size(shape, "array");
+  int64_t n = checked_size(shape, dt, "array");
   if (static_cast<int64_t>(count) != n) {
     throw std::invalid_argument(fmt::format(
         "[array] {} values given for shape {} which holds {}", count, shape_str(shape), n));
@@ -99,6 +102,7 @@ array::array(const void* src, size_t count, Shape shape, Dtype src_dtype, Dtype 
 
 array::array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> primitive,
              std::vector<array> inputs) {
+  check_node_shape(shape, dtype, primitive.get());
   node_ = std::make_shared<Node>();
   node_->shape = std::move(shape);
   node_->dtype = dtype;
@@ -139,11 +143,7 @@ int64_t array::shape(int dim) const {
   }
   return shape()[d];
 }
-int64_t array::size() const {
-  int64_t n = 1;
-  for (auto d : shape()) n *= d;
-  return n;
-}
+int64_t array::size() const { return shape_size(shape()); }
 Dtype array::dtype() const { return node().dtype; }
 
 bool array::is_evaluated() const { return node().buffer != nullptr; }
@@ -283,6 +283,16 @@ const T* array::data() const {
 template <Scalar T>
 std::vector<T> array::to_vector() const {
   eval();
+  try {
+    return to_vector_unchecked<T>();
+  } catch (const std::bad_alloc&) {
+    throw std::runtime_error(fmt::format("[to_vector] out of host memory copying an array of shape {}",
+                                         shape_str(shape())));
+  }
+}
+
+template <Scalar T>
+std::vector<T> array::to_vector_unchecked() const {
   if (on_gpu()) return to_device(*this, Device::cpu()).to_vector<T>();
   if constexpr (std::is_same_v<T, bool>) {
     // std::vector<bool> is bit-packed: go through bytes.

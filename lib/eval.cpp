@@ -84,7 +84,21 @@ void eval(std::vector<array> roots) {
     std::vector<array> outs = a.outputs();
     Primitive& p = a.primitive();
     if (!place_on_gpu(p, a.inputs(), moved, gpu)) {
-      p.eval_cpu(a.inputs(), outs);
+      // Nothing to compute: kernels that size scratch from the other dims
+      // (a sort axis of 2^62 beside a zero dim) must not run.
+      bool empty = true;
+      for (auto& o : outs) empty = empty && o.size() == 0;
+      try {
+        if (empty) {
+          for (auto& o : outs) o.allocate();
+        } else {
+          p.eval_cpu(a.inputs(), outs);
+        }
+      } catch (const std::bad_alloc&) {
+        // Scratch memory of a kernel (sorts, gathers) that the host cannot give.
+        throw std::runtime_error(fmt::format("[{}] out of host memory evaluating shape {}",
+                                             p.name(), shape_str(a.shape())));
+      }
     } else {
       p.eval_gpu(moved, outs);
       moved.clear();

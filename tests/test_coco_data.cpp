@@ -167,6 +167,38 @@ TEST_CASE("corrupt and truncated images give errors naming the file", "[coco_dat
 
   const fs::path missing = dir.path / "missing.jpg";
   check_runtime_error([&] { read_image(missing.string()); }, {missing.string(), "cannot open"});
+
+  // A file_name that is a directory.
+  const fs::path folder = dir.path / "folder.jpg";
+  fs::create_directories(folder);
+  check_runtime_error([&] { read_image(folder.string()); }, {folder.string(), "directory"});
+}
+
+TEST_CASE("a JPEG whose scan is cut short before its EOI is an error", "[coco_data]") {
+  TempDir dir;
+  const RgbImage img = pattern(64, 64);
+  const auto jpg = encode_jpeg(img, 90);
+  // Keep the headers and the first 10% of the entropy-coded scan, then EOI:
+  // libjpeg would decode the rest of the image as grey rows.
+  size_t sos = 0;
+  for (size_t i = 0; i + 1 < jpg.size(); ++i) {
+    if (jpg[i] == 0xFF && jpg[i + 1] == 0xDA) {
+      sos = i;
+      break;
+    }
+  }
+  REQUIRE(sos > 0);
+  const size_t scan_bytes = jpg.size() - 2 - sos;
+  std::vector<uint8_t> cut(jpg.begin(), jpg.begin() + sos + scan_bytes / 10);
+  cut.push_back(0xFF);
+  cut.push_back(0xD9);
+  const fs::path p = dir.path / "cut_scan.jpg";
+  write_bytes(p, cut);
+  check_runtime_error([&] { read_image(p.string()); }, {p.string(), "JPEG"});
+  // The whole file still decodes.
+  const fs::path whole = dir.path / "whole.jpg";
+  write_bytes(whole, jpg);
+  CHECK(read_image(whole.string()).h == 64);
 }
 
 // ------------------------------------------------------------ synthetic set

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <random>
 #include <sstream>
@@ -392,6 +393,43 @@ TEST_CASE("coco eval: malformed JSON names file, entry and field", "[coco]") {
   CHECK(ds.annotations[0].area == 10.5);
   CHECK_FALSE(ds.annotations[0].iscrowd);
   CHECK(ds.annotations[0].bbox == BoxXYWH{1, 2, 3, 4});
+}
+
+TEST_CASE("coco eval: numbers out of range and directories name the file and field", "[coco]") {
+  TempDir dir;
+  auto file = [&](const std::string& name, const std::string& text) {
+    auto p = (dir.path / name).string();
+    write_file(p, text);
+    return p;
+  };
+  check_runtime_error(
+      [&] {
+        load_instances(file("huge.json", "{\"images\":[{\"id\":1,\"width\":1e999}],"
+                                         "\"categories\":[],\"annotations\":[]}"));
+      },
+      {"[coco::load_instances]", "huge.json"});
+  check_runtime_error(
+      [&] { load_results(file("score.json", "[{\"image_id\":1,\"category_id\":1,"
+                                            "\"bbox\":[1,2,3,4],\"score\":-1e999}]")); },
+      {"[coco::load_results]", "score.json"});
+  // 2^64 - 1 parses as an unsigned integer; it must not wrap to -1.
+  check_runtime_error(
+      [&] {
+        load_instances(file("wrap.json", "{\"images\":[{\"id\":18446744073709551615}],"
+                                         "\"categories\":[],\"annotations\":[]}"));
+      },
+      {"wrap.json", "images[0]", "'id'", "int64"});
+  check_runtime_error(
+      [&] { load_results(file("wrapr.json", "[{\"image_id\":9223372036854775808,"
+                                            "\"category_id\":1,\"bbox\":[1,2,3,4],"
+                                            "\"score\":1}]")); },
+      {"wrapr.json", "results[0]", "'image_id'", "int64"});
+  CHECK(parse_results("[{\"image_id\":9223372036854775807,\"category_id\":1,"
+                      "\"bbox\":[1,2,3,4],\"score\":1}]", "ok")[0]
+            .image_id == std::numeric_limits<int64_t>::max());
+  std::filesystem::create_directories(dir.path / "adir.json");
+  check_runtime_error([&] { load_instances((dir.path / "adir.json").string()); },
+                      {"[coco::load_instances]", "adir.json", "directory"});
 }
 
 TEST_CASE("coco eval: live comparison with pycocotools", "[coco][pycocotools]") {

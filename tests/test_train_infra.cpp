@@ -1,6 +1,7 @@
 // Training infrastructure: checkpoints (round trip, bit-identical resume,
 // atomic replacement), the NaN/inf guard, the metrics log, PNG line charts,
 // the progress display and detections -> COCO results.
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -170,6 +171,70 @@ TEST_CASE("checkpoint round trip restores every array bit-exactly", "[train]") {
     back = train::load_checkpoint(train::save_checkpoint(dir.str("nokey"), c));
     CHECK_FALSE(back.rng_key.valid());
   }
+}
+
+TEST_CASE("checkpoint: a flipped bit is a checksum error naming the file", "[train]") {
+  TempDir dir("checksum");
+  Tree params{{"w", astype(arange(64), float32)}, {"b", array({true, false}, {2})}};
+  train::Checkpoint c{params, Tree{{"m", params}}, random::key(3), 2, 5, R"({"ap": 0.5})"};
+  const std::string path = train::save_checkpoint(dir.str(), c);
+  std::vector<char> bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  REQUIRE(bytes.size() > 300);
+  auto write_flipped = [&](size_t at, int bit) {
+    std::vector<char> b = bytes;
+    b[at] = static_cast<char>(b[at] ^ (1 << bit));
+    std::ofstream(path, std::ios::binary).write(b.data(), static_cast<std::streamsize>(b.size()));
+  };
+  // A bit of the float data (near the end of the file).
+  write_flipped(bytes.size() - 9, 3);
+  mfx::test::check_runtime_error_with([&] { train::load_checkpoint(path); },
+                                      {"[load_checkpoint]", path, "checksum mismatch"});
+  // A digit of the epoch in the header's metadata ("2" -> "3").
+  const std::string text(bytes.begin(), bytes.end());
+  const size_t epoch = text.find("\"mfx.checkpoint.epoch\":\"2\"");
+  REQUIRE(epoch != std::string::npos);
+  write_flipped(epoch + std::string("\"mfx.checkpoint.epoch\":\"").size(), 0);
+  mfx::test::check_runtime_error_with([&] { train::load_checkpoint(path); },
+                                      {"[load_checkpoint]", path, "checksum mismatch"});
+  // Unchanged bytes load.
+  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  CHECK(train::load_checkpoint(path).epoch == 2);
+}
+
+TEST_CASE("checkpoint: files without a checksum (older versions) still load", "[train]") {
+  TempDir dir("nochecksum");
+  const std::string path = dir.str("old.safetensors");
+  save_tree(path, Tree{{"params", Tree{{"w", array(1.5f)}}}, {"opt_state", Tree{}}},
+            {{"mfx.checkpoint", "1"}, {"mfx.checkpoint.epoch", "4"}, {"mfx.checkpoint.step", "9"}});
+  train::Checkpoint c = train::load_checkpoint(path);
+  CHECK(c.epoch == 4);
+  CHECK(c.params["w"].leaf().item<float>() == 1.5f);
+}
+
+TEST_CASE("checkpoint: temporaries of killed saves are removed by the next save", "[train]") {
+  TempDir dir("stale");
+  // The pid of a process that has exited: a writer killed mid-save.
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  REQUIRE(child > 0);
+  waitpid(child, nullptr, 0);
+  const std::string dead = std::to_string(child), live = std::to_string(getppid());
+  const std::vector<std::string> stale{".last.safetensors.tmp-" + dead + "-0123456789abcdef",
+                                       ".best.safetensors.tmp-" + dead + "-fedcba9876543210"};
+  const std::vector<std::string> kept{".last.safetensors.tmp-" + live + "-0123456789abcdef",
+                                      ".other.safetensors.tmp-" + dead + "-0123456789abcdef",
+                                      ".last.safetensors.tmp-" + dead + "-0123",
+                                      "last.safetensors.tmp-" + dead + "-0123456789abcdef"};
+  for (const auto& n : stale) std::ofstream(dir.str(n)) << "partial";
+  for (const auto& n : kept) std::ofstream(dir.str(n)) << "keep";
+  train::save_checkpoint(dir.str(), {Tree{{"w", array(1.0f)}}, Tree{}, array(), 0, 1}, true);
+  for (const auto& n : stale) CHECK_FALSE(fs::exists(dir.str(n)));
+  for (const auto& n : kept) CHECK(fs::exists(dir.str(n)));
+  CHECK(train::load_checkpoint(dir.str("best.safetensors")).step == 1);
 }
 
 TEST_CASE("checkpoint: best, latest and errors", "[train]") {

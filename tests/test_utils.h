@@ -66,6 +66,21 @@ void check_throws_with(F&& f, const std::vector<std::string>& parts) {
   }
 }
 
+/// Checks that `f` throws std::runtime_error whose message contains all `parts`.
+template <typename F>
+void check_runtime_error_with(F&& f, const std::vector<std::string>& parts) {
+  try {
+    f();
+    FAIL("expected std::runtime_error");
+  } catch (const std::runtime_error& e) {
+    std::string msg = e.what();
+    for (auto& p : parts) {
+      INFO("message: " << msg << " should contain: " << p);
+      CHECK(msg.find(p) != std::string::npos);
+    }
+  }
+}
+
 /// A scratch directory under the system temp dir, removed at scope exit.
 struct TempDir {
   std::filesystem::path path;

@@ -135,13 +135,29 @@ std::vector<std::vector<int>> plan_blocks(const std::vector<KernelCandidate>& ke
   return out;
 }
 
+namespace {
+
+// Partial results are stored in the output dtype, but the eager kernels
+// accumulate whole float sums and products in float64: a float16 or float32
+// partial product (or a half partial sum) can overflow to inf where the full
+// result is finite, and inf * 0 is NaN where eager gives 0.
+bool partials_may_overflow(const Reduce& r) {
+  const Dtype t = r.out_dtype();
+  if (!is_floating(t) || t == float64) return false;
+  return r.op() == ReduceOp::Prod ||
+         (r.op() == ReduceOp::Sum && (t == float16 || t == bfloat16));
+}
+
+}  // namespace
+
 Graph split_batch_reductions(const Graph& graph, int64_t min_batch) {
   Graph out = graph;
   out.nodes.clear();
   for (const auto& n : graph.nodes) {
     const auto* r = dynamic_cast<const Reduce*>(n.prim.get());
     const Shape* in = r ? &graph.values[n.inputs[0]].shape : nullptr;
-    bool split = r && in->size() >= 2 && (*in)[0] >= min_batch && r->axes().front() == 0;
+    bool split = r && in->size() >= 2 && (*in)[0] >= min_batch && r->axes().front() == 0 &&
+                 !partials_may_overflow(*r);
     std::vector<int> rest;
     if (split) {
       for (int a : r->axes()) {

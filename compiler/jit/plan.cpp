@@ -1284,11 +1284,30 @@ Plan Planner::run() {
                       n.prim,
                       {view ? "view" : "primitive", n.prim->name(), {n.prim->name()}, reason}});
   }
-  // Codegen cannot take a group: run its members as primitives.
+  // Codegen cannot take a group: run its members as primitives, after the
+  // inline values they read (views, gathers, pads that only a kernel made).
+  std::vector<char> inline_step(g_.nodes.size(), 0);
+  std::function<void(int, const std::string&, std::vector<StepDraft>&)> add_inline =
+      [&](int v, const std::string& why, std::vector<StepDraft>& out) {
+        if (kind_[v] != ValueKind::Inline || view_step_[producer_[v]]) return;
+        const int p = producer_[v];
+        if (inline_step[p]) return;
+        inline_step[p] = 1;
+        const auto& n = g_.nodes[p];
+        for (int u : n.inputs) add_inline(u, why, out);
+        out.push_back({n.inputs,
+                       n.outputs,
+                       n.prim,
+                       {is_view(*n.prim) ? "view" : "primitive",
+                        n.prim->name(),
+                        {n.prim->name()},
+                        "CODEGEN_UNSUPPORTED: " + why}});
+      };
   auto node_steps = [&](int gi, const std::string& why) {
     std::vector<StepDraft> out;
     for (int node : groups_[gi].members) {
       const auto& n = g_.nodes[node];
+      for (int u : n.inputs) add_inline(u, why, out);
       out.push_back(
           {n.inputs,
            n.outputs,

@@ -19,6 +19,13 @@ namespace mfx {
 using Shape = std::vector<int64_t>;
 using Strides = std::vector<int64_t>;
 
+/// The largest array mfx makes, counted over its logical shape (broadcast
+/// views included): 2^48 bytes, more than any allocator hands out and far
+/// below where element counts times item sizes overflow int64. Every op
+/// refuses a larger shape, or a negative dim, with std::invalid_argument
+/// "[op] ..." naming the op and the shape, before any memory is touched.
+inline constexpr int64_t kMaxArrayBytes = int64_t{1} << 48;
+
 class Primitive;
 
 /// Owned memory that one or more arrays view.
@@ -159,6 +166,8 @@ class array {
 
  private:
   const Node& node() const;
+  template <Scalar T>
+  std::vector<T> to_vector_unchecked() const;
   std::shared_ptr<Node> node_;
   friend struct Node;
 };

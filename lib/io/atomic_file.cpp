@@ -1,11 +1,14 @@
 #include "io/atomic_file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <random>
@@ -42,7 +45,41 @@ uint64_t random_suffix() {
   return r ^ (counter.fetch_add(1) * 0x9e3779b97f4a7c15ull);
 }
 
+// The pid in a temporary name of `base` (".<base>.tmp-<pid>-<16 hex>"), or
+// -1 when `name` is not one.
+long temp_owner(const std::string& name, const std::string& base) {
+  const std::string prefix = "." + base + ".tmp-";
+  if (name.compare(0, prefix.size(), prefix) != 0) return -1;
+  const std::string rest = name.substr(prefix.size());
+  const size_t dash = rest.find('-');
+  if (dash == 0 || dash == std::string::npos || rest.size() - dash - 1 != 16) return -1;
+  long pid = 0;
+  for (size_t i = 0; i < dash; ++i) {
+    if (rest[i] < '0' || rest[i] > '9' || pid > 1'000'000'000) return -1;
+    pid = pid * 10 + (rest[i] - '0');
+  }
+  for (size_t i = dash + 1; i < rest.size(); ++i) {
+    if (!std::isxdigit(static_cast<unsigned char>(rest[i]))) return -1;
+  }
+  return pid;
+}
+
 }  // namespace
+
+void remove_stale_temporaries(const std::string& path) {
+  const std::string dir = dir_of(path);
+  const std::string base = path.substr(path.find_last_of('/') + 1);
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  while (const dirent* e = ::readdir(d)) {
+    const long pid = temp_owner(e->d_name, base);
+    if (pid <= 0 || pid == static_cast<long>(::getpid())) continue;
+    // Only a dead writer's file: a live process may be saving right now.
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    ::unlink((dir + "/" + e->d_name).c_str());
+  }
+  ::closedir(d);
+}
 
 AtomicFile::AtomicFile(std::string path, std::string op)
     : path_(std::move(path)), op_(std::move(op)) {
@@ -102,6 +139,7 @@ void AtomicFile::commit() {
   if (::rename(tmp_.c_str(), path_.c_str()) != 0)
     fail("cannot rename the temporary file onto", errno);
   committed_ = true;
+  remove_stale_temporaries(path_);
   // Persist the directory entry; the data is already safe, so a directory
   // that cannot be opened or synced (some file systems) is not an error.
   int dfd = ::open(dir_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

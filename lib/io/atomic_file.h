@@ -8,6 +8,11 @@
 
 namespace mfx::io {
 
+/// Removes the temporary files ".<name>.tmp-<pid>-<16 hex>" of `path` in its
+/// directory whose writer process no longer exists (a killed run), and no
+/// other file. Errors are ignored: the files are only litter.
+void remove_stale_temporaries(const std::string& path);
+
 class AtomicFile {
  public:
   /// Creates a uniquely named temporary file in `path`'s directory. `op`
@@ -22,7 +27,8 @@ class AtomicFile {
   /// Appends n bytes (retrying partial writes and EINTR).
   void write(const void* data, size_t n);
   /// fsync, close and rename over the target; the directory is fsync'ed too
-  /// so the rename itself survives a crash.
+  /// so the rename itself survives a crash. Then removes the temporaries
+  /// that killed writers left for the same target (remove_stale_temporaries).
   void commit();
 
   const std::string& temp_path() const { return tmp_; }

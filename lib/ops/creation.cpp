@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "ops/op_utils.h"
+#include "ops/public_op.h"
 #include "primitives/creation.h"
 
 namespace mfx {
@@ -18,7 +19,7 @@ array full(Shape shape, array value, Dtype dtype) {
   check_valid(value, "full");
   check_shape(shape, "full");
   // A broadcast view of one value: no memory proportional to the shape.
-  return broadcast_to(astype(value, dtype), shape);
+  return as_public_op("full", [&] { return broadcast_to(astype(value, dtype), shape); });
 }
 
 array full(Shape shape, array value) {
@@ -48,6 +49,12 @@ array arange(double start, double stop, double step, Dtype dtype) {
     throw std::invalid_argument(fmt::format("[arange] non-finite bounds ({}, {}, {})", start, stop, step));
   }
   double n = std::ceil((stop - start) / step);
+  // Checked before the cast: a count beyond int64 (arange(INT64_MAX) rounds
+  // up to 2^63) would wrap to a negative dim.
+  if (!(n < 0x1p63)) {
+    throw std::invalid_argument(fmt::format(
+        "[arange] ({}, {}, {}) has {} elements, more than an array can hold", start, stop, step, n));
+  }
   int64_t len = n > 0 ? static_cast<int64_t>(n) : 0;
   return array(Shape{len}, dtype, std::make_shared<Arange>(start, step), {});
 }
@@ -60,16 +67,19 @@ array linspace(double start, double stop, int64_t num, Dtype dtype) {
   if (num < 0) throw std::invalid_argument(fmt::format("[linspace] num must be >= 0, got {}", num));
   if (num == 1) return full({1}, array(start), dtype);
   double step = num > 1 ? (stop - start) / static_cast<double>(num - 1) : 0.0;
-  array r = array(Shape{num}, float64, std::make_shared<Arange>(start, step), {});
-  return astype(r, dtype);
+  return as_public_op("linspace", [&] {
+    return astype(array(Shape{num}, float64, std::make_shared<Arange>(start, step), {}), dtype);
+  });
 }
 
 array eye(int64_t n, int64_t m, int k, Dtype dtype) {
   if (m < 0) m = n;
   if (n < 0) throw std::invalid_argument(fmt::format("[eye] negative size {}", n));
-  array rows = reshape(arange(n, int64), {n, 1});
-  array cols = reshape(arange(m, int64), {1, m});
-  return astype(equal(cols - rows, array(static_cast<int64_t>(k))), dtype);
+  return as_public_op("eye", [&] {
+    array rows = reshape(arange(n, int64), {n, 1});
+    array cols = reshape(arange(m, int64), {1, m});
+    return astype(equal(cols - rows, array(static_cast<int64_t>(k))), dtype);
+  });
 }
 
 array identity(int64_t n, Dtype dtype) { return eye(n, n, 0, dtype); }

@@ -3,6 +3,7 @@
 #include "mfx/nn.h"
 #include "mfx/random.h"
 #include "ops/op_utils.h"
+#include "ops/public_op.h"
 
 namespace mfx {
 
@@ -14,10 +15,12 @@ array dropout(const array& x, double p, const array& key, bool training) {
   }
   if (!training || p == 0.0) return x;
   const Dtype t = to_floating(x.dtype());
-  if (p == 1.0) return zeros(x.shape(), t);
-  array keep = random::bernoulli(key, array(1.0 - p, t == float64 ? float64 : float32), x.shape());
-  array xf = astype(x, t);
-  return where(keep, multiply(xf, array(1.0 / (1.0 - p), t)), zeros({}, t));
+  return as_public_op("dropout", [&] {
+    if (p == 1.0) return zeros(x.shape(), t);
+    array keep = random::bernoulli(key, array(1.0 - p, t == float64 ? float64 : float32), x.shape());
+    array xf = astype(x, t);
+    return where(keep, multiply(xf, array(1.0 / (1.0 - p), t)), zeros({}, t));
+  });
 }
 
 }  // namespace mfx

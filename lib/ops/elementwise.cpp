@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "ops/op_utils.h"
+#include "ops/public_op.h"
 #include "primitives/elementwise.h"
 
 namespace mfx {
@@ -159,10 +160,12 @@ array log_sigmoid(const array& a) {
 array clip(const array& a, std::optional<array> lo, std::optional<array> hi) {
   check_valid(a, "clip");
   if (!lo && !hi) throw std::invalid_argument("[clip] at least one of lo and hi must be given");
-  array out = a;
-  if (lo) out = maximum(out, astype(*lo, is_floating(lo->dtype()) && !is_floating(a.dtype()) ? lo->dtype() : a.dtype()));
-  if (hi) out = minimum(out, astype(*hi, is_floating(hi->dtype()) && !is_floating(out.dtype()) ? hi->dtype() : out.dtype()));
-  return out;
+  return as_public_op("clip", [&] {
+    array out = a;
+    if (lo) out = maximum(out, astype(*lo, is_floating(lo->dtype()) && !is_floating(a.dtype()) ? lo->dtype() : a.dtype()));
+    if (hi) out = minimum(out, astype(*hi, is_floating(hi->dtype()) && !is_floating(out.dtype()) ? hi->dtype() : out.dtype()));
+    return out;
+  });
 }
 
 array equal(const array& a, const array& b) { return compare(BinaryOp::Equal, a, b); }

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "ops/op_utils.h"
+#include "ops/public_op.h"
 #include "primitives/indexing.h"
 
 namespace mfx {
@@ -115,8 +116,10 @@ array one_hot(const array& indices, int64_t num_classes, Dtype dtype) {
         fmt::format("[one_hot] num_classes must be non-negative, got {}", num_classes));
   }
   // Comparing with 0..n-1 leaves negative and too-large classes all zero.
-  array classes = arange(num_classes, int64);
-  return astype(equal(expand_dims(indices, -1), classes), dtype);
+  return as_public_op("one_hot", [&] {
+    array classes = arange(num_classes, int64);
+    return astype(equal(expand_dims(indices, -1), classes), dtype);
+  });
 }
 
 array sort(const array& a, int axis) {

@@ -4,6 +4,8 @@
 #include <algorithm>
 
 #include "ops/op_utils.h"
+#include "ops/public_op.h"
+#include "shape_check.h"
 #include "primitives/shape.h"
 
 namespace mfx {
@@ -53,7 +55,7 @@ array concatenate(const std::vector<array>& arrays, int axis) {
                         shapes_str(arrays), ax));
       }
     }
-    out[ax] += a.shape()[ax];
+    out[ax] = checked_dim_add(out[ax], a.shape()[ax], "concatenate");
     dtype = promote_types(dtype, a.dtype());
   }
   std::vector<array> inputs;
@@ -138,7 +140,7 @@ array pad(const array& a, const std::vector<std::pair<int64_t, int64_t>>& pad_wi
     }
     low.push_back(lo);
     high.push_back(hi);
-    out.push_back(a.shape()[i] + lo + hi);
+    out.push_back(checked_dim_add(checked_dim_add(a.shape()[i], lo, "pad"), hi, "pad"));
     identity = identity && lo == 0 && hi == 0;
   }
   if (identity) return a;
@@ -156,13 +158,15 @@ array repeat(const array& a, int64_t repeats, int axis) {
                     shape_str(a.shape())));
   }
   if (repeats == 1) return a;
-  // (.., n, ..) -> (.., n, 1, ..) -> broadcast (.., n, r, ..) -> (.., n*r, ..).
-  array e = expand_dims(a, ax + 1);
-  Shape b = e.shape();
-  b[ax + 1] = repeats;
   Shape out = a.shape();
-  out[ax] *= repeats;
-  return reshape(broadcast_to(e, b), out);
+  out[ax] = checked_dim_mul(out[ax], repeats, "repeat");
+  // (.., n, ..) -> (.., n, 1, ..) -> broadcast (.., n, r, ..) -> (.., n*r, ..).
+  return as_public_op("repeat", [&] {
+    array e = expand_dims(a, ax + 1);
+    Shape b = e.shape();
+    b[ax + 1] = repeats;
+    return reshape(broadcast_to(e, b), out);
+  });
 }
 
 array tile(const array& a, const std::vector<int64_t>& reps) {
@@ -186,10 +190,10 @@ array tile(const array& a, const std::vector<int64_t>& reps) {
   for (size_t i = 0; i < nd; ++i) {
     inter.insert(inter.end(), {1, shape[i]});
     bcast.insert(bcast.end(), {r[i], shape[i]});
-    out.push_back(r[i] * shape[i]);
+    out.push_back(checked_dim_mul(r[i], shape[i], "tile"));
   }
   if (out == a.shape()) return a;
-  return reshape(broadcast_to(reshape(a, inter), bcast), out);
+  return as_public_op("tile", [&] { return reshape(broadcast_to(reshape(a, inter), bcast), out); });
 }
 
 }  // namespace mfx

@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "ops/op_utils.h"
+#include "ops/public_op.h"
 #include "primitives/view.h"
 
 namespace mfx {
@@ -219,16 +220,20 @@ array slice(const array& a, const Shape& start, const Shape& stop, const Shape& 
       return std::clamp(v, lo, hi);
     };
     int64_t b, e, len;
+    // ceil(span / |step|) as 1 + (span - 1) / |step|: no overflow for
+    // steps near INT64_MAX or INT64_MIN (whose magnitude is > any span).
     if (st > 0) {
       b = clamp(start[i], 0, n);
       e = clamp(stop[i], 0, n);
-      len = e > b ? (e - b + st - 1) / st : 0;
+      len = e > b ? 1 + (e - b - 1) / st : 0;
     } else {
       b = clamp(start[i], -1, n - 1);
       e = clamp(stop[i], -1, n - 1);
       if (stop[i] < -n) e = -1;
-      len = b > e ? (b - e + (-st) - 1) / (-st) : 0;
+      len = b > e ? 1 + (b - e - 1) / (st == INT64_MIN ? INT64_MAX : -st) : 0;
     }
+    // One element or none: the step never moves, and stride * step must not overflow.
+    if (len <= 1) st = 1;
     first[i] = b;
     steps[i] = st;
     out[i] = len;
@@ -246,7 +251,7 @@ array slice_axis(const array& a, int axis, int64_t start, int64_t stop, int64_t 
   b[ax] = start;
   e[ax] = stop;
   s[ax] = step;
-  return slice(a, b, e, s);
+  return as_public_op("slice_axis", [&] { return slice(a, b, e, s); });
 }
 
 array flip(const array& a, const std::vector<int>& axes) {

@@ -16,7 +16,10 @@ std::pair<std::vector<array>, std::vector<int>> Matmul::vmap(const std::vector<a
   if (axes[1] < 0 && b.ndim() == 2 && axes[0] >= 0 && axes[0] < a.ndim() - 1) {
     // Every batch axis of a except K folds into the rows: [..., M, K] -> [rows, K].
     array a2 = batching::to_front(a, axes[0]);
-    array rows = reshape(a2, {-1, a2.shape().back()});
+    // The row count is given, not inferred: -1 cannot be inferred when K is 0.
+    int64_t nrows = 1;
+    for (size_t d = 0; d + 1 < a2.shape().size(); ++d) nrows *= a2.shape()[d];
+    array rows = reshape(a2, {nrows, a2.shape().back()});
     array prod = array({rows.shape()[0], b.shape()[1]}, outputs[0].dtype(),
                        std::make_shared<Matmul>(), {rows, b});
     return {{reshape(prod, batching::with_batch(batch, out))}, {0}};

@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 
@@ -42,6 +43,13 @@ RgbImage decode_image(const uint8_t* data, size_t size, const std::string& name)
 }
 
 RgbImage read_image(const std::string& path) {
+  // A directory opens as a stream on Linux and fails only when read, with
+  // an exception that does not name the path.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw std::runtime_error(
+        fmt::format("[coco::read_image] {} is a directory, not an image file", path));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw std::runtime_error(

@@ -33,10 +33,14 @@ struct ErrorState {
 }
 
 // Warnings are ignored (many real COCO files carry "extraneous bytes"
-// warnings and decode fine), except a premature end of data: libjpeg would
+// warnings and decode fine), except where data is missing: libjpeg would
 // fill the missing rows with grey, which silently corrupts a training image.
+// That is the end of the file inside a scan (JWRN_JPEG_EOF) and a marker
+// where the scan still needs data (JWRN_HIT_MARKER: a scan cut short and
+// followed by another marker, EOI included).
 void on_message(j_common_ptr cinfo, int level) {
-  if (level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF) on_error(cinfo);
+  const int code = cinfo->err->msg_code;
+  if (level == -1 && (code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER)) on_error(cinfo);
 }
 
 void install(ErrorState& err) {

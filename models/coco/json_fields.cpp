@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
@@ -19,10 +21,17 @@ json parse_json(const std::string& text, const std::string& op, const std::strin
   } catch (const json::parse_error& e) {
     throw std::runtime_error(
         fmt::format("[{}] {}: malformed JSON at byte {}: {}", op, source, e.byte, e.what()));
+  } catch (const json::exception& e) {
+    // e.g. out_of_range for a number beyond double (1e999).
+    throw std::runtime_error(fmt::format("[{}] {}: invalid JSON: {}", op, source, e.what()));
   }
 }
 
 std::string read_text_file(const std::string& path, const std::string& op) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw std::runtime_error(fmt::format("[{}] '{}' is a directory, not a file", op, path));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(fmt::format("[{}] cannot open '{}' for reading", op, path));
   std::ostringstream ss;
@@ -40,6 +49,11 @@ const json& field(const json& obj, const char* name, const Context& ctx) {
 
 int64_t get_int(const json& obj, const char* name, const Context& ctx) {
   const json& v = field(obj, name, ctx);
+  // An unsigned integer above INT64_MAX would wrap to a negative id.
+  if (v.is_number_unsigned() &&
+      v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    fail(ctx, fmt::format("field '{}' = {} is out of the int64 range", name, v.dump()));
+  }
   if (v.is_number_integer()) return v.get<int64_t>();
   fail(ctx, fmt::format("field '{}' must be an integer, got {}", name, v.dump()));
 }

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "mfx/io.h"
+#include "train/content_checksum.h"
 
 namespace mfx::train {
 
@@ -24,6 +25,8 @@ constexpr const char* kFormatValue = "1";
 constexpr const char* kEpochKey = "mfx.checkpoint.epoch";
 constexpr const char* kStepKey = "mfx.checkpoint.step";
 constexpr const char* kExtraKey = "mfx.checkpoint.extra";
+// Content checksum (train/content_checksum.h), "fnv1a64:<16 hex digits>".
+constexpr const char* kChecksumKey = "mfx.checkpoint.checksum";
 
 int64_t parse_int(const std::map<std::string, std::string>& meta, const char* key,
                   const std::string& path) {
@@ -71,6 +74,7 @@ std::string save_checkpoint(const std::string& dir, const Checkpoint& ckpt, bool
                                           {kEpochKey, std::to_string(ckpt.epoch)},
                                           {kStepKey, std::to_string(ckpt.step)},
                                           {kExtraKey, extra.dump()}};
+  meta[kChecksumKey] = detail::format_checksum(detail::content_checksum(tree, meta, kChecksumKey));
   std::string last = (fs::path(dir) / last_checkpoint_file).string();
   save_tree(last, tree, meta);
   if (best) save_tree((fs::path(dir) / best_checkpoint_file).string(), tree, meta);
@@ -89,6 +93,16 @@ Checkpoint load_checkpoint(const std::string& path) {
     throw std::runtime_error(fmt::format(
         "[load_checkpoint] {}: not an mfx checkpoint (metadata '{}' is missing or not '{}')", path,
         kFormatKey, kFormatValue));
+  }
+  // Checkpoints written before the checksum existed have none and still load.
+  if (auto sum = meta.find(kChecksumKey); sum != meta.end()) {
+    const std::string actual =
+        detail::format_checksum(detail::content_checksum(tree, meta, kChecksumKey));
+    if (sum->second != actual) {
+      throw std::runtime_error(fmt::format(
+          "[load_checkpoint] {}: checksum mismatch (stored {}, content {}): the file is corrupt",
+          path, sum->second, actual));
+    }
   }
   if (!tree.is_dict() || !tree.dict().count("params") || !tree.dict().count("opt_state")) {
     throw std::runtime_error(

@@ -1,0 +1,81 @@
+// jit equals eager on programs that once broke the planner or the fused
+// kernels: a reduction over a value computed inline (a comparison) whose
+// kernel the code generator cannot take, bool operands of remainder and
+// power, float16 products and sums whose partial results overflow.
+#include "mfx/jit.h"
+#include "test_utils.h"
+
+using namespace mfx;
+using mfx::test::values;
+
+namespace {
+
+ArrayFn one(std::function<array(const array&)> f) {
+  return [f](const std::vector<array>& a) { return std::vector<array>{f(a[0])}; };
+}
+
+// Runs f eagerly and jitted on x: both succeed with equal values, or both
+// throw std::invalid_argument.
+void check_jit_matches_eager(std::function<array(const array&)> f, const array& x) {
+  std::vector<double> eager;
+  bool eager_threw = false;
+  try {
+    eager = values(f(x));
+  } catch (const std::invalid_argument&) {
+    eager_threw = true;
+  }
+  auto jf = jit(one(f));
+  if (eager_threw) {
+    CHECK_THROWS_AS(jf({x})[0].eval(), std::invalid_argument);
+    return;
+  }
+  std::vector<double> jitted = values(jf({x})[0]);
+  REQUIRE(jitted.size() == eager.size());
+  for (size_t i = 0; i < eager.size(); ++i) {
+    INFO("element " << i);
+    if (std::isnan(eager[i])) {
+      CHECK(std::isnan(jitted[i]));
+    } else {
+      CHECK(jitted[i] == eager[i]);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("jit of a bool reduction over a comparison", "[jit][regression]") {
+  array x = array({1.0f, 5.0f, 2.0f, 7.0f}, {2, 2});
+  check_jit_matches_eager([](const array& v) { return max(less(v, array(3.0f)), 0); }, x);
+  check_jit_matches_eager([](const array& v) { return max(less(v, array(3.0f))); }, x);
+  check_jit_matches_eager([](const array& v) { return min(greater(v, array(3.0f)), 1); }, x);
+  check_jit_matches_eager([](const array& v) { return sum(less(v, array(3.0f)), 0); }, x);
+  CHECK(values(jit(one([](const array& v) { return max(less(v, array(3.0f)), 0); }))({x})[0]) ==
+        std::vector<double>{1, 0});
+}
+
+TEST_CASE("jit of bool remainder and power refuses like eager", "[jit][regression]") {
+  array x = array({1.0f, 5.0f, 2.0f, 7.0f}, {4});
+  check_jit_matches_eager(
+      [](const array& v) { return remainder(less(v, array(3.0f)), greater(v, array(1.0f))); }, x);
+  check_jit_matches_eager(
+      [](const array& v) { return power(less(v, array(3.0f)), greater(v, array(1.0f))); }, x);
+}
+
+TEST_CASE("jit of a float16 product over a zero is zero", "[jit][regression]") {
+  array x = array({2.0f, 0.0f, 3.0f, 4.0f, 0.5f, 1.0f}, {2, 3}, float16);
+  check_jit_matches_eager([](const array& v) { return prod(v, 1); }, x);
+  check_jit_matches_eager([](const array& v) { return prod(v); }, x);
+  check_jit_matches_eager([](const array& v) { return prod(v * v, 0); }, x);
+  CHECK(values(jit(one([](const array& v) { return prod(v); }))({x})[0]) == std::vector<double>{0});
+  // Row products of 300 * 300 overflow float16 if rounded before the zero
+  // row is multiplied in; eager accumulates in float64 and gives 0.
+  std::vector<float> big(64 * 3, 300.0f);
+  big[5 * 3 + 1] = 0.0f;
+  array b = array(big, {64, 3}, float16);
+  CHECK(values(prod(b)) == std::vector<double>{0});
+  check_jit_matches_eager([](const array& v) { return prod(v); }, b);
+  std::vector<float> alt(64 * 3, 60000.0f);
+  for (size_t i = 0; i < alt.size(); ++i) alt[i] = (i / 3) % 2 ? -60000.0f : 60000.0f;
+  array s = array(alt, {64, 3}, float16);
+  check_jit_matches_eager([](const array& v) { return sum(v); }, s);
+}
