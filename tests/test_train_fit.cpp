@@ -301,3 +301,31 @@ TEST_CASE("fit configuration: checked up front, recorded as JSON, resume needs a
   CHECK(train::fit(c).resumed);
   fs::remove_all(out);
 }
+
+TEST_CASE("a diverging run stops at its step and resumes from the last good checkpoint",
+          "[train][fit][errors]") {
+  fs::path out = scratch("diverge");
+  auto c = tiny(tiny_data(), out);
+  c.criterion = "hungarian";
+  c.epochs = 3;
+  c.eval_every = 0;
+  c.lr = 1e8;  // AdamW moves every weight by ~1e8 per step: the outputs overflow
+  const auto r = train::fit(c);
+  REQUIRE(r.stopped_non_finite);
+  CHECK(r.epochs_done < 3);
+  // The last good checkpoint (written before the first step, or after the
+  // last finished epoch) holds finite weights.
+  const auto last = train::load_checkpoint((out / "last.safetensors").string());
+  CHECK(last.epoch == r.epochs_done);
+  for (const auto& leaf : last.params.leaves()) {
+    if (is_floating(leaf.dtype())) CHECK(all(isfinite(leaf)).item<bool>());
+  }
+  // Continued with a sane rate, it finishes.
+  c.lr = 1e-4;
+  c.resume = true;
+  const auto again = train::fit(c);
+  CHECK(again.resumed);
+  CHECK_FALSE(again.stopped_non_finite);
+  CHECK(again.epochs_done == 3);
+  fs::remove_all(out);
+}

@@ -32,6 +32,14 @@ std::vector<Matching> hungarian_match(const array& logits, const array& boxes, c
     for (int64_t i : real) {
       sub.insert(sub.end(), c.begin() + (b * M + i) * N, c.begin() + (b * M + i + 1) * N);
     }
+    // NaN costs come from non-finite model outputs (a diverged run), not from
+    // a malformed problem: a domain_error lets training name it as such.
+    if (std::any_of(sub.begin(), sub.end(), [](double x) { return std::isnan(x); })) {
+      throw std::domain_error(fmt::format(
+          "[{}] image {}: the matching cost contains NaN (logits {}): the model's outputs are not "
+          "finite",
+          fn, b, shape_str(logits.shape())));
+    }
     Assignment a;
     try {
       a = linear_sum_assignment(sub.data(), static_cast<int64_t>(real.size()), N);

@@ -55,7 +55,25 @@ struct Run {
   double beta_q = 1;
   std::unique_ptr<ProgressBar> bar;
   double eval_seconds = -1;  // the last evaluation's duration (-1: none yet)
+  int64_t saved_epoch = -1, saved_step = 0;  // what last.safetensors holds (-1: nothing)
 };
+
+// Writes last.safetensors (and best / also_as) from host copies; remembers
+// what it holds, so a diverged run can say where to continue from.
+void save(Run& run, int64_t epoch, bool best, const std::string& also_as = "") {
+  const FitConfig& cfg = run.cfg;
+  // The metadata lets eval_coco / detect rebuild the model from the file,
+  // and records the match-free settings (variant included) of the run.
+  CheckpointInfo info =
+      make_checkpoint_info(run.model, cfg.criterion, cfg.val_transforms, *run.train_data);
+  if (cfg.criterion == "matchfree") info.matchfree = cfg.matchfree;
+  save_checkpoint(cfg.out_dir,
+                  Checkpoint{on(run.params, Device::cpu()), on(run.state, Device::cpu()), run.key,
+                             epoch, run.step, checkpoint_info_to_json(info)},
+                  best, also_as);
+  run.saved_epoch = epoch;
+  run.saved_step = run.step;
+}
 
 // Loads the data and makes (or loads) the parameters and optimiser state.
 void set_up(Run& run, FitResult& result) {
@@ -246,8 +264,14 @@ EpochSteps train_epoch(Run& run, int64_t epoch, FitResult& result) {
                        run.step);
     } catch (const NonFiniteError& err) {
       if (run.lead) {
-        fmt::print(stderr, "{}\nstopping; the last good checkpoint is kept in {}\n", err.what(),
-                   cfg.out_dir);
+        if (run.bar) run.bar->finish_epoch();
+        fmt::print(stderr,
+                   "training diverged at step {} (epoch {}): {}\nstopped; the last good "
+                   "checkpoint is {} (epoch {}, step {}): continue from it with --resume and a "
+                   "lower --lr, or fix the data\n",
+                   run.step + 1, epoch + 1, err.what(),
+                   (fs::path(cfg.out_dir) / last_checkpoint_file).string(), run.saved_epoch,
+                   run.saved_step);
       }
       e.stopped_non_finite = true;
       return e;
@@ -297,6 +321,14 @@ FitResult fit(const FitConfig& cfg) {
   FitResult result;
   Run run{cfg};
   set_up(run, result);
+  if (result.resumed) {
+    run.saved_epoch = run.epoch0;
+    run.saved_step = run.step;
+  } else if (run.lead) {
+    // A checkpoint before the first step: a run that diverges in its first
+    // epoch still has one to continue from.
+    save(run, 0, false);
+  }
 
   for (int64_t epoch = run.epoch0; epoch < cfg.epochs; ++epoch) {
     const auto eval_every = static_cast<int64_t>(cfg.eval_every);
@@ -392,16 +424,9 @@ FitResult fit(const FitConfig& cfg) {
       fmt::print("{}\n", line);
       std::fflush(stdout);
     }
-    // The metadata lets eval_coco / detect rebuild the model from the file,
-    // and records the match-free settings (variant included) of the run.
-    CheckpointInfo info =
-        make_checkpoint_info(run.model, cfg.criterion, cfg.val_transforms, *run.train_data);
-    if (cfg.criterion == "matchfree") info.matchfree = cfg.matchfree;
-    const Checkpoint ckpt{on(run.params, Device::cpu()), on(run.state, Device::cpu()), run.key,
-                          epoch + 1, run.step, checkpoint_info_to_json(info)};
     const bool keep = cfg.save_every > 0 && (epoch + 1) % cfg.save_every == 0;
-    save_checkpoint(cfg.out_dir, ckpt, best,
-                    keep ? fmt::format("epoch{}.safetensors", epoch + 1) : std::string());
+    save(run, epoch + 1, best,
+         keep ? fmt::format("epoch{}.safetensors", epoch + 1) : std::string());
     // Curves so far.
     auto rows = read_metrics(run.log->jsonl_path());
     auto series = [&](const char* x, const char* y) {

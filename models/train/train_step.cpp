@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <optional>
+#include <stdexcept>
+#include <string>
 
 #include "device_moves.h"
 #include "device_scope.h"
@@ -73,27 +75,45 @@ StepResult train_step(Tree& params, Tree& opt_state, const optim::AdamW& opt,
   }
   array loss;
   Tree components, grads;
-  if (config.jit) {
-    // The per-step values are program inputs, so one compilation serves all.
-    array key = random::key(loss_cfg.dropout_seed);
-    array nb(std::max(r.num_gt, 1.0), float64);
-    if (batch.images.on_gpu()) {
-      // Program inputs live where the batch does (a CUDA graph copies them in).
-      key = to_device(key, batch.images.device());
-      nb = to_device(nb, batch.images.device());
+  // The Hungarian matcher throws std::domain_error on NaN outputs: the run
+  // diverged before a loss exists. Every process learns of it (a process
+  // left waiting in the gradient sum would hang), then all stop.
+  std::string diverged;
+  try {
+    if (config.jit) {
+      // The per-step values are program inputs, so one compilation serves all.
+      array key = random::key(loss_cfg.dropout_seed);
+      array nb(std::max(r.num_gt, 1.0), float64);
+      if (batch.images.on_gpu()) {
+        // Program inputs live where the batch does (a CUDA graph copies them in).
+        key = to_device(key, batch.images.device());
+        nb = to_device(nb, batch.images.device());
+      }
+      auto j = detail::jit_loss_and_grads(params, batch, loss_cfg, config.criterion, key, nb,
+                                          config.cuda_graph);
+      loss = j.loss;
+      components = j.components;
+      grads = j.grads;
+    } else {
+      auto loss_fn =
+          matchfree ? detr::matchfree_loss_and_components : detr::hungarian_loss_and_components;
+      auto [value, g] = value_and_grad(loss_fn)(params, batch, loss_cfg);
+      loss = value.first;
+      components = value.second;
+      grads = g;
     }
-    auto j = detail::jit_loss_and_grads(params, batch, loss_cfg, config.criterion, key, nb,
-                                        config.cuda_graph);
-    loss = j.loss;
-    components = j.components;
-    grads = j.grads;
-  } else {
-    auto loss_fn =
-        matchfree ? detr::matchfree_loss_and_components : detr::hungarian_loss_and_components;
-    auto [value, g] = value_and_grad(loss_fn)(params, batch, loss_cfg);
-    loss = value.first;
-    components = value.second;
-    grads = g;
+  } catch (const std::domain_error& e) {
+    diverged = e.what();
+  }
+  const bool any_diverged =
+      dp ? distributed::all_sum(array(diverged.empty() ? 0 : 1, int32)).item<int64_t>() > 0
+         : !diverged.empty();
+  if (any_diverged) {
+    throw NonFiniteError(step, {"outputs"},
+                         fmt::format("[train_step] step {}: {}", step,
+                                     diverged.empty()
+                                         ? "another process's model outputs are not finite"
+                                         : diverged));
   }
   Tree metrics = step_metrics(components);
   if (dp) {
@@ -104,7 +124,8 @@ StepResult train_step(Tree& params, Tree& opt_state, const optim::AdamW& opt,
     loss = total["loss"].leaf();
     metrics = total["metrics"];
   }
-  check_finite(Tree(loss), grads, step);
+  // The components join the loss, so a divergence names the terms that went first.
+  check_finite(Tree{{"loss", loss}, {"components", metrics}}, grads, step);
   auto [clipped, norm] = optim::clip_by_global_norm(grads, config.clip_max_norm);
   std::tie(params, opt_state) = opt.update(params, clipped, opt_state);
   eval(leaves_of(params, opt_state));

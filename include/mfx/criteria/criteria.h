@@ -120,7 +120,9 @@ struct HungarianConfig {
 /// Optimal assignment of each image's real ground truths to queries for
 /// one layer: result[b] lists (gt, query) pairs as two vectors, gt indices
 /// being positions in the padded M axis. Evaluates the matching cost (no
-/// gradient). Any mask pattern is allowed, not only prefixes.
+/// gradient). Any mask pattern is allowed, not only prefixes. Throws
+/// std::domain_error when a real row's cost contains NaN (non-finite model
+/// outputs, e.g. a diverged training run).
 struct Matching {
   std::vector<int64_t> gts;
   std::vector<int64_t> queries;
