@@ -27,10 +27,10 @@ const std::vector<array>& CompiledFunction::constants_on(Device device) const {
   return device_constants_.emplace(device.index, std::move(copies)).first->second;
 }
 
-gpu_detail::GraphReplay& CompiledFunction::graph_on(Device device) const {
+GraphReplay& CompiledFunction::graph_on(Device device) const {
   std::lock_guard<std::mutex> lock(constants_mutex_);
   auto& g = graphs_[device.index];
-  if (!g) g = std::make_unique<gpu_detail::GraphReplay>(device);
+  if (!g) g = std::make_unique<GraphReplay>(device);
   return *g;
 }
 
