@@ -206,13 +206,8 @@ void Planner::stitch_blocks(std::vector<StepDraft>& drafts,
   }
 }
 
-Plan Planner::run() {
-  group();
-  const size_t nv = g_.values.size();
-
-  // Steps: (inputs, outputs, primitive, report entry), then a topological order.
-  std::vector<StepDraft> drafts;
-  std::vector<KernelDraft> kernels;
+// Steps for the nodes outside kernels (library calls, views run as steps).
+void Planner::add_opaque_steps(std::vector<StepDraft>& drafts) const {
   for (size_t i = 0; i < g_.nodes.size(); ++i) {
     const auto& n = g_.nodes[i];
     const bool inline_kind = kind_[n.outputs[0]] == ValueKind::Inline;
@@ -229,82 +224,94 @@ Plan Planner::run() {
                       n.prim,
                       {view ? "view" : "primitive", n.prim->name(), {n.prim->name()}, reason}});
   }
-  // Codegen cannot take a group: run its members as primitives.
-  auto node_steps = [&](int gi, const std::string& why) {
-    std::vector<StepDraft> out;
-    for (int node : groups_[gi].members) {
-      const auto& n = g_.nodes[node];
-      out.push_back(
-          {n.inputs,
-           n.outputs,
-           n.prim,
-           {"primitive", n.prim->name(), {n.prim->name()}, "CODEGEN_UNSUPPORTED: " + why}});
+}
+
+// Codegen cannot take a group: its members run as primitives.
+std::vector<StepDraft> Planner::unfused_steps(int gi, const std::string& why) const {
+  std::vector<StepDraft> out;
+  for (int node : groups_[gi].members) {
+    const auto& n = g_.nodes[node];
+    out.push_back({n.inputs,
+                   n.outputs,
+                   n.prim,
+                   {"primitive", n.prim->name(), {n.prim->name()}, "CODEGEN_UNSUPPORTED: " + why}});
+  }
+  return out;
+}
+
+// The kernel of group gi and its step (or its members as primitives when the
+// emitter rejects the group).
+void Planner::add_group_kernel(int gi, std::vector<StepDraft>& drafts,
+                               std::vector<KernelDraft>& kernels) const {
+  const Group& grp = groups_[gi];
+  std::vector<int> outs;
+  for (int node : grp.members) {
+    for (int v : g_.nodes[node].outputs) {
+      if (materialize_reason_.count(v)) outs.push_back(v);
     }
-    return out;
+  }
+  // Arguments: materialised values read by members, directly or via views.
+  std::set<int> args_set;
+  std::function<void(int)> collect = [&](int v) {
+    if (kind_[v] == ValueKind::Member && group_of_value_[v] == gi) return;
+    if (kind_[v] == ValueKind::Inline) {
+      for (int u : g_.nodes[producer_[v]].inputs) collect(u);
+      return;
+    }
+    args_set.insert(v);
   };
+  for (int node : grp.members) {
+    for (int u : g_.nodes[node].inputs) collect(u);
+  }
+  std::vector<int> args(args_set.begin(), args_set.end());
+  std::vector<std::string> sources;
+  for (int node : grp.members) sources.push_back(g_.nodes[node].prim->name());
+  std::string name = fmt::format("{}_k{}", options_.name, gi);
+  for (auto& c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  }
+  try {
+    // A GPU kernel keeps its cached values in shared memory.
+    const int64_t cache_bytes =
+        target_ == PlanTarget::GpuProgram ? kGpuCacheBytes : std::numeric_limits<int64_t>::max();
+    KernelEmitter em(g_, grp, group_of_value_, gi, producer_, vaxes_, red_in_axes_, cache_bytes);
+    Kernel k = em.build(args, outs, name);
+    kernels.push_back({std::move(k),
+                       args,
+                       outs,
+                       em.range_checks_,
+                       em.load_prefix_,
+                       em.store_prefix_,
+                       sources,
+                       {gi},
+                       {}});
+    drafts.push_back(
+        {args, outs, nullptr, {"fused", name, sources, ""}, static_cast<int>(kernels.size()) - 1});
+  } catch (const std::exception& e) {
+    for (auto& d : unfused_steps(gi, e.what())) drafts.push_back(std::move(d));
+  }
+}
+
+Plan Planner::run() {
+  group();
+  // Steps: (inputs, outputs, primitive, report entry), then a topological order.
+  std::vector<StepDraft> drafts;
+  std::vector<KernelDraft> kernels;
+  add_opaque_steps(drafts);
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
-    const Group& grp = groups_[gi];
-    if (grp.members.empty()) continue;  // merged into another
-    std::vector<int> outs;
-    for (int node : grp.members) {
-      for (int v : g_.nodes[node].outputs) {
-        if (materialize_reason_.count(v)) outs.push_back(v);
-      }
-    }
-    // Arguments: materialised values read by members, directly or via views.
-    std::set<int> args_set;
-    std::function<void(int)> collect = [&](int v) {
-      if (kind_[v] == ValueKind::Member && group_of_value_[v] == static_cast<int>(gi)) return;
-      if (kind_[v] == ValueKind::Inline) {
-        for (int u : g_.nodes[producer_[v]].inputs) collect(u);
-        return;
-      }
-      args_set.insert(v);
-    };
-    for (int node : grp.members) {
-      for (int u : g_.nodes[node].inputs) collect(u);
-    }
-    std::vector<int> args(args_set.begin(), args_set.end());
-    std::vector<std::string> sources;
-    for (int node : grp.members) sources.push_back(g_.nodes[node].prim->name());
-    std::string name = fmt::format("{}_k{}", options_.name, gi);
-    for (auto& c : name) {
-      if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-    }
-    try {
-      // A GPU kernel keeps its cached values in shared memory.
-      const int64_t cache_bytes =
-          target_ == PlanTarget::GpuProgram ? kGpuCacheBytes : std::numeric_limits<int64_t>::max();
-      KernelEmitter em(g_, grp, group_of_value_, static_cast<int>(gi), producer_, vaxes_,
-                       red_in_axes_, cache_bytes);
-      Kernel k = em.build(args, outs, name);
-      kernels.push_back({std::move(k),
-                         args,
-                         outs,
-                         em.range_checks_,
-                         em.load_prefix_,
-                         em.store_prefix_,
-                         sources,
-                         {static_cast<int>(gi)},
-                         {}});
-      drafts.push_back({args,
-                        outs,
-                        nullptr,
-                        {"fused", name, sources, ""},
-                        static_cast<int>(kernels.size()) - 1});
-    } catch (const std::exception& e) {
-      for (auto& d : node_steps(static_cast<int>(gi), e.what())) drafts.push_back(std::move(d));
-    }
+    if (groups_[gi].members.empty()) continue;  // merged into another
+    add_group_kernel(static_cast<int>(gi), drafts, kernels);
   }
   // Block fusion: kernels over the same batch elements become one kernel.
   if (options_.fuse && options_.block_fusion && target_ != PlanTarget::SingleKernel &&
       kernels.size() > 1) {
     stitch_blocks(drafts, kernels);
   }
-
   // Compile the kernels now, so codegen failures fall back (compiled.cpp).
-  drafts = compile_kernel_steps(std::move(drafts), kernels, options_, node_steps);
-  std::vector<int> order = topological_order(drafts, nv);
+  drafts = compile_kernel_steps(
+      std::move(drafts), kernels, options_,
+      [this](int gi, const std::string& why) { return unfused_steps(gi, why); });
+  std::vector<int> order = topological_order(drafts, g_.values.size());
   Plan plan;
   plan.program.values = g_.values;
   plan.program.inputs = g_.inputs;

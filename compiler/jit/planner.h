@@ -124,6 +124,11 @@ class Planner {
   void assign(int node);
   // The grouping pass: every node assigned, graph outputs materialised.
   void group();
+  // Assembly (plan_assembly.cpp).
+  void add_opaque_steps(std::vector<StepDraft>& drafts) const;
+  std::vector<StepDraft> unfused_steps(int gi, const std::string& why) const;
+  void add_group_kernel(int gi, std::vector<StepDraft>& drafts,
+                        std::vector<KernelDraft>& kernels) const;
   void stitch_blocks(std::vector<StepDraft>& drafts, std::vector<KernelDraft>& kernels) const;
 };
 
