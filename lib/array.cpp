@@ -90,8 +90,8 @@ array::array(const void* src, Shape shape, Dtype dt)
 array::array(const void* src, size_t count, Shape shape, Dtype src_dtype, Dtype dt) {
   int64_t n = checked_size(shape, dt, "array");
   if (static_cast<int64_t>(count) != n) {
-    throw std::invalid_argument(fmt::format(
-        "[array] {} values given for shape {} which holds {}", count, shape_str(shape), n));
+    throw std::invalid_argument(fmt::format("[array] {} values given for shape {} which holds {}",
+                                            count, shape_str(shape), n));
   }
   node_ = std::make_shared<Node>();
   node_->shape = std::move(shape);
@@ -108,6 +108,12 @@ array::array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> primitive,
   node_->dtype = dtype;
   node_->primitive = std::move(primitive);
   node_->inputs = std::move(inputs);
+}
+
+array array::empty(Shape shape, Dtype dtype, Device device) {
+  array a(std::move(shape), dtype, nullptr, {});
+  a.allocate(device);
+  return a;
 }
 
 std::vector<array> array::make_arrays(std::vector<Shape> shapes, std::vector<Dtype> dtypes,
@@ -133,28 +139,40 @@ const array::Node& array::node() const {
   return *node_;
 }
 
-const Shape& array::shape() const { return node().shape; }
+const Shape& array::shape() const {
+  return node().shape;
+}
 int64_t array::shape(int dim) const {
   int nd = ndim();
   int d = dim < 0 ? dim + nd : dim;
   if (d < 0 || d >= nd) {
-    throw std::invalid_argument(
-        fmt::format("[array::shape] axis {} is out of range for shape {}", dim, shape_str(shape())));
+    throw std::invalid_argument(fmt::format("[array::shape] axis {} is out of range for shape {}",
+                                            dim, shape_str(shape())));
   }
   return shape()[d];
 }
 int64_t array::size() const { return shape_size(shape()); }
 Dtype array::dtype() const { return node().dtype; }
 
-bool array::is_evaluated() const { return node().buffer != nullptr; }
-bool array::has_primitive() const { return node().primitive != nullptr; }
+bool array::is_evaluated() const {
+  return node().buffer != nullptr;
+}
+bool array::has_primitive() const {
+  return node().primitive != nullptr;
+}
 Primitive& array::primitive() const {
   if (!node().primitive) throw std::logic_error("[array] array has no primitive");
   return *node_->primitive;
 }
-std::shared_ptr<Primitive> array::primitive_ptr() const { return node().primitive; }
-const std::vector<array>& array::inputs() const { return node().inputs; }
-int array::output_index() const { return node().position; }
+std::shared_ptr<Primitive> array::primitive_ptr() const {
+  return node().primitive;
+}
+const std::vector<array>& array::inputs() const {
+  return node().inputs;
+}
+int array::output_index() const {
+  return node().position;
+}
 
 std::vector<array> array::outputs() const {
   const Node& n = node();
@@ -185,11 +203,21 @@ void array::detach() {
   n.output_specs.reset();
 }
 
-const Strides& array::strides() const { return node().strides; }
-array::Flags array::flags() const { return node().flags; }
-int64_t array::data_size() const { return node().data_size; }
-int64_t array::offset() const { return node().offset; }
-const std::shared_ptr<Buffer>& array::buffer() const { return node().buffer; }
+const Strides& array::strides() const {
+  return node().strides;
+}
+array::Flags array::flags() const {
+  return node().flags;
+}
+int64_t array::data_size() const {
+  return node().data_size;
+}
+int64_t array::offset() const {
+  return node().offset;
+}
+const std::shared_ptr<Buffer>& array::buffer() const {
+  return node().buffer;
+}
 void* array::raw_data() const {
   const Node& n = node();
   if (!n.buffer) return nullptr;
@@ -306,9 +334,9 @@ std::vector<T> array::to_vector_unchecked() const {
   }
 }
 
-#define MFX_INSTANTIATE_ACCESSORS(T)              \
-  template T array::item<T>() const;              \
-  template const T* array::data<T>() const;       \
+#define MFX_INSTANTIATE_ACCESSORS(T)        \
+  template T array::item<T>() const;        \
+  template const T* array::data<T>() const; \
   template std::vector<T> array::to_vector<T>() const;
 MFX_INSTANTIATE_ACCESSORS(bool)
 MFX_INSTANTIATE_ACCESSORS(uint8_t)

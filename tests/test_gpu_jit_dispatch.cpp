@@ -3,6 +3,7 @@
 // buffers, range checks of gather/scatter indices, views and library calls,
 // node by node as jitted programs run on GPU arrays. tests/gpu_fused_kernels
 // and a GPU machine run the same kernels as PTX.
+#include "compiler/gpu/dispatch.h"
 #include "compiler/gpu/one_op.h"
 #include "compiler/jit/fused_kernel.h"
 #include "compiler/jit/plan.h"

@@ -6,6 +6,7 @@
 #include <functional>
 #include <random>
 
+#include "compiler/gpu/dispatch.h"
 #include "compiler/gpu/host_steps.h"
 #include "compiler/gpu/one_op.h"
 #include "mfx/nn.h"

@@ -8,6 +8,7 @@
 #include <limits>
 #include <random>
 
+#include "compiler/gpu/dispatch.h"
 #include "compiler/gpu/one_op.h"
 #include "compiler/gpu/sort.h"
 #include "test_utils.h"

@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "compiler/gpu/dispatch.h"
 #include "compiler/gpu/one_op.h"
 #include "cuda/runtime.h"
 #include "mfx/gpu.h"
@@ -15,28 +16,9 @@ namespace mfx::gpu_detail {
 
 namespace {
 
-Strides row_major(const Shape& s) {
-  Strides st(s.size());
-  int64_t acc = 1;
-  for (size_t i = s.size(); i-- > 0;) {
-    st[i] = acc;
-    acc *= s[i];
-  }
-  return st;
-}
-
-array fresh(const Shape& shape, Dtype dtype, Device device) {
-  array a(shape, dtype, nullptr, {});
-  a.allocate(device);
-  return a;
-}
-
-}  // namespace
-
-bool eval_conv2d(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
-                 compiler::Target target, Device device) {
-  auto* conv = dynamic_cast<Conv2d*>(&p);
-  if (!conv) return false;
+bool conv2d_im2col(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
+                   compiler::Target target, Device device) {
+  auto* conv = static_cast<Conv2d*>(&p);
   const array x = dense_copy(inputs[0], target);
   const array w = dense_copy(inputs[1], target);
   const Dtype dt = x.dtype();
@@ -58,7 +40,7 @@ bool eval_conv2d(Primitive& p, const std::vector<array>& inputs, std::vector<arr
   if (ph > 0 || pw > 0) {
     auto pad_prim = std::make_shared<Pad>(Shape{0, 0, ph, pw}, Shape{0, 0, ph, pw});
     std::vector<array> pad_out = {array(Shape{N, C, Hp, Wp}, dt, nullptr, {})};
-    array zero = fresh({}, dt, device);  // all-zero bytes are 0 in every dtype
+    array zero = array::empty({}, dt, device);  // all-zero bytes are 0 in every dtype
     if (device.type == Device::Type::gpu) {
       cuda::fill_zero_async(zero.raw_data(), zero.nbytes(), device.index);  // graphs record it
     } else {
@@ -69,7 +51,7 @@ bool eval_conv2d(Primitive& p, const std::vector<array>& inputs, std::vector<arr
   }
   // 2. im2col: cols[n, g, (c, a, b), (y, z)] = padded[n, g*Cg + c, y*sh + a*dh, z*sw + b*dw].
   const int64_t K = Cg * KH * KW, P = Ho * Wo;
-  array cols = fresh({N, G, K, P}, dt, device);
+  array cols = array::empty({N, G, K, P}, dt, device);
   compiler::Kernel im2col =
       strided_copy_kernel(dt, {N, G, Cg, KH, KW, Ho, Wo},
                           {C * Hp * Wp, Cg * Hp * Wp, Hp * Wp, dh * Wp, dw, sh * Wp, sw});
@@ -84,8 +66,14 @@ bool eval_conv2d(Primitive& p, const std::vector<array>& inputs, std::vector<arr
   evaluate(*mm, {wb, cols}, prod_out, target, device);
   // 4. [N, G, Og, Ho*Wo] is [N, O, Ho, Wo] row-major.
   const array& r = prod_out[0];
-  out.set_view(r, row_major(out.shape()), 0, r.size(), {true, true});
+  out.set_view(r, row_major_strides(out.shape()), 0, r.size(), {true, true});
   return true;
+}
+
+}  // namespace
+
+void register_conv_kernels(GpuKernelRegistry& r) {
+  r.add<Conv2d>(conv2d_im2col, "im2col kernels + cuBLAS");
 }
 
 }  // namespace mfx::gpu_detail

@@ -7,14 +7,12 @@
 
 #include <vector>
 
-#include "compiler/codegen.h"
-#include "mfx/array.h"
+#include "compiler/gpu/dispatch.h"
 
 namespace mfx::gpu_detail {
 
-/// Runs `p` when it is a Conv2d on `target` (Target::Cpu: the same steps
-/// compiled for the CPU, for tests); returns false for other primitives.
-bool eval_conv2d(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
-                 compiler::Target target, Device device);
+/// Registers Conv2d: the steps above on `target` (Target::Cpu: the same
+/// steps compiled for the CPU, for tests).
+void register_conv_kernels(GpuKernelRegistry& registry);
 
 }  // namespace mfx::gpu_detail

@@ -1,5 +1,7 @@
+// ms_deform_attn on the GPU path (see detection.h).
 #include "compiler/gpu/detection.h"
 
+#include "compiler/gpu/host_steps.h"
 #include "compiler/gpu/one_op.h"
 #include "cuda/msda.h"
 #include "cuda/runtime.h"
@@ -26,14 +28,11 @@ cuda::MsdaProblem problem(const MSDeformAttnBase& p, const array& value, const a
   return m;
 }
 
-}  // namespace
-
-bool eval_ms_deform_attn(Primitive& p, const std::vector<array>& inputs,
-                         std::vector<array>& outputs, compiler::Target target, Device device) {
+// The forward kernel (order (0, 0)) or the first-order backward kernel.
+bool msda_on_device(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
+                    compiler::Target target, Device device) {
   auto* forward = dynamic_cast<MSDeformAttn*>(&p);
-  auto* backward = dynamic_cast<MSDeformAttnBackward*>(&p);
   if (forward && forward->order() != SampleOrder{}) return false;
-  if (!forward && !backward) return false;
   if (target == compiler::Target::Cpu) {
     p.eval_cpu(inputs, outputs);
     return true;
@@ -57,6 +56,14 @@ bool eval_ms_deform_attn(Primitive& p, const std::vector<array>& inputs,
   cuda::msda_backward(m, dtype, ptr(dense[0]), ptr(dense[1]), ptr(dense[2]), ptr(dense[3]),
                       ptr(outputs[0]), ptr(outputs[1]), ptr(outputs[2]), stream);
   return true;
+}
+
+}  // namespace
+
+void register_detection_kernels(GpuKernelRegistry& r) {
+  r.add<MSDeformAttn>(device_else_host<msda_on_device>,
+                      "ms_deform_attn kernels (cuda/msda.h), else host round trip", true);
+  r.add<MSDeformAttnBackward>(msda_on_device, "ms_deform_attn kernels (cuda/msda.h)");
 }
 
 }  // namespace mfx::gpu_detail

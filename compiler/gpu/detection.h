@@ -4,18 +4,15 @@
 
 #include <vector>
 
-#include "compiler/codegen.h"
-#include "mfx/array.h"
-#include "mfx/primitive.h"
+#include "compiler/gpu/dispatch.h"
 
 namespace mfx::gpu_detail {
 
-/// Runs `p` when it is MSDeformAttn of order (0, 0) (the forward) or
-/// MSDeformAttnBackward (the first-order gradients) and returns true;
-/// returns false for any other primitive. On Target::Cpu the CPU kernel
-/// runs; on a GPU target inputs are made row-major, outputs allocated on
-/// `device` and the kernels launched on its stream.
-bool eval_ms_deform_attn(Primitive& p, const std::vector<array>& inputs,
-                         std::vector<array>& outputs, compiler::Target target, Device device);
+/// Registers MSDeformAttn (the kernels at order (0, 0), the forward; other
+/// orders take the host round trip, host_steps.h) and MSDeformAttnBackward
+/// (the first-order gradients). On Target::Cpu the CPU kernel runs; on a
+/// GPU target inputs are made row-major, outputs allocated on `device` and
+/// the kernels launched on its stream.
+void register_detection_kernels(GpuKernelRegistry& registry);
 
 }  // namespace mfx::gpu_detail

@@ -1,9 +1,9 @@
 // The GPU evaluator of eager ops, installed into the core when mfx_compiler
 // is linked (the core cannot depend on the code generator): it picks the
-// PTX target of the device and runs gpu_detail::evaluate (one_op.h).
+// PTX target of the device and runs gpu_detail::evaluate (dispatch.h).
 #include <fmt/format.h>
 
-#include "compiler/gpu/one_op.h"
+#include "compiler/gpu/dispatch.h"
 #include "cuda/runtime.h"
 
 namespace mfx::gpu_detail {

@@ -6,23 +6,12 @@
 #include "mfx/gpu.h"
 #include "primitives/creation.h"
 #include "primitives/detection.h"
-#include "primitives/indexing.h"
 #include "primitives/random.h"
-#include "primitives/reduction.h"
 
 namespace mfx::gpu_detail {
 
-bool runs_on_host(const Primitive& p) {
-  return dynamic_cast<const Arange*>(&p) || dynamic_cast<const RandomSplit*>(&p) ||
-         dynamic_cast<const RandomBits*>(&p) || dynamic_cast<const RandomUniform*>(&p) ||
-         dynamic_cast<const RandomInteger*>(&p) || dynamic_cast<const RandomPermutation*>(&p) ||
-         dynamic_cast<const Scan*>(&p) || dynamic_cast<const Scatter*>(&p) ||
-         dynamic_cast<const GridSampleBase*>(&p) || dynamic_cast<const MSDeformAttnBase*>(&p);
-}
-
-bool eval_on_host(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
-                  compiler::Target target, Device device) {
-  if (!runs_on_host(p)) return false;
+bool run_on_host(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
+                 compiler::Target target, Device device) {
   if (target == compiler::Target::Cpu) {
     p.eval_cpu(inputs, outputs);
     return true;
@@ -42,6 +31,22 @@ bool eval_on_host(Primitive& p, const std::vector<array>& inputs, std::vector<ar
     }
   }
   return true;
+}
+
+void register_host_steps(GpuKernelRegistry& r) {
+  const char* route = "host round trip";
+  r.add<Arange>(run_on_host, route, true);
+  r.add<RandomPermutation>(run_on_host, route, true);
+  r.add<GridSample>(run_on_host, route, true);
+  r.add<GridSampleScatter>(run_on_host, route, true);
+  r.add<GridSampleBackward>(run_on_host, route, true);
+  r.add<MSDeformAttnDot>(run_on_host, route, true);
+  r.add<MSDeformAttnScatter>(run_on_host, route, true);
+}
+
+bool runs_on_host(const Primitive& p) {
+  const GpuKernelRegistry::Entry* entry = gpu_kernels().find(typeid(p));
+  return entry && entry->host_round_trip;
 }
 
 }  // namespace mfx::gpu_detail

@@ -11,8 +11,9 @@ namespace mfx::gpu_detail {
 
 namespace {
 
-void eval_fused(jit_detail::FusedKernel& fk, const std::vector<array>& inputs,
-                std::vector<array>& outputs, compiler::Target target, Device device) {
+bool fused_kernel(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
+                  compiler::Target target, Device device) {
+  auto& fk = static_cast<jit_detail::FusedKernel&>(p);
   const compiler::Kernel& k = fk.kernel();
   // Kernels address every argument as a dense row-major buffer.
   std::vector<array> dense;
@@ -27,28 +28,31 @@ void eval_fused(jit_detail::FusedKernel& fk, const std::vector<array>& inputs,
     buffers.push_back(out.raw_data());
   }
   launch(k, buffers, target, device);
+  return true;
+}
+
+bool range_checked_index(Primitive& p, const std::vector<array>& inputs,
+                         std::vector<array>& outputs, compiler::Target target, Device device) {
+  auto& rc = static_cast<jit_detail::RangeCheckedIndex&>(p);
+  const array x = checked_indices(inputs[0], rc.size(), "scatter_add", target, device);
+  outputs[0].set_view(x, x.strides(), 0, x.data_size(), x.flags());
+  return true;
+}
+
+// Replays the plan: each step comes back to the dispatch because its inputs
+// live on the device.
+bool compiled_program(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
+                      compiler::Target, Device) {
+  p.eval_cpu(inputs, outputs);
+  return true;
 }
 
 }  // namespace
 
-bool eval_jit_step(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
-                   compiler::Target target, Device device) {
-  if (auto* fk = dynamic_cast<jit_detail::FusedKernel*>(&p)) {
-    eval_fused(*fk, inputs, outputs, target, device);
-    return true;
-  }
-  if (auto* rc = dynamic_cast<jit_detail::RangeCheckedIndex*>(&p)) {
-    const array x = checked_indices(inputs[0], rc->size(), "scatter_add", target, device);
-    outputs[0].set_view(x, x.strides(), 0, x.data_size(), x.flags());
-    return true;
-  }
-  if (dynamic_cast<jit_detail::Compiled*>(&p)) {
-    // Replays the plan: each step comes back here (or to the other GPU
-    // handlers) because its inputs live on the device.
-    p.eval_cpu(inputs, outputs);
-    return true;
-  }
-  return false;
+void register_jit_steps(GpuKernelRegistry& r) {
+  r.add<jit_detail::FusedKernel>(fused_kernel, "generated kernel of a jitted program");
+  r.add<jit_detail::RangeCheckedIndex>(range_checked_index, "index range check kernel");
+  r.add<jit_detail::Compiled>(compiled_program, "jitted program, step by step");
 }
 
 }  // namespace mfx::gpu_detail

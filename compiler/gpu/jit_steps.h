@@ -3,19 +3,18 @@
 // launched from their Kernel IR (compiled to PTX once, cached) and its
 // range-checked index arrays are checked before use: by a device kernel on
 // a GPU (errors reported at the next synchronisation), on the host for the
-// CPU target.
+// CPU target. compiler/gpu includes compiler/jit and never the reverse: the
+// jit plans and runs programs without knowing where their steps execute.
 #pragma once
 
 #include <vector>
 
-#include "compiler/codegen.h"
-#include "mfx/array.h"
+#include "compiler/gpu/dispatch.h"
 
 namespace mfx::gpu_detail {
 
-/// Runs `p` when it is a step of a jitted program (Compiled, FusedKernel,
-/// RangeCheckedIndex) on `target`; returns false for other primitives.
-bool eval_jit_step(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
-                   compiler::Target target, Device device);
+/// Registers the steps of jitted programs: Compiled (the program, replayed
+/// step by step), FusedKernel (its generated kernels) and RangeCheckedIndex.
+void register_jit_steps(GpuKernelRegistry& registry);
 
 }  // namespace mfx::gpu_detail

@@ -1,3 +1,4 @@
+// Matmul through cuBLAS on the GPU path (see matmul.h).
 #include "compiler/gpu/matmul.h"
 
 #include <fmt/format.h>
@@ -8,6 +9,7 @@
 #include "compiler/gpu/one_op.h"
 #include "cuda/runtime.h"
 #include "mfx/gpu.h"
+#include "primitives/linalg.h"
 
 namespace mfx::gpu_detail {
 
@@ -79,6 +81,25 @@ void matmul_gpu(const std::vector<array>& inputs, std::vector<array>& outputs,
       "cublasGemmStridedBatchedEx",
       fmt::format("({} x {}, {})", shape_str(a.shape()), shape_str(b.shape()),
                   dtype_name(out.dtype())));
+}
+
+namespace {
+
+// A library call: cuBLAS on the GPU, the CPU kernel (OpenBLAS) on the host.
+bool matmul_library(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
+                    compiler::Target target, Device device) {
+  if (target == compiler::Target::Cpu) {
+    p.eval_cpu(inputs, outputs);
+  } else {
+    matmul_gpu(inputs, outputs, target, device);
+  }
+  return true;
+}
+
+}  // namespace
+
+void register_matmul_kernels(GpuKernelRegistry& r) {
+  r.add<Matmul>(matmul_library, "library call: cuBLAS");
 }
 
 }  // namespace mfx::gpu_detail

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "compiler/codegen.h"
+#include "compiler/gpu/dispatch.h"
 #include "mfx/array.h"
 
 namespace mfx::gpu_detail {
@@ -15,5 +16,9 @@ namespace mfx::gpu_detail {
 /// gpu::set_allow_tf32(true); halves accumulate in float32.
 void matmul_gpu(const std::vector<array>& inputs, std::vector<array>& outputs,
                 compiler::Target target, Device device);
+
+/// Registers Matmul: matmul_gpu on a GPU target, the CPU kernel (OpenBLAS)
+/// on Target::Cpu.
+void register_matmul_kernels(GpuKernelRegistry& registry);
 
 }  // namespace mfx::gpu_detail

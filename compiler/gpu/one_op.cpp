@@ -1,14 +1,5 @@
+// Generated one-op kernels: the default GPU route of a primitive (see one_op.h).
 #include "compiler/gpu/one_op.h"
-
-#include "compiler/gpu/conv.h"
-#include "compiler/gpu/detection.h"
-#include "compiler/gpu/host_steps.h"
-#include "compiler/gpu/jit_steps.h"
-#include "compiler/gpu/matmul.h"
-#include "compiler/gpu/random.h"
-#include "compiler/gpu/scan.h"
-#include "compiler/gpu/scatter.h"
-#include "compiler/gpu/sort.h"
 
 #include <fmt/format.h>
 
@@ -24,7 +15,6 @@
 #include "cuda/runtime.h"
 #include "mfx/gpu.h"
 #include "primitives/elementwise.h"
-#include "primitives/linalg.h"
 #include "primitives/reduction.h"
 #include "primitives/view.h"
 
@@ -162,8 +152,7 @@ Kernel strided_copy_kernel(Dtype dtype, const Shape& shape, const Strides& strid
 array dense_copy(const array& x, Target target) {
   if (x.flags().row_contiguous) return x;
   const Device device = x.buffer()->device;
-  array out(x.shape(), x.dtype(), nullptr, {});
-  out.allocate(device);
+  array out = array::empty(x.shape(), x.dtype(), device);
   if (x.size() == 0) return out;
   Kernel k = strided_copy_kernel(x.dtype(), x.shape(), x.strides());
   char* base = static_cast<char*>(x.raw_data()) +
@@ -236,8 +225,7 @@ array checked_indices(const array& idx, int64_t size, const std::string& op,
     return idx;
   }
   array dense = dense_copy(idx, target);
-  array safe(dense.shape(), dense.dtype(), nullptr, {});
-  safe.allocate(device);
+  array safe = array::empty(dense.shape(), dense.dtype(), device);
   cuda::range_check(dense.dtype(), reinterpret_cast<cuda::CUdeviceptr>(dense.raw_data()),
                     reinterpret_cast<cuda::CUdeviceptr>(safe.raw_data()), dense.size(), size, op,
                     device.index, cuda::current_stream(device.index));
@@ -270,47 +258,6 @@ void eval_one_op(Primitive& p, const std::vector<array>& inputs, std::vector<arr
     buffers.push_back(out.raw_data());
   }
   launch(k->kernel, buffers, target, device);
-}
-
-}  // namespace mfx::gpu_detail
-
-namespace mfx::gpu_detail {
-
-void evaluate(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
-              Target target, Device device) {
-  // Strided views of the input's buffer: no data is touched.
-  // (TraceInput: the identity view transforms put in front of their inputs.)
-  if (dynamic_cast<Transpose*>(&p) || dynamic_cast<Broadcast*>(&p) || dynamic_cast<Slice*>(&p) ||
-      dynamic_cast<StopGradient*>(&p) || p.name() == "TraceInput") {
-    p.eval_cpu(inputs, outputs);
-    return;
-  }
-  if (dynamic_cast<Reshape*>(&p)) {
-    // A layout that allows no view is made row-major by a copy kernel first.
-    p.eval_cpu({dense_copy(inputs[0], target)}, outputs);
-    return;
-  }
-  // Hand-written kernels (lib/cuda/kernels) where the code generator does
-  // not reach.
-  if (eval_ms_deform_attn(p, inputs, outputs, target, device)) return;
-  if (eval_sort(p, inputs, outputs, target, device)) return;
-  if (eval_conv2d(p, inputs, outputs, target, device)) return;
-  // Steps of jitted programs: the program itself and its fused kernels.
-  if (eval_jit_step(p, inputs, outputs, target, device)) return;
-  if (dynamic_cast<Matmul*>(&p)) {
-    // A library call: cuBLAS on the GPU, the CPU kernel (OpenBLAS) on the host.
-    if (target == Target::Cpu) {
-      p.eval_cpu(inputs, outputs);
-    } else {
-      matmul_gpu(inputs, outputs, target, device);
-    }
-    return;
-  }
-  if (eval_random(p, inputs, outputs, target, device)) return;
-  if (eval_scan(p, inputs, outputs, target, device)) return;
-  if (eval_scatter(p, inputs, outputs, target, device)) return;
-  if (eval_on_host(p, inputs, outputs, target, device)) return;
-  eval_one_op(p, inputs, outputs, target, device);
 }
 
 }  // namespace mfx::gpu_detail

@@ -1,4 +1,5 @@
-// Eager evaluation of one primitive as a generated kernel (internal). The
+// Eager evaluation of one primitive as a generated kernel (internal): the
+// default GPU route of a primitive type (dispatch.h). The
 // jit planner is given a one-node graph, so eager GPU ops and jit-fused
 // kernels come from the same Kernel IR builder and code generator. The
 // functions are target generic: with Target::Cpu the very same kernels run
@@ -63,13 +64,6 @@ void eval_one_op(Primitive& p, const std::vector<array>& inputs, std::vector<arr
 /// Whether eval_one_op can run `p` on inputs/outputs of these shapes.
 bool has_one_op_kernel(Primitive& p, const std::vector<array>& inputs,
                        const std::vector<array>& outputs);
-
-/// Evaluates `p` on `target` the way eager GPU ops run: views (transpose,
-/// broadcast, slice, reshape of a row-major input) only set strides; Matmul
-/// is a library call (cuBLAS, or the CPU kernel on Target::Cpu); everything
-/// else goes through eval_one_op.
-void evaluate(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
-              compiler::Target target, Device device);
 
 /// Throws std::invalid_argument "[op] index v is out of range for an axis
 /// with size n" unless every value of `idx` lies in [-size, size) (copies a

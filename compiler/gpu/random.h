@@ -5,18 +5,14 @@
 
 #include <vector>
 
-#include "compiler/codegen.h"
-#include "mfx/array.h"
-#include "mfx/primitive.h"
+#include "compiler/gpu/dispatch.h"
 
 namespace mfx::gpu_detail {
 
-/// Runs `p` on the device when it is RandomSplit, RandomBits, RandomUniform
-/// (float32/float64) or RandomInteger with an int32/int64 key on a GPU
-/// target of a build with the kernels, and returns true; returns false
-/// otherwise (the other random primitives and float16/bfloat16 uniforms stay
-/// host round trips, host_steps.h).
-bool eval_random(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
-                 compiler::Target target, Device device);
+/// Registers RandomSplit, RandomBits, RandomUniform and RandomInteger: the
+/// device kernels with an int32/int64 key on a GPU target of a build with
+/// the kernels (uniforms in float32/float64 only), else the host round trip
+/// (host_steps.h; RandomPermutation only has that one).
+void register_random_kernels(GpuKernelRegistry& registry);
 
 }  // namespace mfx::gpu_detail

@@ -1,6 +1,7 @@
 // Cumulative sums on the device (see scan.h).
 #include "compiler/gpu/scan.h"
 
+#include "compiler/gpu/host_steps.h"
 #include "compiler/gpu/one_op.h"
 #include "cuda/runtime.h"
 #include "cuda/scan.h"
@@ -8,10 +9,12 @@
 
 namespace mfx::gpu_detail {
 
-bool eval_scan(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
-               compiler::Target target, Device device) {
-  auto* scan = dynamic_cast<Scan*>(&p);
-  if (!scan || target == compiler::Target::Cpu || !cuda::scan_kernels_built()) return false;
+namespace {
+
+bool scan_on_device(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
+                    compiler::Target target, Device device) {
+  auto* scan = static_cast<Scan*>(&p);
+  if (target == compiler::Target::Cpu || !cuda::scan_kernels_built()) return false;
   array& out = outputs[0];
   if (scan->op() != ScanOp::Sum || !cuda::scan_supported(inputs[0].dtype(), out.dtype())) {
     return false;
@@ -27,6 +30,13 @@ bool eval_scan(Primitive& p, const std::vector<array>& inputs, std::vector<array
                  reinterpret_cast<cuda::CUdeviceptr>(out.raw_data()), outer, x.shape()[axis], inner,
                  scan->reverse(), scan->inclusive(), cuda::current_stream(device.index));
   return true;
+}
+
+}  // namespace
+
+void register_scan_kernels(GpuKernelRegistry& r) {
+  r.add<Scan>(device_else_host<scan_on_device>, "scan kernel (cuda/scan.h), else host round trip",
+              true);
 }
 
 }  // namespace mfx::gpu_detail

@@ -5,17 +5,13 @@
 
 #include <vector>
 
-#include "compiler/codegen.h"
-#include "mfx/array.h"
-#include "mfx/primitive.h"
+#include "compiler/gpu/dispatch.h"
 
 namespace mfx::gpu_detail {
 
-/// Runs `p` on the device when it is a sum Scan between dtypes the kernels
-/// take (scan_supported) on a GPU target of a build with the kernels, and
-/// returns true; returns false otherwise (float16/bfloat16 stay host round
-/// trips, host_steps.h).
-bool eval_scan(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
-               compiler::Target target, Device device);
+/// Registers Scan: the device kernel for sums between dtypes it takes
+/// (scan_supported) on a GPU target of a build with the kernels, else the
+/// host round trip (float16/bfloat16, other scans; host_steps.h).
+void register_scan_kernels(GpuKernelRegistry& registry);
 
 }  // namespace mfx::gpu_detail

@@ -1,6 +1,7 @@
 // scatter / scatter_add on the device (see scatter.h).
 #include "compiler/gpu/scatter.h"
 
+#include "compiler/gpu/host_steps.h"
 #include "compiler/gpu/one_op.h"
 #include "cuda/range_check.h"
 #include "cuda/runtime.h"
@@ -15,12 +16,10 @@ cuda::CUdeviceptr ptr(const array& a) {
   return reinterpret_cast<cuda::CUdeviceptr>(a.raw_data());
 }
 
-}  // namespace
-
-bool eval_scatter(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
-                  compiler::Target target, Device device) {
-  auto* scatter = dynamic_cast<Scatter*>(&p);
-  if (!scatter || target == compiler::Target::Cpu || !cuda::scatter_kernels_built() ||
+bool scatter_on_device(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
+                       compiler::Target target, Device device) {
+  auto* scatter = static_cast<Scatter*>(&p);
+  if (target == compiler::Target::Cpu || !cuda::scatter_kernels_built() ||
       !cuda::range_check_kernels_built() || !cuda::scatter_supported(inputs[0].dtype()) ||
       !cuda::range_check_on_device(inputs[1].dtype())) {
     return false;
@@ -42,6 +41,13 @@ bool eval_scatter(Primitive& p, const std::vector<array>& inputs, std::vector<ar
                      a.shape()[axis], indices.shape()[axis], inner, add,
                      cuda::current_stream(index));
   return true;
+}
+
+}  // namespace
+
+void register_scatter_kernels(GpuKernelRegistry& r) {
+  r.add<Scatter>(device_else_host<scatter_on_device>,
+                 "scatter kernels (cuda/scatter.h), else host round trip", true);
 }
 
 }  // namespace mfx::gpu_detail

@@ -5,17 +5,14 @@
 
 #include <vector>
 
-#include "compiler/codegen.h"
-#include "mfx/array.h"
-#include "mfx/primitive.h"
+#include "compiler/gpu/dispatch.h"
 
 namespace mfx::gpu_detail {
 
-/// Runs `p` on the device when it is Scatter of a dtype the kernels take with
-/// int32/int64 indices on a GPU target of a build with the kernels, and
-/// returns true; returns false otherwise (host round trip, host_steps.h).
-/// An out-of-range index is reported at the next synchronisation.
-bool eval_scatter(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
-                  compiler::Target target, Device device);
+/// Registers Scatter: the device kernel for dtypes it takes with int32/int64
+/// indices on a GPU target of a build with the kernels (an out-of-range
+/// index is reported at the next synchronisation), else the host round trip
+/// (host_steps.h).
+void register_scatter_kernels(GpuKernelRegistry& registry);
 
 }  // namespace mfx::gpu_detail

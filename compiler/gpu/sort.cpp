@@ -1,3 +1,4 @@
+// Sort, ArgSort and TopK on the GPU path (see sort.h).
 #include "compiler/gpu/sort.h"
 
 #include <fmt/format.h>
@@ -78,8 +79,7 @@ void sort_rows_gpu(const Primitive& p, const array& dense, std::vector<array>& o
   array scratch;
   const size_t bytes = cuda::sort_scratch_bytes(problem, dtype);
   if (bytes > 0) {
-    scratch = array(Shape{static_cast<int64_t>(bytes)}, uint8, nullptr, {});
-    scratch.allocate(device);
+    scratch = array::empty(Shape{static_cast<int64_t>(bytes)}, uint8, device);
   }
   cuda::sort_rows(problem, dtype, ptr(dense), values, indices, bytes > 0 ? ptr(scratch) : 0,
                   cuda::current_stream(device.index));
@@ -133,6 +133,13 @@ bool eval_sort(Primitive& p, const std::vector<array>& inputs, std::vector<array
     for (size_t i = 0; i < outputs.size(); ++i) unpermute_into(outputs[i], sorted[i], perm);
   }
   return true;
+}
+
+void register_sort_kernels(GpuKernelRegistry& r) {
+  const char* route = "sort kernels (cuda/sort.h)";
+  r.add<Sort>(eval_sort, route);
+  r.add<ArgSort>(eval_sort, route);
+  r.add<TopK>(eval_sort, route);
 }
 
 }  // namespace mfx::gpu_detail

@@ -4,9 +4,7 @@
 
 #include <vector>
 
-#include "compiler/codegen.h"
-#include "mfx/array.h"
-#include "mfx/primitive.h"
+#include "compiler/gpu/dispatch.h"
 
 namespace mfx::gpu_detail {
 
@@ -20,5 +18,8 @@ namespace mfx::gpu_detail {
 /// transposed views of the sorted buffers (no copy back).
 bool eval_sort(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
                compiler::Target target, Device device);
+
+/// Registers eval_sort as the route of Sort, ArgSort and TopK.
+void register_sort_kernels(GpuKernelRegistry& registry);
 
 }  // namespace mfx::gpu_detail

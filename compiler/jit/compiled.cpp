@@ -4,12 +4,49 @@
 
 #include <fmt/format.h>
 
+#include <functional>
 #include <optional>
+
+#include "compiler/jit/fused_kernel.h"
+#include "compiler/jit/planner.h"
 
 #include "mfx/gpu.h"
 #include "mfx/ops.h"
 
 namespace mfx::jit_detail {
+
+std::vector<StepDraft> compile_kernel_steps(
+    std::vector<StepDraft> drafts, std::vector<KernelDraft>& kernels, const JitOptions& options,
+    const std::function<std::vector<StepDraft>(int group, const std::string& why)>& unfused) {
+  compiler::CodegenOptions co;
+  co.fast_math = options.fast_math;
+  std::function<void(int, std::vector<StepDraft>&)> compile = [&](int ki,
+                                                                  std::vector<StepDraft>& out) {
+    KernelDraft& kd = kernels[ki];
+    try {
+      auto fk = std::make_shared<FusedKernel>(kd.k, co, kd.checks);
+      fk->cpu_kernel();
+      out.push_back({kd.args, kd.outs, fk, {"fused", kd.k.name, kd.sources, ""}});
+    } catch (const std::exception& e) {
+      if (!kd.parts.empty()) {
+        for (int p : kd.parts) compile(p, out);
+      } else {
+        for (int gi : kd.groups) {
+          for (auto& d : unfused(gi, e.what())) out.push_back(std::move(d));
+        }
+      }
+    }
+  };
+  std::vector<StepDraft> next;
+  for (auto& d : drafts) {
+    if (d.kernel < 0) {
+      next.push_back(std::move(d));
+    } else {
+      compile(d.kernel, next);
+    }
+  }
+  return next;
+}
 
 CompiledFunction::CompiledFunction(Graph traced, JitOptions options)
     : traced_(std::move(traced)), options_(std::move(options)) {
@@ -27,10 +64,10 @@ const std::vector<array>& CompiledFunction::constants_on(Device device) const {
   return device_constants_.emplace(device.index, std::move(copies)).first->second;
 }
 
-gpu_detail::GraphReplay& CompiledFunction::graph_on(Device device) const {
+GraphReplay& CompiledFunction::graph_on(Device device) const {
   std::lock_guard<std::mutex> lock(constants_mutex_);
   auto& g = graphs_[device.index];
-  if (!g) g = std::make_unique<gpu_detail::GraphReplay>(device);
+  if (!g) g = std::make_unique<GraphReplay>(device);
   return *g;
 }
 

@@ -5,8 +5,8 @@
 #include <map>
 #include <mutex>
 
-#include "compiler/gpu/graph_replay.h"
 #include "compiler/jit/graph.h"
+#include "compiler/jit/graph_replay.h"
 #include "compiler/jit/plan.h"
 #include "mfx/jit.h"
 
@@ -44,8 +44,8 @@ class CompiledFunction {
   mutable std::map<int, std::vector<array>> device_constants_;
   const std::vector<array>& constants_on(Device device) const;
   // CUDA-graph replay per GPU (JitOptions::cuda_graph), made on first use.
-  mutable std::map<int, std::unique_ptr<gpu_detail::GraphReplay>> graphs_;
-  gpu_detail::GraphReplay& graph_on(Device device) const;
+  mutable std::map<int, std::unique_ptr<GraphReplay>> graphs_;
+  GraphReplay& graph_on(Device device) const;
 };
 
 /// Graph node standing for one call of a compiled function.

@@ -50,6 +50,14 @@ enum class PlanTarget { SingleKernel, CpuProgram, GpuProgram };
 Plan make_plan(const Graph& simplified, const JitOptions& options,
                PlanTarget target = PlanTarget::SingleKernel);
 
+/// The plan as text, one line per step in execution order: its kind, name,
+/// the ops it runs, the values it reads and writes (vN: value N of
+/// plan.program) and, for steps outside fused kernels, the reason code; then
+/// one line per value a fused kernel stores, with its reason. Golden
+/// tests compare it (tests/test_jit_plan_golden.cpp), so a change in
+/// grouping reads as a diff.
+std::string plan_text(const Plan& plan);
+
 /// JSON fusion report of a plan.
 std::string plan_report_json(const Plan& plan, const JitStats& stats, const JitOptions& options);
 

@@ -22,7 +22,7 @@ bool is_identity(const Graph& g, const Graph::Node& n) {
   if (in.shape != out.shape || in.dtype != out.dtype) return false;
   Primitive* p = n.prim.get();
   if (dynamic_cast<Reshape*>(p) || dynamic_cast<Broadcast*>(p) || dynamic_cast<AsType*>(p) ||
-      dynamic_cast<StopGradient*>(p) || p->name() == "TraceInput") {
+      dynamic_cast<StopGradient*>(p) || dynamic_cast<TraceInput*>(p)) {
     return true;
   }
   if (auto* t = dynamic_cast<Transpose*>(p)) {

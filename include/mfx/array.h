@@ -77,6 +77,10 @@ class array {
   static std::vector<array> make_arrays(std::vector<Shape> shapes, std::vector<Dtype> dtypes,
                                         std::shared_ptr<Primitive> primitive,
                                         std::vector<array> inputs);
+  /// An evaluated array over a fresh row-major buffer on `device`, its bytes
+  /// uninitialised: the destination kernels, copies and loaders write into.
+  /// (Same as constructing with no primitive and calling allocate(device).)
+  static array empty(Shape shape, Dtype dtype, Device device = Device::cpu());
 
   // ---- metadata (available before evaluation) ----
   const Shape& shape() const;
@@ -159,8 +163,8 @@ class array {
   void set_view(const array& other, Strides strides, int64_t offset, int64_t data_size,
                 Flags flags);
   /// Installs a buffer with a full layout description.
-  void set_data(std::shared_ptr<Buffer> buffer, Strides strides, int64_t offset,
-                int64_t data_size, Flags flags);
+  void set_data(std::shared_ptr<Buffer> buffer, Strides strides, int64_t offset, int64_t data_size,
+                Flags flags);
 
   struct Node;
 

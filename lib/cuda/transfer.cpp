@@ -17,18 +17,18 @@ array to_device(const array& x, Device device) {
   if (from.type == Device::Type::gpu && device.type == Device::Type::gpu) {
     return to_device(to_device(x, Device::cpu()), device);
   }
-  array out(x.shape(), x.dtype(), nullptr, {});
   if (device.type == Device::Type::gpu) {
     array host = x.flags().row_contiguous ? x : cpu::row_contiguous(x);
-    out.allocate(device);
+    array out = array::empty(x.shape(), x.dtype(), device);
     cuda::copy_host_to_device(out.raw_data(), host.raw_data(), host.nbytes(), device.index);
-  } else {
-    // The whole buffer keeps every layout (negative strides, broadcasts) valid.
-    const auto& src = x.buffer();
-    auto host = std::make_shared<Buffer>(src->nbytes, device);
-    cuda::copy_device_to_host(host->ptr, src->ptr, src->nbytes, from.index);
-    out.set_data(host, x.strides(), x.offset(), x.data_size(), x.flags());
+    return out;
   }
+  // The whole buffer keeps every layout (negative strides, broadcasts) valid.
+  const auto& src = x.buffer();
+  auto host = std::make_shared<Buffer>(src->nbytes, device);
+  cuda::copy_device_to_host(host->ptr, src->ptr, src->nbytes, from.index);
+  array out(x.shape(), x.dtype(), nullptr, {});
+  out.set_data(host, x.strides(), x.offset(), x.data_size(), x.flags());
   return out;
 }
 

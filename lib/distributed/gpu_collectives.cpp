@@ -25,19 +25,13 @@ array dense(const array& x) {
   return c;
 }
 
-array fresh(const Shape& shape, Dtype dtype, Device device) {
-  array a(shape, dtype, nullptr, {});
-  a.allocate(device);
-  return a;
-}
-
 }  // namespace
 
 array gpu_all_sum(const array& x) {
   const Device d = x.device();
   void* comm = communicator(d);
   array in = dense(x);
-  array out = fresh(x.shape(), x.dtype(), d);
+  array out = array::empty(x.shape(), x.dtype(), d);
   cuda::nccl_all_reduce_sum(comm, in.raw_data(), out.raw_data(), static_cast<size_t>(x.size()),
                             x.dtype(), cuda::current_stream(d.index));
   return out;
@@ -49,7 +43,7 @@ array gpu_all_gather(const array& x) {
   array in = dense(x);
   Shape shape = x.shape();
   shape[0] *= transport::size();
-  array out = fresh(shape, x.dtype(), d);
+  array out = array::empty(shape, x.dtype(), d);
   cuda::nccl_all_gather(comm, in.raw_data(), out.raw_data(), static_cast<size_t>(x.size()),
                         x.dtype(), cuda::current_stream(d.index));
   return out;
@@ -59,7 +53,7 @@ array gpu_broadcast(const array& x, int root) {
   const Device d = x.device();
   void* comm = communicator(d);
   array in = dense(x);
-  array out = fresh(x.shape(), x.dtype(), d);
+  array out = array::empty(x.shape(), x.dtype(), d);
   cuda::nccl_broadcast(comm, in.raw_data(), out.raw_data(), static_cast<size_t>(x.size()),
                        x.dtype(), root, cuda::current_stream(d.index));
   return out;

@@ -389,8 +389,7 @@ std::map<std::string, array> load_safetensors(const std::string& path,
 
   std::map<std::string, array> out;
   for (auto& e : entries) {
-    array a(e.shape, e.dtype, nullptr, {});
-    a.allocate();
+    array a = array::empty(e.shape, e.dtype);
     if (e.end > e.begin) {
       L.read_at(L.data_start() + e.begin, a.raw_data(), e.end - e.begin,
                 fmt::format("tensor '{}'", e.name));

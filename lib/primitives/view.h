@@ -71,4 +71,16 @@ class Slice : public Primitive {
   Shape out_shape_;
 };
 
+/// The identity view a transform puts in front of each traced input
+/// (transforms::trace_input): a distinct node per input. The jit's
+/// simplification drops it and the GPU dispatch runs it as a view, both by
+/// its type. Its rules live with the tracing code (transforms/trace.cpp).
+class TraceInput : public Primitive {
+ public:
+  std::string name() const override { return "TraceInput"; }
+  void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
+  MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
+};
+
 }  // namespace mfx

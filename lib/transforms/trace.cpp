@@ -3,6 +3,29 @@
 #include <unordered_set>
 
 #include "mfx/ops.h"
+#include "primitives/view.h"
+
+namespace mfx {
+
+// TraceInput (primitives/view.h): the identity, in every rule.
+void TraceInput::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
+  out[0].set_view(in[0], in[0].strides(), 0, in[0].data_size(), in[0].flags());
+}
+std::vector<array> TraceInput::vjp(const std::vector<array>&, const std::vector<array>& cotangents,
+                                   const std::vector<int>&, const std::vector<array>&) {
+  return {cotangents[0]};
+}
+std::vector<array> TraceInput::jvp(const std::vector<array>&, const std::vector<array>& tangents,
+                                   const std::vector<int>&) {
+  return {tangents[0]};
+}
+std::pair<std::vector<array>, std::vector<int>> TraceInput::vmap(const std::vector<array>& inputs,
+                                                                 const std::vector<int>& axes,
+                                                                 const std::vector<array>&) {
+  return {{inputs[0]}, {axes[0]}};
+}
+
+}  // namespace mfx
 
 namespace mfx::transforms {
 
@@ -12,28 +35,6 @@ int& depth() {
   static thread_local int d = 0;
   return d;
 }
-
-// Identity view; its only job is to be a distinct node per traced input.
-class TraceInput : public Primitive {
- public:
-  std::string name() const override { return "TraceInput"; }
-  void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override {
-    out[0].set_view(in[0], in[0].strides(), 0, in[0].data_size(), in[0].flags());
-  }
-  std::vector<array> vjp(const std::vector<array>&, const std::vector<array>& cotangents,
-                         const std::vector<int>&, const std::vector<array>&) override {
-    return {cotangents[0]};
-  }
-  std::vector<array> jvp(const std::vector<array>&, const std::vector<array>& tangents,
-                         const std::vector<int>&) override {
-    return {tangents[0]};
-  }
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes,
-                                                       const std::vector<array>&) override {
-    return {{inputs[0]}, {axes[0]}};
-  }
-};
 
 }  // namespace
 

@@ -7,6 +7,12 @@
 // No host synchronisation after the capture (index range checks run on the
 // device, cuda/range_check.h). A plan with a step a graph cannot record
 // (host round trips) is left step by step; status() says why.
+//
+// It lives with the jit, not in compiler/gpu: it needs only the CUDA runtime
+// (lib/cuda) and the plan's runner, while compiler/gpu depends on the jit
+// (its one-op kernels are planned by the jit planner, and it runs the steps
+// of jitted programs, jit_steps.h). So the dependency points one way,
+// gpu -> jit, and the jit never includes compiler/gpu.
 #pragma once
 
 #include <functional>
@@ -22,7 +28,7 @@ namespace mfx::cuda {
 class CudaGraph;
 }
 
-namespace mfx::gpu_detail {
+namespace mfx::jit_detail {
 
 class GraphReplay {
  public:
@@ -55,4 +61,4 @@ class GraphReplay {
   bool has_range_checks_ = false;  // the graph checks indices on the device
 };
 
-}  // namespace mfx::gpu_detail
+}  // namespace mfx::jit_detail

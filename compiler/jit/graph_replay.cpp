@@ -1,5 +1,5 @@
 // CUDA-graph replay of jitted programs (see graph_replay.h).
-#include "compiler/gpu/graph_replay.h"
+#include "compiler/jit/graph_replay.h"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include "cuda/range_check.h"
 #include "cuda/runtime.h"
 
-namespace mfx::gpu_detail {
+namespace mfx::jit_detail {
 
 namespace {
 
@@ -126,4 +126,4 @@ size_t GraphReplay::nodes() const {
   return graph_ ? graph_->nodes() : 0;
 }
 
-}  // namespace mfx::gpu_detail
+}  // namespace mfx::jit_detail
