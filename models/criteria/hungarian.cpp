@@ -1,6 +1,10 @@
 // The baseline criterion: Deformable DETR's HungarianMatcher + SetCriterion.
 // The matching runs on the host from an evaluated cost (it has no gradient);
 // the losses are mfx ops on the matched pairs, so they differentiate.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
