@@ -69,20 +69,6 @@ std::string instances_json(const Dataset& ds) {
   return s.str();
 }
 
-template <typename F>
-void check_runtime_error(F&& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    FAIL("expected std::runtime_error");
-  } catch (const std::runtime_error& e) {
-    std::string msg = e.what();
-    for (auto& p : parts) {
-      INFO("message: " << msg << " should contain: " << p);
-      CHECK(msg.find(p) != std::string::npos);
-    }
-  }
-}
-
 // One ground truth / detection set in which every feature of the matching
 // appears: two images, two categories, crowd regions, area ranges.
 Dataset small_gt() {
@@ -325,8 +311,9 @@ TEST_CASE("coco eval: results JSON round trip and atomic write", "[coco]") {
         results_to_json({{1, 1, {0, 0, 1, 1}, std::nan("")}});
       },
       {"[coco::results_to_json]", "detection 0", "non-finite"});
-  check_runtime_error([&] { save_results((dir.path / "no" / "such" / "r.json").string(), dets); },
-                      {"coco::save_results", "r.json"});
+  mfx::test::check_runtime_error_with(
+      [&] { save_results((dir.path / "no" / "such" / "r.json").string(), dets); },
+      {"coco::save_results", "r.json"});
 }
 
 TEST_CASE("coco eval: malformed JSON names file, entry and field", "[coco]") {
@@ -336,47 +323,49 @@ TEST_CASE("coco eval: malformed JSON names file, entry and field", "[coco]") {
     write_file(p, text);
     return p;
   };
-  check_runtime_error([&] { load_instances((dir.path / "missing.json").string()); },
-                      {"[coco::load_instances]", "missing.json"});
-  check_runtime_error([&] { load_instances(file("syntax.json", "{\"images\": [")); },
-                      {"[coco::load_instances]", "syntax.json", "malformed JSON"});
-  check_runtime_error([&] { load_instances(file("noimg.json", "{\"annotations\": []}")); },
-                      {"noimg.json", "missing field 'images'"});
+  mfx::test::check_runtime_error_with([&] { load_instances((dir.path / "missing.json").string()); },
+                                      {"[coco::load_instances]", "missing.json"});
+  mfx::test::check_runtime_error_with(
+      [&] { load_instances(file("syntax.json", "{\"images\": [")); },
+      {"[coco::load_instances]", "syntax.json", "malformed JSON"});
+  mfx::test::check_runtime_error_with(
+      [&] { load_instances(file("noimg.json", "{\"annotations\": []}")); },
+      {"noimg.json", "missing field 'images'"});
   std::string base = "{\"images\":[{\"id\":1}],\"categories\":[{\"id\":1}],\"annotations\":[";
-  check_runtime_error(
+  mfx::test::check_runtime_error_with(
       [&] {
         load_instances(file("bbox.json", base + "{\"id\":1,\"image_id\":1,\"category_id\":1,"
                                                 "\"bbox\":[1,2,3],\"area\":4}]}"));
       },
       {"bbox.json", "annotations[0]", "'bbox'", "4 numbers"});
-  check_runtime_error(
+  mfx::test::check_runtime_error_with(
       [&] {
         load_instances(file("area.json", base + "{\"id\":1,\"image_id\":1,\"category_id\":1,"
                                                 "\"bbox\":[1,2,3,4]}]}"));
       },
       {"area.json", "annotations[0]", "missing field 'area'"});
-  check_runtime_error(
+  mfx::test::check_runtime_error_with(
       [&] {
         load_instances(file("id.json", base + "{\"id\":\"x\",\"image_id\":1,\"category_id\":1,"
                                               "\"bbox\":[1,2,3,4],\"area\":1}]}"));
       },
       {"id.json", "annotations[0]", "'id' must be an integer"});
-  check_runtime_error(
+  mfx::test::check_runtime_error_with(
       [&] {
         load_instances(file("unknown.json", base + "{\"id\":1,\"image_id\":5,\"category_id\":1,"
                                                    "\"bbox\":[1,2,3,4],\"area\":1}]}"));
       },
       {"unknown.json", "annotations[0]", "image_id 5"});
-  check_runtime_error(
+  mfx::test::check_runtime_error_with(
       [&] {
         load_instances(file("dup.json",
                             "{\"images\":[{\"id\":1},{\"id\":1}],"
                             "\"categories\":[],\"annotations\":[]}"));
       },
       {"dup.json", "images[1]", "duplicate id 1"});
-  check_runtime_error([&] { load_results(file("obj.json", "{}")); },
-                      {"[coco::load_results]", "obj.json", "array"});
-  check_runtime_error(
+  mfx::test::check_runtime_error_with([&] { load_results(file("obj.json", "{}")); },
+                                      {"[coco::load_results]", "obj.json", "array"});
+  mfx::test::check_runtime_error_with(
       [&] {
         load_results(file("score.json",
                           "[{\"image_id\":1,\"category_id\":1,"
@@ -402,34 +391,43 @@ TEST_CASE("coco eval: numbers out of range and directories name the file and fie
     write_file(p, text);
     return p;
   };
-  check_runtime_error(
+  mfx::test::check_runtime_error_with(
       [&] {
-        load_instances(file("huge.json", "{\"images\":[{\"id\":1,\"width\":1e999}],"
-                                         "\"categories\":[],\"annotations\":[]}"));
+        load_instances(file("huge.json",
+                            "{\"images\":[{\"id\":1,\"width\":1e999}],"
+                            "\"categories\":[],\"annotations\":[]}"));
       },
       {"[coco::load_instances]", "huge.json"});
-  check_runtime_error(
-      [&] { load_results(file("score.json", "[{\"image_id\":1,\"category_id\":1,"
-                                            "\"bbox\":[1,2,3,4],\"score\":-1e999}]")); },
+  mfx::test::check_runtime_error_with(
+      [&] {
+        load_results(file("score.json",
+                          "[{\"image_id\":1,\"category_id\":1,"
+                          "\"bbox\":[1,2,3,4],\"score\":-1e999}]"));
+      },
       {"[coco::load_results]", "score.json"});
   // 2^64 - 1 parses as an unsigned integer; it must not wrap to -1.
-  check_runtime_error(
+  mfx::test::check_runtime_error_with(
       [&] {
-        load_instances(file("wrap.json", "{\"images\":[{\"id\":18446744073709551615}],"
-                                         "\"categories\":[],\"annotations\":[]}"));
+        load_instances(file("wrap.json",
+                            "{\"images\":[{\"id\":18446744073709551615}],"
+                            "\"categories\":[],\"annotations\":[]}"));
       },
       {"wrap.json", "images[0]", "'id'", "int64"});
-  check_runtime_error(
-      [&] { load_results(file("wrapr.json", "[{\"image_id\":9223372036854775808,"
-                                            "\"category_id\":1,\"bbox\":[1,2,3,4],"
-                                            "\"score\":1}]")); },
+  mfx::test::check_runtime_error_with(
+      [&] {
+        load_results(file("wrapr.json",
+                          "[{\"image_id\":9223372036854775808,"
+                          "\"category_id\":1,\"bbox\":[1,2,3,4],"
+                          "\"score\":1}]"));
+      },
       {"wrapr.json", "results[0]", "'image_id'", "int64"});
   CHECK(parse_results("[{\"image_id\":9223372036854775807,\"category_id\":1,"
-                      "\"bbox\":[1,2,3,4],\"score\":1}]", "ok")[0]
+                      "\"bbox\":[1,2,3,4],\"score\":1}]",
+                      "ok")[0]
             .image_id == std::numeric_limits<int64_t>::max());
   std::filesystem::create_directories(dir.path / "adir.json");
-  check_runtime_error([&] { load_instances((dir.path / "adir.json").string()); },
-                      {"[coco::load_instances]", "adir.json", "directory"});
+  mfx::test::check_runtime_error_with([&] { load_instances((dir.path / "adir.json").string()); },
+                                      {"[coco::load_instances]", "adir.json", "directory"});
 }
 
 TEST_CASE("coco eval: live comparison with pycocotools", "[coco][pycocotools]") {

@@ -72,21 +72,6 @@ std::string bytes_of(array a) {
   return std::string(static_cast<const char*>(a.raw_data()), a.nbytes());
 }
 
-// Runs f, which must throw std::runtime_error whose message holds all parts.
-template <typename F>
-void check_runtime_error(F&& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    FAIL("expected std::runtime_error");
-  } catch (const std::runtime_error& e) {
-    std::string msg = e.what();
-    for (auto& p : parts) {
-      INFO("message: " << msg << " should contain: " << p);
-      CHECK(msg.find(p) != std::string::npos);
-    }
-  }
-}
-
 template <typename T>
 array from_bits(const std::vector<uint16_t>& bits, Shape shape) {
   std::vector<T> v;
@@ -258,7 +243,8 @@ TEST_CASE("io: tensors are aligned to their element size (larger elements first)
   TempDir dir;
   std::string path = dir.file("aligned.safetensors");
   // By name alone "a" (3 bytes) would push the float64 "b" to offset 3.
-  save_safetensors(path, {{"a", array({1, 2, 3}, {3}, uint8)}, {"b", array({0.5, 1.5})},
+  save_safetensors(path, {{"a", array({1, 2, 3}, {3}, uint8)},
+                          {"b", array({0.5, 1.5})},
                           {"c", array({1.f, 2.f, 3.f})}});
   std::string header = R"({"b":{"dtype":"F64","shape":[2],"data_offsets":[0,16]},)"
                        R"("c":{"dtype":"F32","shape":[3],"data_offsets":[16,28]},)"
@@ -347,36 +333,37 @@ TEST_CASE("io: corrupt and truncated files throw runtime_error naming file and p
 
   SECTION("truncation") {
     write_bytes(bad, bytes.substr(0, 0));
-    check_runtime_error([&] { load_safetensors(bad); },
-                        {"[load_safetensors]", bad, "0 bytes, shorter than the 8-byte"});
+    mfx::test::check_runtime_error_with(
+        [&] { load_safetensors(bad); },
+        {"[load_safetensors]", bad, "0 bytes, shorter than the 8-byte"});
     write_bytes(bad, bytes.substr(0, 7));
-    check_runtime_error([&] { load_safetensors(bad); }, {bad, "7 bytes"});
+    mfx::test::check_runtime_error_with([&] { load_safetensors(bad); }, {bad, "7 bytes"});
     for (size_t len : {size_t{8}, size_t{20}, data_start - 1}) {
       write_bytes(bad, bytes.substr(0, len));
-      check_runtime_error([&] { load_safetensors(bad); },
-                          {bad, "header length", "exceeds", "truncated"});
+      mfx::test::check_runtime_error_with([&] { load_safetensors(bad); },
+                                          {bad, "header length", "exceeds", "truncated"});
     }
     write_bytes(bad, bytes.substr(0, data_start + 4 + 10));
-    check_runtime_error(
+    mfx::test::check_runtime_error_with(
         [&] { load_safetensors(bad); },
         {bad, "tensor 'w' data_offsets [4,28] exceed the data size 14 (file truncated?)"});
     write_bytes(bad, bytes.substr(0, data_start));
-    check_runtime_error([&] { load_safetensors(bad); },
-                        {"tensor 'b' data_offsets [0,4] exceed the data size 0"});
+    mfx::test::check_runtime_error_with([&] { load_safetensors(bad); },
+                                        {"tensor 'b' data_offsets [0,4] exceed the data size 0"});
   }
 
   SECTION("wrong header length") {
     std::string s = bytes;
     s.replace(0, 8, le64(~uint64_t{0}));
     write_bytes(bad, s);
-    check_runtime_error([&] { load_safetensors(bad); },
-                        {bad, "header length 18446744073709551615"});
+    mfx::test::check_runtime_error_with([&] { load_safetensors(bad); },
+                                        {bad, "header length 18446744073709551615"});
     s.replace(0, 8, le64(header_len - 8));  // cuts the JSON short
     write_bytes(bad, s);
-    check_runtime_error([&] { load_safetensors(bad); }, {bad, "not valid JSON"});
+    mfx::test::check_runtime_error_with([&] { load_safetensors(bad); }, {bad, "not valid JSON"});
     s.replace(0, 8, le64(0));
     write_bytes(bad, s);
-    check_runtime_error([&] { load_safetensors(bad); }, {bad, "not valid JSON"});
+    mfx::test::check_runtime_error_with([&] { load_safetensors(bad); }, {bad, "not valid JSON"});
   }
 
   SECTION("header problems") {
@@ -432,7 +419,7 @@ TEST_CASE("io: corrupt and truncated files throw runtime_error naming file and p
       with_header(c.header);
       auto parts = c.parts;
       parts.push_back("[load_safetensors] " + bad + ": ");
-      check_runtime_error([&] { load_safetensors(bad); }, parts);
+      mfx::test::check_runtime_error_with([&] { load_safetensors(bad); }, parts);
     }
     // Empty tensors may share offsets with others without overlapping.
     with_header(R"({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
@@ -441,9 +428,10 @@ TEST_CASE("io: corrupt and truncated files throw runtime_error naming file and p
   }
 
   SECTION("missing files and directories") {
-    check_runtime_error([&] { load_safetensors(dir.file("nope.safetensors")); },
-                        {"nope.safetensors", "cannot open", "No such file"});
-    check_runtime_error([&] { load_safetensors(dir.path); }, {dir.path, "directory"});
+    mfx::test::check_runtime_error_with([&] { load_safetensors(dir.file("nope.safetensors")); },
+                                        {"nope.safetensors", "cannot open", "No such file"});
+    mfx::test::check_runtime_error_with([&] { load_safetensors(dir.path); },
+                                        {dir.path, "directory"});
   }
 
   SECTION("no input crashes the loader") {
@@ -486,7 +474,7 @@ TEST_CASE("io: saving replaces the target atomically") {
 
   SECTION("a save into a missing directory throws and leaves nothing behind") {
     std::string missing = dir.file("no_such_dir/model.safetensors");
-    check_runtime_error(
+    mfx::test::check_runtime_error_with(
         [&] {
           save_safetensors(missing, {{"w", array({1.0f})}});
         },
@@ -497,7 +485,7 @@ TEST_CASE("io: saving replaces the target atomically") {
   SECTION("a failing rename removes the temporary file") {
     std::filesystem::create_directory(dir.file("taken"));
     std::filesystem::create_directory(dir.file("taken/sub"));
-    check_runtime_error(
+    mfx::test::check_runtime_error_with(
         [&] {
           save_safetensors(dir.file("taken"), {{"w", array({1.0f})}});
         },
@@ -617,7 +605,8 @@ TEST_CASE("io: load_tree reads files without a recorded structure") {
   CHECK(t.leaves().size() == 5);
 
   save_safetensors(path, {{"a", ones({1})}, {"a.b", ones({1})}});
-  check_runtime_error([&] { load_tree(path); }, {"[load_tree]", path, "do not form a tree", "'a'"});
+  mfx::test::check_runtime_error_with([&] { load_tree(path); },
+                                      {"[load_tree]", path, "do not form a tree", "'a'"});
 }
 
 TEST_CASE("io: save_tree and load_tree errors") {
@@ -638,15 +627,16 @@ TEST_CASE("io: save_tree and load_tree errors") {
   with_structure(R"({"a": "x", "b": "y"})");
   CHECK(load_tree(path).structure_str() == "{a: *, b: *}");
   with_structure(R"({"a": "x", "b": "nope", "c": "y"})");
-  check_runtime_error([&] { load_tree(path); }, {"[load_tree]", path, "'nope'", "not in the file"});
+  mfx::test::check_runtime_error_with([&] { load_tree(path); },
+                                      {"[load_tree]", path, "'nope'", "not in the file"});
   with_structure(R"({"a": "x"})");
-  check_runtime_error([&] { load_tree(path); }, {"tensor 'y' is not part of"});
+  mfx::test::check_runtime_error_with([&] { load_tree(path); }, {"tensor 'y' is not part of"});
   with_structure(R"(["x", "x", "y"])");
-  check_runtime_error([&] { load_tree(path); }, {"'x' twice"});
+  mfx::test::check_runtime_error_with([&] { load_tree(path); }, {"'x' twice"});
   with_structure(R"({"a": 3, "b": ["x", "y"]})");
-  check_runtime_error([&] { load_tree(path); }, {"JSON number"});
+  mfx::test::check_runtime_error_with([&] { load_tree(path); }, {"JSON number"});
   with_structure("{oops");
-  check_runtime_error([&] { load_tree(path); }, {"not valid JSON"});
+  mfx::test::check_runtime_error_with([&] { load_tree(path); }, {"not valid JSON"});
   with_structure(std::string(1000, '[') + std::string(1000, ']'));
-  check_runtime_error([&] { load_tree(path); }, {"nested deeper"});
+  mfx::test::check_runtime_error_with([&] { load_tree(path); }, {"nested deeper"});
 }
