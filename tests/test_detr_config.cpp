@@ -18,6 +18,8 @@ void check_same(const detr::DetectorConfig& a, const detr::DetectorConfig& b) {
   CHECK(a.backbone.train_stem_and_layer1 == b.backbone.train_stem_and_layer1);
   CHECK(a.backbone.dilation_c5 == b.backbone.dilation_c5);
   CHECK(a.backbone.width_divisor == b.backbone.width_divisor);
+  CHECK(a.backbone.norm == b.backbone.norm);
+  CHECK(a.backbone.norm_groups == b.backbone.norm_groups);
   const auto &x = a.detr, &y = b.detr;
   CHECK(x.d_model == y.d_model);
   CHECK(x.nheads == y.nheads);
@@ -41,6 +43,8 @@ detr::DetectorConfig unusual() {
   c.backbone.depth = resnet::ResNetDepth::R34;
   c.backbone.train_stem_and_layer1 = true;
   c.backbone.width_divisor = 4;
+  c.backbone.norm = resnet::BackboneNorm::group_norm;
+  c.backbone.norm_groups = 5;
   c.detr.backbone_channels = resnet::resnet_feature_channels(c.backbone);
   c.detr.d_model = 48;
   c.detr.nheads = 3;
@@ -88,6 +92,21 @@ TEST_CASE("detector configurations round-trip through JSON", "[detr][config]") {
   CHECK(j["backbone"]["depth"] == "r50");
   CHECK(j["detr"]["num_queries"] == 300);
   CHECK(j["detr"]["backbone_channels"] == json::array({512, 1024, 2048}));
+  CHECK(j["backbone"]["norm"] == "frozen_batch_norm");
+  // Files written before the norm fields existed read as frozen BatchNorm.
+  auto gn = unusual();
+  const auto old = detr::detector_config_from_json(edited(gn, [](json& j) {
+    j["backbone"].erase("norm");
+    j["backbone"].erase("norm_groups");
+  }));
+  CHECK(old.backbone.norm == resnet::BackboneNorm::frozen_batch_norm);
+  CHECK(old.backbone.norm_groups == 8);
+  test::check_throws_with(
+      [&] {
+        detr::detector_config_from_json(
+            edited(gn, [](json& j) { j["backbone"]["norm"] = "layer_norm"; }));
+      },
+      {"backbone.norm", "layer_norm"});
 }
 
 TEST_CASE("reading a configuration is strict", "[detr][config]") {

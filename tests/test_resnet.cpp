@@ -356,3 +356,67 @@ TEST_CASE("load_torch_weights reports missing, unexpected and mis-shaped tensors
                     {"missing 80", "layer1.2.conv1.weight"});
   CHECK_THROWS_AS(load_torch_weights(dir.file("absent.safetensors"), cfg), std::runtime_error);
 }
+
+TEST_CASE("group-norm backbone: zero-initialised branches, trainable affine, hand composition") {
+  auto cfg = config(ResNetDepth::R18, 16);  // stem 4, layer1 4, layer2 8 channels
+  cfg.norm = BackboneNorm::group_norm;
+  cfg.norm_groups = 2;
+  Tree params = init_resnet(random::key(7), cfg);
+  // Every residual branch starts at zero: its last norm's weight is 0.
+  check_close(params.at("layer1.0.bn2.weight"), std::vector<double>(4, 0.0), {4});
+  check_close(params.at("layer3.1.bn2.weight"), std::vector<double>(16, 0.0), {16});
+  check_close(params.at("layer2.0.bn1.weight"), std::vector<double>(8, 1.0), {8});
+  check_close(params.at("layer2.0.downsample.1.weight"), std::vector<double>(8, 1.0), {8});
+
+  // Random affines, so the branches count, then layer2's output (C3) by hand.
+  int index = 0;
+  params = params.map_with_path([&](const std::string& path, const array& leaf) {
+    const bool affine = path.find("running_") == std::string::npos && leaf.ndim() == 1;
+    return affine ? random::normal(random::key(100 + index++), leaf.shape()) : leaf;
+  });
+  array x = random::normal(random::key(8), {2, 3, 32, 32});
+  auto gn = [&](const array& h, const std::string& name) {
+    return group_norm(h, 2, params.at(name + ".weight"), params.at(name + ".bias"));
+  };
+  auto conv = [&](const array& h, const std::string& name, int64_t stride, int64_t pad) {
+    return conv2d(h, params.at(name + ".weight"), {stride, stride}, {pad, pad});
+  };
+  auto basic = [&](const array& h, const std::string& p, int64_t stride, bool downsample) {
+    array y = relu(gn(conv(h, p + ".conv1", stride, 1), p + ".bn1"));
+    y = gn(conv(y, p + ".conv2", 1, 1), p + ".bn2");
+    const array id = downsample ? gn(conv(h, p + ".downsample.0", stride, 0), p + ".downsample.1")
+                                : h;
+    return relu(y + id);
+  };
+  array h = max_pool2d(relu(gn(conv(x, "conv1", 2, 3), "bn1")), {3, 3}, Pair{2, 2}, {1, 1});
+  h = basic(basic(h, "layer1.0", 1, false), "layer1.1", 1, false);
+  h = basic(basic(h, "layer2.0", 2, true), "layer2.1", 1, false);
+  check_close(resnet_forward(params, x, cfg).c3, values(h), h.shape(), 1e-5, 1e-5);
+
+  // The norm affines train (stem and layer1 only with train_stem_and_layer1);
+  // the running statistics never, and the gradient reaches exactly those.
+  for (bool train_stem : {false, true}) {
+    cfg.train_stem_and_layer1 = train_stem;
+    CHECK(resnet_is_trainable("layer3.1.bn2.bias", cfg));
+    CHECK(resnet_is_trainable("layer2.0.downsample.1.weight", cfg));
+    CHECK_FALSE(resnet_is_trainable("layer2.0.bn1.running_var", cfg));
+    CHECK(resnet_is_trainable("bn1.weight", cfg) == train_stem);
+    CHECK(resnet_is_trainable("layer1.0.bn1.bias", cfg) == train_stem);
+    auto loss = [&](const Tree& p) { return sum(resnet_forward(p, x, cfg).c5); };
+    Tree g = grad(loss)(params);
+    for (auto& [path, leaf] : g.flatten()) {
+      INFO(path << " train_stem_and_layer1=" << train_stem);
+      CHECK((max_abs(leaf) > 0) == resnet_is_trainable(path, cfg));
+    }
+  }
+}
+
+TEST_CASE("backbone norm names and bad norm settings") {
+  CHECK(to_string(BackboneNorm::group_norm) == "group_norm");
+  CHECK(parse_backbone_norm("frozen_batch_norm", "norm") == BackboneNorm::frozen_batch_norm);
+  check_throws_with([] { parse_backbone_norm("batch_norm", "--backbone-norm"); },
+                    {"--backbone-norm", "group_norm", "batch_norm"});
+  auto cfg = config(ResNetDepth::R18, 16);
+  cfg.norm_groups = 0;
+  check_throws_with([&] { resnet_param_specs(cfg); }, {"[resnet]", "norm_groups", "0"});
+}

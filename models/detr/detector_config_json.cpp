@@ -51,6 +51,7 @@ class Reader {
     used_.insert(name);
     return *it;
   }
+  bool has(const char* name) const { return obj_.contains(name); }
   int64_t integer(const char* name) {
     const json& v = get(name);
     if (!v.is_number_integer()) bad(name, "an integer", v);
@@ -111,7 +112,9 @@ std::string detector_config_to_json(const DetectorConfig& cfg) {
           {{"depth", depth_name(b.depth)},
            {"train_stem_and_layer1", b.train_stem_and_layer1},
            {"dilation_c5", b.dilation_c5},
-           {"width_divisor", b.width_divisor}}},
+           {"width_divisor", b.width_divisor},
+           {"norm", resnet::to_string(b.norm)},
+           {"norm_groups", b.norm_groups}}},
          {"detr",
           {{"d_model", d.d_model},
            {"nheads", d.nheads},
@@ -154,6 +157,13 @@ DetectorConfig detector_config_from_json(const std::string& text) {
     cfg.backbone.train_stem_and_layer1 = r.boolean("train_stem_and_layer1");
     cfg.backbone.dilation_c5 = r.boolean("dilation_c5");
     cfg.backbone.width_divisor = static_cast<int>(r.integer("width_divisor"));
+    // Written since the GroupNorm option; older files mean frozen BN.
+    if (r.has("norm")) {
+      cfg.backbone.norm = resnet::parse_backbone_norm(r.string("norm"), "backbone.norm");
+    }
+    if (r.has("norm_groups")) {
+      cfg.backbone.norm_groups = static_cast<int>(r.integer("norm_groups"));
+    }
     r.finish();
   }
   {

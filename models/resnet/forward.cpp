@@ -1,5 +1,7 @@
-// The ResNet backbone forward pass with frozen BatchNorm.
+// The ResNet backbone forward pass with frozen BatchNorm or GroupNorm.
 #include <fmt/format.h>
+
+#include <numeric>
 
 #include <map>
 #include <stdexcept>
@@ -45,14 +47,19 @@ class Forward {
                   {dilation, dilation});
   }
 
-  /// DETR's FrozenBatchNorm2d: statistics and affine folded into one
-  /// per-channel scale and shift.
-  array frozen_bn(const array& x, const std::string& name) const {
+  /// The norm at `name` (the BN tensors' names either way). Frozen BN:
+  /// DETR's FrozenBatchNorm2d, statistics and affine folded into one
+  /// per-channel scale and shift. GroupNorm: the weight and bias only.
+  array norm(const array& x, const std::string& name) const {
     // Named locals fix the order of the checks (and of their errors).
     const array weight = param(name + ".weight");
     const array bias = param(name + ".bias");
     const array mean = param(name + ".running_mean");
     const array var = param(name + ".running_var");
+    if (cfg_.norm == BackboneNorm::group_norm) {
+      const int groups = std::gcd(cfg_.norm_groups, static_cast<int>(x.shape(1)));
+      return group_norm(x, groups, weight, bias);
+    }
     return frozen_batch_norm(x, weight, bias, mean, var);
   }
 
@@ -60,15 +67,15 @@ class Forward {
     const std::string& p = b.prefix;
     array y;
     if (b.bottleneck) {
-      y = relu(frozen_bn(conv(x, p + ".conv1"), p + ".bn1"));
-      y = relu(frozen_bn(conv(y, p + ".conv2", b.stride, b.dilation, b.dilation), p + ".bn2"));
-      y = frozen_bn(conv(y, p + ".conv3"), p + ".bn3");
+      y = relu(norm(conv(x, p + ".conv1"), p + ".bn1"));
+      y = relu(norm(conv(y, p + ".conv2", b.stride, b.dilation, b.dilation), p + ".bn2"));
+      y = norm(conv(y, p + ".conv3"), p + ".bn3");
     } else {
-      y = relu(frozen_bn(conv(x, p + ".conv1", b.stride, b.dilation, b.dilation), p + ".bn1"));
-      y = frozen_bn(conv(y, p + ".conv2", 1, b.dilation, b.dilation), p + ".bn2");
+      y = relu(norm(conv(x, p + ".conv1", b.stride, b.dilation, b.dilation), p + ".bn1"));
+      y = norm(conv(y, p + ".conv2", 1, b.dilation, b.dilation), p + ".bn2");
     }
     const array identity =
-        b.downsample ? frozen_bn(conv(x, p + ".downsample.0", b.stride), p + ".downsample.1") : x;
+        b.downsample ? norm(conv(x, p + ".downsample.0", b.stride), p + ".downsample.1") : x;
     return relu(y + identity);
   }
 
@@ -102,6 +109,17 @@ array frozen_batch_norm(const array& x, const array& weight, const array& bias,
   return x * reshape(scale, bshape) + reshape(shift, bshape);
 }
 
+std::string to_string(BackboneNorm norm) {
+  return norm == BackboneNorm::group_norm ? "group_norm" : "frozen_batch_norm";
+}
+
+BackboneNorm parse_backbone_norm(const std::string& text, const std::string& what) {
+  if (text == "frozen_batch_norm") return BackboneNorm::frozen_batch_norm;
+  if (text == "group_norm") return BackboneNorm::group_norm;
+  throw std::invalid_argument(fmt::format(
+      "{}: expected \"frozen_batch_norm\" or \"group_norm\", got \"{}\"", what, text));
+}
+
 Features resnet_forward(const Tree& params, const array& x, const ResNetConfig& cfg) {
   if (x.ndim() != 4 || x.shape(1) != 3) {
     throw std::invalid_argument(fmt::format(
@@ -112,7 +130,7 @@ Features resnet_forward(const Tree& params, const array& x, const ResNetConfig& 
         fmt::format("[resnet_forward] expected a floating input, got {}", dtype_name(x.dtype())));
   }
   Forward f(params, cfg);
-  array h = relu(f.frozen_bn(f.conv(x, "conv1", 2, 3), "bn1"));
+  array h = relu(f.norm(f.conv(x, "conv1", 2, 3), "bn1"));
   h = max_pool2d(h, {3, 3}, Pair{2, 2}, {1, 1});
   Features out;
   for (const Block& b : detail::blocks(cfg)) {

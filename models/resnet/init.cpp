@@ -14,6 +14,10 @@ Tree init_resnet(const array& key, const ResNetConfig& cfg) {
   auto ends_with = [](const std::string& s, const std::string& tail) {
     return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
   };
+  // The last norm of each residual branch: bn2 of a basic block, bn3 of a
+  // bottleneck.
+  const std::string last_norm = cfg.depth == ResNetDepth::R50 ? ".bn3.weight" : ".bn2.weight";
+  const bool zero_last = cfg.norm == BackboneNorm::group_norm;
   for (size_t i = 0; i < specs.size(); ++i) {
     const auto& [name, shape] = specs[i];
     array value;
@@ -21,6 +25,8 @@ Tree init_resnet(const array& key, const ResNetConfig& cfg) {
       // kaiming_normal_(mode="fan_out", nonlinearity="relu").
       const double fan_out = static_cast<double>(shape[0] * shape[2] * shape[3]);
       value = random::normal(random::fold_in(key, i), shape, 0.0, std::sqrt(2.0 / fan_out));
+    } else if (zero_last && name.rfind("layer", 0) == 0 && ends_with(name, last_norm)) {
+      value = zeros(shape);
     } else if (ends_with(name, ".weight") || ends_with(name, ".running_var")) {
       value = ones(shape);
     } else {

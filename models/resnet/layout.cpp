@@ -60,6 +60,10 @@ void resnet_check_config(const ResNetConfig& cfg) {
     throw std::invalid_argument(
         fmt::format("[resnet] width_divisor must divide 64, got {}", cfg.width_divisor));
   }
+  if (cfg.norm_groups < 1) {
+    throw std::invalid_argument(
+        fmt::format("[resnet] norm_groups must be positive, got {}", cfg.norm_groups));
+  }
   if (cfg.dilation_c5 && cfg.depth != ResNetDepth::R50) {
     throw std::invalid_argument(
         "[resnet] dilation_c5 needs bottleneck blocks (R50); BasicBlock (R18/R34) has no "
@@ -120,16 +124,20 @@ std::vector<ResNetParam> resnet_param_specs(const ResNetConfig& cfg) {
 }
 
 bool resnet_is_trainable(const std::string& path, const ResNetConfig& cfg) {
-  // Conv weights are the only 4-d tensors; BN tensors (weight, bias and
-  // statistics) sit under "bn*" or "downsample.1" and are always frozen.
+  // Conv weights are the only 4-d tensors; norm tensors sit under "bn*" or
+  // "downsample.1": their statistics are always frozen, their affine trains
+  // only as GroupNorm's.
   auto ends_with = [&](const std::string& s) {
     return path.size() >= s.size() && path.compare(path.size() - s.size(), s.size(), s) == 0;
   };
   const bool conv = path.rfind("conv", 0) == 0 || path.find(".conv") != std::string::npos ||
                     path.find(".downsample.0.") != std::string::npos;
-  if (!conv || !ends_with(".weight")) return false;
+  const bool norm_affine = !conv && cfg.norm == BackboneNorm::group_norm &&
+                           (ends_with(".weight") || ends_with(".bias"));
+  if (!norm_affine && (!conv || !ends_with(".weight"))) return false;
   if (cfg.train_stem_and_layer1) return true;
-  return path.rfind("conv1.", 0) != 0 && path.rfind("layer1.", 0) != 0;
+  return path.rfind("conv1.", 0) != 0 && path.rfind("bn1.", 0) != 0 &&
+         path.rfind("layer1.", 0) != 0;
 }
 
 Tree resnet_trainable_mask(const Tree& params, const ResNetConfig& cfg) {

@@ -3,7 +3,8 @@
 // paths are the PyTorch state_dict names ("conv1.weight", "bn1.running_var",
 // "layer2.0.downsample.0.weight", ...). BatchNorm is frozen as in DETR
 // (y = x * scale + shift, scale = weight * rsqrt(running_var + 1e-5),
-// shift = bias - running_mean * scale); the classifier ("fc") is not part of
+// shift = bias - running_mean * scale), or GroupNorm for a backbone trained
+// from scratch (ResNetConfig::norm); the classifier ("fc") is not part of
 // the backbone. Inputs are float32 NCHW normalised images; the outputs are
 // the C3-C5 feature maps.
 #pragma once
@@ -20,6 +21,18 @@ namespace mfx::resnet {
 
 enum class ResNetDepth { R18, R34, R50 };
 
+/// How the backbone normalises its activations.
+enum class BackboneNorm {
+  /// DETR's FrozenBatchNorm2d: fixed statistics and affine (right for an
+  /// ImageNet-pretrained backbone; the identity for a random one).
+  frozen_batch_norm,
+  /// GroupNorm with a trained affine (the BN tensors' weight and bias; the
+  /// running statistics are kept in the tree but unused): for training a
+  /// backbone from scratch, where fixed statistics leave the residual
+  /// branches unnormalised.
+  group_norm,
+};
+
 struct ResNetConfig {
   ResNetDepth depth = ResNetDepth::R50;
   /// When false (DETR's default) conv1 and layer1 are frozen as well as every
@@ -33,7 +46,15 @@ struct ResNetConfig {
   /// this number, keeping the topology: small networks for tests and CPU
   /// presets. 1 gives the torchvision network; must divide 64.
   int width_divisor = 1;
+  BackboneNorm norm = BackboneNorm::frozen_batch_norm;
+  /// group_norm: groups per layer, gcd(norm_groups, channels).
+  int norm_groups = 8;
 };
+
+/// "frozen_batch_norm" / "group_norm", and back (std::invalid_argument
+/// naming `what` for any other text).
+std::string to_string(BackboneNorm norm);
+BackboneNorm parse_backbone_norm(const std::string& text, const std::string& what);
 
 /// A parameter of the backbone: its state_dict name and shape.
 struct ResNetParam {
@@ -57,7 +78,10 @@ std::vector<int64_t> resnet_feature_channels(const ResNetConfig& cfg);
 /// Random parameters with torchvision's init: convs kaiming normal with
 /// fan_out and gain sqrt(2) (std = sqrt(2 / (out_channels * kH * kW))), BN
 /// weight 1, bias 0, running_mean 0, running_var 1. Each conv draws from
-/// random::fold_in(key, its index in resnet_param_specs). Arrays are lazy.
+/// random::fold_in(key, its index in resnet_param_specs). With group_norm
+/// the last norm of each residual branch starts at weight 0, so every block
+/// starts as the identity (the usual from-scratch initialisation). Arrays
+/// are lazy.
 Tree init_resnet(const array& key, const ResNetConfig& cfg);
 
 /// DETR's FrozenBatchNorm2d over axis 1 of x [N, C, H, W]: x * scale + shift
@@ -83,7 +107,8 @@ struct Features {
 Features resnet_forward(const Tree& params, const array& x, const ResNetConfig& cfg);
 
 /// Whether the parameter at `path` (a state_dict name relative to the
-/// backbone) is trained: BN tensors never; conv1.* and layer1.* only with
+/// backbone) is trained: running statistics never; BN weight and bias only
+/// with group_norm; conv1.*, bn1.* and layer1.* only with
 /// train_stem_and_layer1; every other conv weight yes.
 bool resnet_is_trainable(const std::string& path, const ResNetConfig& cfg);
 
