@@ -26,6 +26,7 @@
 #include "flags.h"
 #include "mfx/train/checkpoint.h"
 #include "mfx/train/fit.h"
+#include "mfx/train/preset.h"
 
 using namespace mfx;
 
@@ -33,11 +34,24 @@ namespace {
 
 // What the flags set besides FitConfig itself.
 struct Options {
-  std::string preset = "small", device = "cpu", out = "train_out", resume;
-  int image_size = 160, queries = -1, train_images = 256, val_images = 64;
+  std::string preset = "scratch", device = "cpu", out = "train_out", resume;
+  int image_size = 0;
   int pad_multiple = -1, train_stem = -1;
-  double lr = -1, backbone_lr_scale = -1;
+  std::string backbone_norm;
 };
+
+// The value of `--name V` (or `--name=V`) in argv, if any: the preset and
+// image size are read before the flags, so every other flag's default (and
+// --help) shows the chosen preset's value.
+std::string pre_scan(int argc, char** argv, const std::string& name) {
+  std::string value;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == name && i + 1 < argc) value = argv[i + 1];
+    if (a.rfind(name + "=", 0) == 0) value = a.substr(name.size() + 1);
+  }
+  return value;
+}
 
 }  // namespace
 
@@ -50,13 +64,20 @@ int main(int argc, char** argv) {
     return 1;
   }
   const bool lead = distributed::rank() == 0;
-  train::FitConfig cfg;
-  // The Hungarian criterion is the default here: on the small CPU preset it
-  // learns (docs/results.md §6.2); the match-free loss does not in this budget.
-  cfg.criterion = "hungarian";
-  cfg.epochs = 30;
-  cfg.batch_size = 4;
   Options o;
+  train::Preset preset;
+  try {
+    if (auto name = pre_scan(argc, argv, "--preset"); !name.empty()) o.preset = name;
+    if (auto size = pre_scan(argc, argv, "--image-size"); !size.empty()) {
+      o.image_size = std::stoi(size);
+    }
+    preset = train::make_preset(o.preset, o.image_size);
+  } catch (const std::exception&) {
+    // The flags below report the bad value with the allowed ones.
+    preset = train::make_preset("scratch");
+  }
+  train::FitConfig cfg = preset.fit;
+  coco::SyntheticConfig& synthetic = preset.synthetic;
   examples::Flags flags("train_coco",
                         "Trains a Deformable DETR detector on a COCO-format folder (or a generated\n"
                         "synthetic set) and evaluates it with COCOeval after every epoch.");
@@ -65,26 +86,44 @@ int main(int argc, char** argv) {
              "COCO folder (train2017/, val2017/, annotations/) or the synthetic layout; "
              "default: generate OUT/synthetic");
   flags.text("--out", "DIR", o.out, "output folder");
-  flags.number("--train-images", "N", o.train_images, "images of the generated training split", 1);
-  flags.number("--val-images", "N", o.val_images, "images of the generated validation split", 1);
+  flags.number("--train-images", "N", synthetic.num_train, "images of the generated training split",
+               1);
+  flags.number("--val-images", "N", synthetic.num_val, "images of the generated validation split",
+               1);
   flags.number("--image-size", "N", o.image_size,
-               "small preset: image size of the generated set and the transforms", 32, 4096);
+               "scratch/small: image size of the generated set and the transforms", 32, 4096,
+               "128 scratch, 160 small");
+  flags.number("--max-objects", "N", synthetic.max_objects, "objects per generated image, at most",
+               0, 100);
+  flags.number("--p-small", "P", synthetic.p_small,
+               "generated objects: weight of the small size class (medium 0.4, large 0.25)", 0.0,
+               1.0);
+  flags.number("--distractors", "N", synthetic.max_distractor_lines,
+               "generated images: unannotated lines, at most", 0, 100);
   flags.number("--workers", "N", cfg.num_workers, "loader threads", 0, 64);
   flags.group("model and schedule");
   flags.text("--preset", "NAME", o.preset,
-             "small (CPU detector) or r50 (the reference ResNet-50 configuration)",
-             {"small", "r50"});
-  flags.number("--queries", "N", o.queries, "decoder queries", 1, INT32_MAX, "50 small, 300 r50");
+             "scratch (CPU detector, backbone from scratch), small (CPU detector, the reference's "
+             "frozen backbone choices) or r50 (the reference ResNet-50 configuration); the "
+             "defaults shown are the chosen preset's",
+             train::preset_names());
+  flags.number("--queries", "N", cfg.model.detr.num_queries, "decoder queries", int64_t{1},
+               int64_t{INT32_MAX});
   flags.number("--epochs", "N", cfg.epochs, "epochs", 1);
   flags.number("--max-steps", "N", cfg.max_steps_per_epoch, "steps per epoch at most (-1: all)",
                -1);
   flags.number("--batch-size", "N", cfg.batch_size, "images per step and process", 1);
-  flags.number("--lr", "X", o.lr, "learning rate, x0.1 after 2/3 (r50: 4/5) of the epochs",
-               1e-12, 1e3, "1e-3 small, 2e-4 r50");
-  flags.number("--backbone-lr-scale", "X", o.backbone_lr_scale,
+  flags.number("--lr", "X", cfg.lr, "learning rate, x0.1 after 2/3 (r50: 4/5) of the epochs",
+               1e-12, 1e3);
+  flags.number("--backbone-lr-scale", "X", cfg.backbone_lr_scale,
                "backbone learning-rate factor (the reference's 0.1 suits a pretrained one)", 0.0,
-               1e3, "0.1");
-  flags.number("--train-stem", "0|1", o.train_stem, "also train the stem and layer1", 0, 1, "0");
+               1e3);
+  flags.number("--train-stem", "0|1", o.train_stem, "also train the stem and layer1", 0, 1,
+               cfg.model.backbone.train_stem_and_layer1 ? "1" : "0");
+  o.backbone_norm = resnet::to_string(cfg.model.backbone.norm);
+  flags.text("--backbone-norm", "NAME", o.backbone_norm,
+             "frozen_batch_norm (for pretrained weights) or group_norm (trained from scratch)",
+             {"frozen_batch_norm", "group_norm"});
   flags.number("--clip", "X", cfg.clip_max_norm, "gradient-norm clip", 1e-12);
   flags.number("--seed", "N", cfg.seed, "seed of the data, the weights and dropout");
   flags.group("criterion");
@@ -92,6 +131,11 @@ int main(int argc, char** argv) {
              {"hungarian", "matchfree"});
   flags.number("--rho", "X", cfg.matchfree.rho, "match-free: sparsity ratio rho, in (0, 1]");
   flags.number("--alpha-w", "X", cfg.matchfree.alpha_w, "match-free: weight of L_w", 0.0);
+  flags.add("--normalization", "sum|max|none", "sum",
+            "match-free: row normalisation of the sparse correspondence",
+            [&](const std::string& v) {
+              cfg.matchfree.norm = criteria::parse_norm(v, "--normalization");
+            });
   flags.number("--probe-warmup", "STEPS", cfg.probe_warmup_steps,
                "match-free: only L_w (the probe) trains for the first steps", int64_t{0});
   flags.number("--collapse-images", "N", cfg.collapse_images,
@@ -155,31 +199,11 @@ int main(int argc, char** argv) {
   // A jitted step compiles once per batch shape: pad to multiples of 32 by
   // default so multi-scale batches share a few shapes.
   cfg.pad_multiple = o.pad_multiple > 0 ? o.pad_multiple : (cfg.jit ? 32 : 1);
-  const int image_size = o.image_size;
-  if (o.preset == "small") {
-    cfg.model = detr::DetectorConfig::small_cpu();
-    // Small images and scales for the CPU preset.
-    cfg.train_transforms.scales = {image_size - 32, image_size - 16, image_size};
-    cfg.train_transforms.max_size = image_size * 5 / 3;
-    cfg.train_transforms.crop_scales = {image_size * 2 / 3, image_size};
-    cfg.train_transforms.crop_min = image_size / 2;
-    cfg.train_transforms.crop_max = image_size;
-    cfg.val_transforms.val_size = image_size;
-    cfg.val_transforms.max_size = image_size * 5 / 3;
-    // Few objects per synthetic image: 50 queries learn faster than 100.
-    cfg.model.detr.num_queries = 50;
-    cfg.lr_drop_epoch = cfg.epochs * 2 / 3;
-  } else {
-    cfg.model = detr::DetectorConfig::coco_r50();
-    cfg.train_transforms = coco::detr_train_transforms();
-    cfg.val_transforms = coco::detr_val_transforms();
-    cfg.lr_drop_epoch = cfg.epochs * 4 / 5;
-  }
-  if (o.queries > 0) cfg.model.detr.num_queries = o.queries;
-  if (o.backbone_lr_scale >= 0) cfg.backbone_lr_scale = o.backbone_lr_scale;
+  preset.fit.epochs = cfg.epochs;
+  apply_schedule(preset);
+  cfg.lr_drop_epoch = preset.fit.lr_drop_epoch;
   if (o.train_stem >= 0) cfg.model.backbone.train_stem_and_layer1 = o.train_stem != 0;
-  // The reference rate for R50; the small preset learns faster at 1e-3.
-  cfg.lr = o.lr > 0 ? o.lr : (o.preset == "small" ? 1e-3 : 2e-4);
+  cfg.model.backbone.norm = resnet::parse_backbone_norm(o.backbone_norm, "--backbone-norm");
   const bool generate = cfg.data_dir.empty();
   if (generate) cfg.data_dir = (std::filesystem::path(o.out) / "synthetic").string();
   // Everything is checked before data is generated or loaded.
@@ -194,13 +218,8 @@ int main(int argc, char** argv) {
   }
   try {
     if (generate) {
-      coco::SyntheticConfig sc;
+      coco::SyntheticConfig sc = synthetic;
       sc.seed = cfg.seed;
-      sc.num_train = o.train_images;
-      sc.num_val = o.val_images;
-      sc.min_side = image_size * 3 / 4;
-      sc.max_side = image_size * 5 / 4;
-      sc.num_classes = 4;
       // Rank 0 writes the set; the others read it once it is complete.
       if (lead) {
         auto s = coco::write_synthetic_coco(cfg.data_dir, sc);
