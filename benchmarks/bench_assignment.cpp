@@ -3,6 +3,7 @@
 // costs, solved as the [M, N] (GTs x queries) matrix the criterion builds.
 // Prints a table and, with --json FILE, writes the results as JSON.
 #include <fmt/format.h>
+#include <mfx/cpu.h>
 #include <mfx/criteria/assignment.h>
 #include <mfx/mfx.h>
 
@@ -91,6 +92,7 @@ std::vector<Case> make_cases() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mfx::cpu::use_native_blas(argc, argv);  // before any thread starts
   std::string json_path;
   double min_seconds = 0.5;
   for (int i = 1; i < argc; ++i) {

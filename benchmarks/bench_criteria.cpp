@@ -7,6 +7,7 @@
 // it on a GPU, adds the jitted step replayed as a CUDA graph, and times
 // each call up to a device synchronisation.
 #include <fmt/format.h>
+#include <mfx/cpu.h>
 #include <mfx/criteria/criteria_trees.h>
 #include <mfx/jit.h>
 
@@ -25,6 +26,7 @@ using namespace mfx::criteria;
 using bench::median_ms;
 
 int main(int argc, char** argv) {
+  mfx::cpu::use_native_blas(argc, argv);  // before any thread starts
   std::string json_path, report_dir = "bench_criteria_report", device_spec = "cpu";
   int layers = 6, B = 8, N = 300, K = 91, D = 256, M = 32;
   for (int i = 1; i < argc; ++i) {

@@ -8,6 +8,7 @@
 // Both use H = 8 heads x Dh = 32, L = 4 levels, P = 4 points.
 // Prints a table and, with --json FILE, writes the results as JSON.
 #include <fmt/format.h>
+#include <mfx/cpu.h>
 #include <mfx/mfx.h>
 
 #include <algorithm>
@@ -98,6 +99,7 @@ struct Row {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mfx::cpu::use_native_blas(argc, argv);  // before any thread starts
   std::string json_path;
   double min_seconds = 1.0;
   int min_iters = 3;

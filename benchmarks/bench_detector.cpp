@@ -13,6 +13,7 @@
 // kernel cache: run with MFX_CACHE_DIR set to an empty directory for cold
 // compile times.
 #include <fmt/format.h>
+#include <mfx/cpu.h>
 #include <mfx/criteria/criteria_trees.h>
 #include <mfx/detr/detector.h>
 #include <mfx/jit.h>
@@ -98,6 +99,7 @@ struct Row {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mfx::cpu::use_native_blas(argc, argv);  // before any thread starts
   std::string json_path;
   bool r50 = true;
   int64_t size = 256;

@@ -5,6 +5,7 @@
 // speed-up ratios against eager in the same process, and kernels per call.
 // --json FILE writes the rows as JSON.
 #include <fmt/format.h>
+#include <mfx/cpu.h>
 #include <mfx/jit.h>
 #include <mfx/mfx.h>
 
@@ -41,6 +42,7 @@ struct Case {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mfx::cpu::use_native_blas(argc, argv);  // before any thread starts
   std::string json_path;
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--json") json_path = argv[i + 1];

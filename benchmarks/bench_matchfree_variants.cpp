@@ -11,6 +11,7 @@
 // --quick: 2 layers, B=2, N=100 (default: the paper's 6 layers, B=8, N=300,
 // K=91, D=256, GTs padded to M=32).
 #include <fmt/format.h>
+#include <mfx/cpu.h>
 #include <mfx/criteria/criteria_trees.h>
 #include <mfx/jit.h>
 
@@ -39,6 +40,7 @@ struct Row {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mfx::cpu::use_native_blas(argc, argv);  // before any thread starts
   std::string json_path;
   int layers = 6, B = 8, N = 300, K = 91, D = 256, M = 32, iters = 30;
   for (int i = 1; i < argc; ++i) {

@@ -17,6 +17,7 @@
 // --device gpu everything lives on the GPU, the transfers are device-to-host
 // copies, and every timed call ends with a device synchronisation.
 #include <fmt/format.h>
+#include <mfx/cpu.h>
 #include <mfx/criteria/assignment.h>
 #include <mfx/criteria/criteria_trees.h>
 #include <mfx/jit.h>
@@ -122,6 +123,7 @@ Parts median_parts(const std::function<Parts()>& f, int runs = 15) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mfx::cpu::use_native_blas(argc, argv);  // before any thread starts
   std::string json_path, device_spec = "cpu";
   int layers = 6;
   int64_t B = 8, N = 300, K = 91, D = 256;

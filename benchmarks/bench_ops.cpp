@@ -2,6 +2,7 @@
 // Prints a table and, with --json FILE, writes the results as JSON; the
 // numpy comparison (benchmarks/compare_numpy.py) runs the same list.
 #include <fmt/format.h>
+#include <mfx/cpu.h>
 #include <mfx/mfx.h>
 
 #include <algorithm>
@@ -107,6 +108,7 @@ std::vector<Case> make_cases() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mfx::cpu::use_native_blas(argc, argv);  // before any thread starts
   std::string json_path;
   double min_seconds = 0.3;
   for (int i = 1; i < argc; ++i) {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "flags.h"
+#include "mfx/cpu.h"
 #include "mfx/coco/image.h"
 #include "mfx/coco/loader.h"
 #include "mfx/detr/deformable_detr.h"
@@ -30,6 +31,7 @@
 using namespace mfx;
 
 int main(int argc, char** argv) {
+  mfx::cpu::use_native_blas(argc, argv);  // before any thread starts
   std::string checkpoint, image_path, out_path, device_spec = "cpu";
   double threshold = 0.3;
   int64_t top = 100;

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "flags.h"
+#include "mfx/cpu.h"
 #include "mfx/coco/eval.h"
 #include "mfx/gpu.h"
 #include "mfx/train/checkpoint_info.h"
@@ -21,6 +22,7 @@
 using namespace mfx;
 
 int main(int argc, char** argv) {
+  mfx::cpu::use_native_blas(argc, argv);  // before any thread starts
   std::string checkpoint, data, split = "val", results, device_spec = "cpu";
   int batch_size = 4;
   examples::Flags flags("eval_coco",

@@ -19,6 +19,7 @@
 
 #include <fmt/ranges.h>
 
+#include "mfx/cpu.h"
 #include "mfx/coco/eval.h"
 #include "mfx/coco/synthetic.h"
 #include "mfx/distributed.h"
@@ -56,6 +57,7 @@ std::string pre_scan(int argc, char** argv, const std::string& name) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mfx::cpu::use_native_blas(argc, argv);  // before any thread starts
   // A group of one without mpirun.
   try {
     distributed::init();

@@ -8,10 +8,12 @@
 #include <cstdlib>
 #include <string>
 
+#include "mfx/cpu.h"
 #include "mfx/device.h"
 #include "mfx/gpu.h"
 
 int main(int argc, char** argv) {
+  mfx::cpu::use_native_blas(argc, argv);  // before any thread starts
   if (const char* d = std::getenv("MFX_TEST_DEVICE"); d && std::string(d) == "gpu") {
     if (!mfx::gpu::is_available()) {
       std::printf("skipped: MFX_TEST_DEVICE=gpu but no GPU (%s)\n",
