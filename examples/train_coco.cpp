@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
   train::FitConfig cfg;
   // The Hungarian criterion is the default here: on the small CPU preset it
   // learns (docs/results.md §6.2); the match-free loss does not in this budget.
-  cfg.criterion = "hungarian";
+  cfg.criterion = criteria::Criterion::hungarian;
   cfg.epochs = 30;
   cfg.batch_size = 4;
   Options o;
@@ -88,8 +88,10 @@ int main(int argc, char** argv) {
   flags.number("--clip", "X", cfg.clip_max_norm, "gradient-norm clip", 1e-12);
   flags.number("--seed", "N", cfg.seed, "seed of the data, the weights and dropout");
   flags.group("criterion");
-  flags.text("--criterion", "NAME", cfg.criterion, "hungarian or matchfree",
-             {"hungarian", "matchfree"});
+  flags.add("--criterion", "hungarian|matchfree", "hungarian", "training criterion",
+            [&](const std::string& v) {
+              cfg.criterion = criteria::parse_criterion(v, "--criterion");
+            });
   flags.number("--rho", "X", cfg.matchfree.rho, "match-free: sparsity ratio rho, in (0, 1]");
   flags.number("--alpha-w", "X", cfg.matchfree.alpha_w, "match-free: weight of L_w", 0.0);
   flags.number("--probe-warmup", "STEPS", cfg.probe_warmup_steps,
@@ -218,8 +220,8 @@ int main(int argc, char** argv) {
     }
     if (lead)
       fmt::print("training {} preset with the {} criterion{} for {} epochs (batch {}) -> {}\n",
-                 o.preset, cfg.criterion,
-                 cfg.criterion == "matchfree"
+                 o.preset, criteria::to_string(cfg.criterion),
+                 cfg.criterion == criteria::Criterion::matchfree
                      ? " [" + criteria::matchfree_variant(cfg.matchfree) + "]"
                      : std::string(),
                  cfg.epochs, cfg.batch_size, o.out);

@@ -76,9 +76,9 @@ TEST_CASE("loss_config_to_json round-trips and every setting changes the jit cac
     cfg.model = model;
     const json j = json::parse(train::loss_config_to_json(cfg));
     REQUIRE(json::parse(train::loss_config_to_json(train::loss_config_from_json(j.dump()))) == j);
-    const std::string key = train::jit_step_cache_key(cfg, "matchfree", false);
-    CHECK(train::jit_step_cache_key(cfg, "hungarian", false) != key);
-    CHECK(train::jit_step_cache_key(cfg, "matchfree", true) != key);
+    const std::string key = train::jit_step_cache_key(cfg, criteria::Criterion::matchfree, false);
+    CHECK(train::jit_step_cache_key(cfg, criteria::Criterion::hungarian, false) != key);
+    CHECK(train::jit_step_cache_key(cfg, criteria::Criterion::matchfree, true) != key);
     bases.push_back(j);
   }
 
@@ -92,8 +92,8 @@ TEST_CASE("loss_config_to_json round-trips and every setting changes the jit cac
     INFO(path.to_string());
     bool changed = false;
     for (const json& base : bases) {
-      const std::string key =
-          train::jit_step_cache_key(train::loss_config_from_json(base.dump()), "matchfree", false);
+      const std::string key = train::jit_step_cache_key(train::loss_config_from_json(base.dump()),
+                                                        criteria::Criterion::matchfree, false);
       for (const json& alt : alternatives(base[path])) {
         if (alt == base[path]) continue;
         json perturbed = base;
@@ -105,7 +105,7 @@ TEST_CASE("loss_config_to_json round-trips and every setting changes the jit cac
         } catch (const std::exception&) {
           continue;  // not a valid configuration: try the next value
         }
-        CHECK(train::jit_step_cache_key(other, "matchfree", false) != key);
+        CHECK(train::jit_step_cache_key(other, criteria::Criterion::matchfree, false) != key);
         changed = true;
         break;
       }
