@@ -58,8 +58,8 @@ int main(int argc, char** argv) {
     }
     fmt::print(
         "evaluating {} (epoch {}, {} criterion) on {} images of {} (short side {}, max {})\n",
-        checkpoint, det.epoch, det.info.criterion, dataset.size(), paths.annotations,
-        det.info.val_size, det.info.max_size);
+        checkpoint, det.epoch, criteria::to_string(det.info.criterion), dataset.size(),
+        paths.annotations, det.info.val_size, det.info.max_size);
     auto t0 = std::chrono::steady_clock::now();
     if (device.type == Device::Type::gpu) set_default_device(device);
     const Tree params = det.params.map([&](const array& x) { return to_device(x, device); });

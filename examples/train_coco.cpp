@@ -19,12 +19,12 @@
 
 #include <fmt/ranges.h>
 
-#include "mfx/cpu.h"
+#include "flags.h"
 #include "mfx/coco/eval.h"
 #include "mfx/coco/synthetic.h"
+#include "mfx/cpu.h"
 #include "mfx/distributed.h"
 #include "mfx/gpu.h"
-#include "flags.h"
 #include "mfx/train/checkpoint.h"
 #include "mfx/train/fit.h"
 #include "mfx/train/preset.h"
@@ -80,9 +80,10 @@ int main(int argc, char** argv) {
   }
   train::FitConfig cfg = preset.fit;
   coco::SyntheticConfig& synthetic = preset.synthetic;
-  examples::Flags flags("train_coco",
-                        "Trains a Deformable DETR detector on a COCO-format folder (or a generated\n"
-                        "synthetic set) and evaluates it with COCOeval after every epoch.");
+  examples::Flags flags(
+      "train_coco",
+      "Trains a Deformable DETR detector on a COCO-format folder (or a generated\n"
+      "synthetic set) and evaluates it with COCOeval after every epoch.");
   flags.group("data and output");
   flags.text("--data", "DIR", cfg.data_dir,
              "COCO folder (train2017/, val2017/, annotations/) or the synthetic layout; "
@@ -115,8 +116,8 @@ int main(int argc, char** argv) {
   flags.number("--max-steps", "N", cfg.max_steps_per_epoch, "steps per epoch at most (-1: all)",
                -1);
   flags.number("--batch-size", "N", cfg.batch_size, "images per step and process", 1);
-  flags.number("--lr", "X", cfg.lr, "learning rate, x0.1 after 2/3 (r50: 4/5) of the epochs",
-               1e-12, 1e3);
+  flags.number("--lr", "X", cfg.lr, "learning rate, x0.1 after 2/3 (r50: 4/5) of the epochs", 1e-12,
+               1e3);
   flags.number("--backbone-lr-scale", "X", cfg.backbone_lr_scale,
                "backbone learning-rate factor (the reference's 0.1 suits a pretrained one)", 0.0,
                1e3);
@@ -129,8 +130,10 @@ int main(int argc, char** argv) {
   flags.number("--clip", "X", cfg.clip_max_norm, "gradient-norm clip", 1e-12);
   flags.number("--seed", "N", cfg.seed, "seed of the data, the weights and dropout");
   flags.group("criterion");
-  flags.text("--criterion", "NAME", cfg.criterion, "hungarian or matchfree",
-             {"hungarian", "matchfree"});
+  flags.add("--criterion", "hungarian|matchfree", criteria::to_string(cfg.criterion),
+            "training criterion", [&](const std::string& v) {
+              cfg.criterion = criteria::parse_criterion(v, "--criterion");
+            });
   flags.number("--rho", "X", cfg.matchfree.rho, "match-free: sparsity ratio rho, in (0, 1]");
   flags.number("--alpha-w", "X", cfg.matchfree.alpha_w, "match-free: weight of L_w", 0.0);
   flags.add("--normalization", "sum|max|none", "sum",
@@ -184,10 +187,11 @@ int main(int argc, char** argv) {
             "continue OUT/last.safetensors (an error without one); --resume auto starts a new "
             "run when there is none",
             [&](const std::string& v) {
-    if (v != "yes" && v != "auto") throw std::invalid_argument("takes no value or 'auto'");
-    cfg.resume = true;
-    cfg.resume_or_start = v == "auto";
-  });
+              if (v != "yes" && v != "auto")
+                throw std::invalid_argument("takes no value or 'auto'");
+              cfg.resume = true;
+              cfg.resume_or_start = v == "auto";
+            });
   flags.parse(static_cast<int>(argp.size()), argp.data());
 
   try {
@@ -215,8 +219,8 @@ int main(int argc, char** argv) {
     flags.fail(e.what());
   }
   if (cfg.resume && !cfg.resume_or_start && !train::latest_checkpoint(o.out)) {
-    flags.fail(fmt::format("--resume: {} holds no checkpoint (--resume auto starts a new run)",
-                           o.out));
+    flags.fail(
+        fmt::format("--resume: {} holds no checkpoint (--resume auto starts a new run)", o.out));
   }
   try {
     if (generate) {
@@ -239,8 +243,8 @@ int main(int argc, char** argv) {
     }
     if (lead)
       fmt::print("training {} preset with the {} criterion{} for {} epochs (batch {}) -> {}\n",
-                 o.preset, cfg.criterion,
-                 cfg.criterion == "matchfree"
+                 o.preset, criteria::to_string(cfg.criterion),
+                 cfg.criterion == criteria::Criterion::matchfree
                      ? " [" + criteria::matchfree_variant(cfg.matchfree) + "]"
                      : std::string(),
                  cfg.epochs, cfg.batch_size, o.out);

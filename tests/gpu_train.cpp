@@ -59,7 +59,7 @@ Tree on(const Tree& t, Device d) {
   return t.map([d](const array& x) { return to_device(x, d); });
 }
 
-void step_on_gpu(const std::string& criterion, bool jit, bool graph) {
+void step_on_gpu(criteria::Criterion criterion, bool jit, bool graph) {
   const auto model = mfx::test::tiny_detector(5, 0.1);
   array key = random::key(11);
   Tree params{{"model", detr::init_detector(random::fold_in(key, 1), model)},
@@ -73,9 +73,9 @@ void step_on_gpu(const std::string& criterion, bool jit, bool graph) {
   sc.cuda_graph = graph;
   Tree p_gpu = on(params, Device::gpu()), s_gpu = on(state, Device::gpu());
   Tree p_cpu = params, s_cpu = state;
-  const std::string what = fmt::format("{} (jit {}, graph {})", criterion, jit, graph);
+  const std::string what =
+      fmt::format("{} (jit {}, graph {})", criteria::to_string(criterion), jit, graph);
   for (int k = 0; k < (graph ? 3 : 1); ++k) {
-    sc.loss.dropout_seed = 7 + k;
     std::vector<array> labels{array({1, 3}, Shape{2}, int32), array({4}, Shape{1}, int32)};
     std::vector<array> boxes{random::uniform(random::key(20 + k), {2, 4}, 0.3, 0.7),
                              random::uniform(random::key(30 + k), {1, 4}, 0.3, 0.7)};
@@ -88,8 +88,9 @@ void step_on_gpu(const std::string& criterion, bool jit, bool graph) {
                           to_device(t.mask, Device::gpu())}};
     train::StepConfig eager = sc;
     eager.jit = eager.cuda_graph = false;
-    auto want = train::train_step(p_cpu, s_cpu, opt, cpu, eager, k);
-    auto got = train::train_step(p_gpu, s_gpu, opt, gpu, sc, k);
+    const detr::StepInputs in{.dropout_key = random::key(7 + k)};
+    auto want = train::train_step(p_cpu, s_cpu, opt, cpu, eager, k, in);
+    auto got = train::train_step(p_gpu, s_gpu, opt, gpu, sc, k, in);
     expect_close(got.loss, want.loss, 1e-4, what + " loss");
     expect_close(got.grads, want.grads, 2e-3, what + " grads");
     // AdamW's first steps move a parameter by up to lr whatever its gradient's
@@ -146,11 +147,12 @@ int main() {
     return 77;
   }
   std::vector<std::pair<std::string, std::function<void()>>> cases = {
-      {"match-free step", [] { step_on_gpu("matchfree", false, false); }},
-      {"Hungarian step", [] { step_on_gpu("hungarian", false, false); }},
-      {"jitted match-free step", [] { step_on_gpu("matchfree", true, false); }},
-      {"jitted Hungarian step", [] { step_on_gpu("hungarian", true, false); }},
-      {"jitted match-free step as a CUDA graph", [] { step_on_gpu("matchfree", true, true); }},
+      {"match-free step", [] { step_on_gpu(criteria::Criterion::matchfree, false, false); }},
+      {"Hungarian step", [] { step_on_gpu(criteria::Criterion::hungarian, false, false); }},
+      {"jitted match-free step", [] { step_on_gpu(criteria::Criterion::matchfree, true, false); }},
+      {"jitted Hungarian step", [] { step_on_gpu(criteria::Criterion::hungarian, true, false); }},
+      {"jitted match-free step as a CUDA graph",
+       [] { step_on_gpu(criteria::Criterion::matchfree, true, true); }},
       {"fit on the GPU", fit_on_gpu}};
   for (auto& [name, f] : cases) {
     try {

@@ -81,15 +81,17 @@ TEST_CASE("hungarian_criterion: weights, num_boxes and padding") {
   cfg.w_ce = 1;
   cfg.w_bbox = 0;
   cfg.w_giou = 3;
-  cfg.num_boxes = 10.0;
   // The fixture divides by num_boxes = 5.
   double expect = 0;
   for (int l = 0; l < 2; ++l) {
     const std::string s = std::to_string(l);
     expect += (f.scalar("loss_ce_" + s) + 3 * f.scalar("loss_giou_" + s)) * 5.0 / 10.0;
   }
-  CHECK(hungarian_criterion(f.out, f.targets, cfg).loss.item<double>() ==
+  CHECK(hungarian_criterion(f.out, f.targets, cfg, {.num_boxes = 10.0}).loss.item<double>() ==
         Approx(expect).epsilon(1e-9));
+  // The count as an array (as a jitted step passes it) is read on the host.
+  CHECK(hungarian_criterion(f.out, f.targets, cfg, {.num_boxes_value = array(10.0)})
+            .loss.item<double>() == Approx(expect).epsilon(1e-9));
 
   // Bucket 8 vs 16 (and the fixture's 3): same loss and gradients.
   auto loss_fn = [&](const Targets& t) {
@@ -150,12 +152,12 @@ TEST_CASE("hungarian_criterion with images without ground truths") {
              slice_axis(t.mask, 0, 0, 1)};
   DecoderOutputs img0{
       {slice_axis(f.out.logits[0], 0, 0, 1)}, {slice_axis(f.out.boxes[0], 0, 0, 1)}, {}};
-  HungarianConfig three;
-  three.num_boxes = 3.0;
+  const StepInputs three{.num_boxes = 3.0};
   double neg1 =
       sum(focal_negative(slice_axis(f.out.logits[0], 0, 1, 2), 0.25, 2.0)).item<double>() / 3.0;
   CHECK(r.loss.item<double>() ==
-        Approx(hungarian_criterion(img0, t0, three).loss.item<double>() + 2 * neg1).epsilon(1e-12));
+        Approx(hungarian_criterion(img0, t0, {}, three).loss.item<double>() + 2 * neg1)
+            .epsilon(1e-12));
 
   // No GT anywhere: num_boxes is clamped to 1, only the negative focal term.
   Targets none = f.targets;

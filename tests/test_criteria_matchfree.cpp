@@ -136,8 +136,8 @@ TEST_CASE("match-free L_q with a one-hot assignment equals the Hungarian loss") 
   }
   Tree probe = init_probe(random::key(3), 5, kD, kWidth, float64);
   MatchFreeConfig cfg;
-  cfg.fixed_assignment = fixed;
-  LossResult mf = matchfree_criterion(probe, out, t, cfg);
+  const StepInputs in{.fixed_assignment = fixed};
+  LossResult mf = matchfree_criterion(probe, out, t, cfg, in);
   LossResult h = hungarian_criterion(out, t, HungarianConfig{});
   double total = 0;
   for (int l = 0; l < 2; ++l) {
@@ -163,7 +163,7 @@ TEST_CASE("match-free L_q with a one-hot assignment equals the Hungarian loss") 
   auto gm = grad([&](const array& lg) {
     DecoderOutputs o = out;
     o.logits[1] = lg;
-    return matchfree_criterion(probe, o, t, cfg).loss;
+    return matchfree_criterion(probe, o, t, cfg, in).loss;
   })(out.logits[1]);
   auto gh = grad([&](const array& lg) {
     DecoderOutputs o = out;
@@ -252,20 +252,20 @@ TEST_CASE("match-free gradients match central differences (float64)") {
     INFO("probe_inputs_stop_gradient " << stop);
     MatchFreeConfig cfg;
     cfg.probe_inputs_stop_gradient = stop;
-    MatchFreeConfig frozen = cfg;
-    frozen.fixed_assignment = a_hat;
-    auto make = [&](const MatchFreeConfig& conf) {
-      return [&, conf](const std::vector<array>& in) {
+    const StepInputs frozen{.fixed_assignment = a_hat};
+    auto make = [&](const MatchFreeConfig& conf, const StepInputs& step = {}) {
+      return [&, conf, step](const std::vector<array>& in) {
         DecoderOutputs o{
             {in[0], c.out.logits[1]}, {in[1], c.out.boxes[1]}, {in[2], c.out.hidden[1]}};
         Tree probe = c.probe.unflatten(std::vector<array>(in.begin() + 3, in.end()));
-        return matchfree_criterion(probe, o, c.targets, conf).loss;
+        return matchfree_criterion(probe, o, c.targets, conf, step).loss;
       };
     };
     std::vector<array> inputs{c.out.logits[0], c.out.boxes[0], c.out.hidden[0]};
     inputs.insert(inputs.end(), probe_leaves.begin(), probe_leaves.end());
-    auto grads_of = [&](const MatchFreeConfig& conf, const std::vector<array>& at) {
-      auto f = make(conf);
+    auto grads_of = [&](const MatchFreeConfig& conf, const std::vector<array>& at,
+                        const StepInputs& step = {}) {
+      auto f = make(conf, step);
       return vjp([&](const std::vector<array>& in) { return std::vector<array>{f(in)}; }, at,
                  std::vector<array>{array(1.0)})
           .second;
@@ -279,9 +279,9 @@ TEST_CASE("match-free gradients match central differences (float64)") {
       for (int l = 0; l < 2; ++l) {
         c0.push_back(matching_cost(c.out.logits[l], c.out.boxes[l], c.targets, {}));
       }
-      MatchFreeConfig frozen_q = frozen;
+      MatchFreeConfig frozen_q = cfg;
       frozen_q.alpha_w = 0;
-      auto lq = make(frozen_q);
+      auto lq = make(frozen_q, frozen);
       auto ref = [&, lq](const std::vector<array>& in) {
         Tree probe = c.probe.unflatten(std::vector<array>(in.begin() + 3, in.end()));
         array a0 = probe_attention(probe, in[0], in[1], in[2], c.targets, false);
@@ -301,10 +301,10 @@ TEST_CASE("match-free gradients match central differences (float64)") {
     } else {
       // The detector only sees L_q (A's inputs are stopped, C is stopped in
       // L_w), so its gradient is that of L_q with Â frozen ...
-      MatchFreeConfig frozen_q = frozen;
+      MatchFreeConfig frozen_q = cfg;
       frozen_q.alpha_w = 0;
-      test::check_fn_grads(make(frozen_q), inputs);
-      auto gq = grads_of(frozen_q, inputs);
+      test::check_fn_grads(make(frozen_q, frozen), inputs);
+      auto gq = grads_of(frozen_q, inputs, frozen);
       for (size_t i = 0; i < 3; ++i) {
         INFO("input " << i);
         CHECK(allclose(g[i], gq[i], 1e-12, 1e-14));
@@ -313,7 +313,7 @@ TEST_CASE("match-free gradients match central differences (float64)") {
       auto probe_only = [&](const std::vector<array>& leaves) {
         std::vector<array> in{inputs[0], inputs[1], inputs[2]};
         in.insert(in.end(), leaves.begin(), leaves.end());
-        return make(frozen)(in);
+        return make(cfg, frozen)(in);
       };
       test::check_fn_grads(probe_only, probe_leaves);
       auto gp =
@@ -373,16 +373,15 @@ TEST_CASE("match-free: an image without GTs has only negatives") {
   // Mixed batch: image 1 without GTs adds exactly its negative focal sum.
   Targets mixed = c.targets;
   mixed.mask = logical_and(c.targets.mask, array({true, false}, Shape{2, 1}));
-  MatchFreeConfig cfg;
-  cfg.num_boxes = 2.0;
+  const StepInputs two{.num_boxes = 2.0};
   DecoderOutputs one{{c.out.logits[0]}, {c.out.boxes[0]}, {c.out.hidden[0]}};
   auto img = [](const array& x, int64_t b) { return slice_axis(x, 0, b, b + 1); };
   DecoderOutputs first{
       {img(c.out.logits[0], 0)}, {img(c.out.boxes[0], 0)}, {img(c.out.hidden[0], 0)}};
   Targets t0{img(mixed.labels, 0), img(mixed.boxes, 0), img(mixed.mask, 0)};
   const double neg1 = sum(focal_negative(img(c.out.logits[0], 1), 0.25, 2)).item<double>();
-  CHECK(matchfree_criterion(c.probe, one, mixed, cfg).loss.item<double>() ==
-        Approx(matchfree_criterion(c.probe, first, t0, cfg).loss.item<double>() + 2 * neg1 / 2)
+  CHECK(matchfree_criterion(c.probe, one, mixed, {}, two).loss.item<double>() ==
+        Approx(matchfree_criterion(c.probe, first, t0, {}, two).loss.item<double>() + 2 * neg1 / 2)
             .epsilon(1e-12));
 }
 
@@ -396,12 +395,12 @@ TEST_CASE("matchfree_criterion rejects bad inputs") {
   bad_hidden.hidden[1] = slice_axis(c.out.hidden[1], 1, 0, 3);
   check_throws_with([&] { matchfree_criterion(c.probe, bad_hidden, c.targets, {}); },
                     {"[matchfree_criterion]", "hidden (layer 1)", "(2,3,4)"});
-  MatchFreeConfig cfg;
-  cfg.fixed_assignment = std::vector<array>{zeros({kB, 8, kN}, float64)};
-  check_throws_with([&] { matchfree_criterion(c.probe, c.out, c.targets, cfg); },
+  StepInputs in;
+  in.fixed_assignment = std::vector<array>{zeros({kB, 8, kN}, float64)};
+  check_throws_with([&] { matchfree_criterion(c.probe, c.out, c.targets, {}, in); },
                     {"[matchfree_criterion]", "fixed_assignment", "1 entries", "2"});
-  cfg.fixed_assignment = std::vector<array>{zeros({kB, 8, kN}), zeros({kB, 4, kN})};
-  check_throws_with([&] { matchfree_criterion(c.probe, c.out, c.targets, cfg); },
+  in.fixed_assignment = std::vector<array>{zeros({kB, 8, kN}), zeros({kB, 4, kN})};
+  check_throws_with([&] { matchfree_criterion(c.probe, c.out, c.targets, {}, in); },
                     {"[matchfree_criterion]", "layer 1", "(2,8,5)", "(2,4,5)"});
   DecoderOutputs bad_k = c.out;
   bad_k.logits[0] = concatenate({c.out.logits[0], c.out.logits[0]}, 2);
@@ -418,10 +417,11 @@ TEST_CASE("matchfree_criterion rejects bad inputs") {
   bad_weight.alpha_w = -1;
   check_throws_with([&] { matchfree_criterion(c.probe, c.out, c.targets, bad_weight); },
                     {"[matchfree_criterion]", "alpha_w", "-1"});
-  MatchFreeConfig nb;
-  nb.num_boxes_value = array({1.0, 2.0}, Shape{2}, float64);
-  check_throws_with([&] { matchfree_criterion(c.probe, c.out, c.targets, nb); },
+  const StepInputs nb{.num_boxes_value = array({1.0, 2.0}, Shape{2}, float64)};
+  check_throws_with([&] { matchfree_criterion(c.probe, c.out, c.targets, {}, nb); },
                     {"[matchfree_criterion]", "num_boxes_value", "scalar", "(2)"});
+  check_throws_with([&] { hungarian_criterion(c.out, c.targets, {}, nb); },
+                    {"[hungarian_criterion]", "num_boxes_value", "scalar", "(2)"});
 }
 
 TEST_CASE("match-free in float32 agrees with float64") {
@@ -440,12 +440,11 @@ TEST_CASE("match-free in float32 agrees with float64") {
       l32.item<double>() ==
       Approx(matchfree_criterion(c.probe, c.out, c.targets, MatchFreeConfig{}).loss.item<double>())
           .epsilon(1e-4));
-  MatchFreeConfig bad;
-  bad.num_boxes = 0.0;
-  check_throws_with([&] { matchfree_criterion(c.probe, c.out, c.targets, bad); },
+  check_throws_with([&] { matchfree_criterion(c.probe, c.out, c.targets, {}, {.num_boxes = 0.0}); },
                     {"[matchfree_criterion]", "num_boxes", "positive"});
-  HungarianConfig hb;
-  hb.num_boxes = -1.0;
-  check_throws_with([&] { hungarian_criterion(c.out, c.targets, hb); },
+  check_throws_with([&] { hungarian_criterion(c.out, c.targets, {}, {.num_boxes = -1.0}); },
                     {"[hungarian_criterion]", "num_boxes"});
+  check_throws_with(
+      [&] { hungarian_criterion(c.out, c.targets, {}, {.num_boxes_value = array(0.0)}); },
+      {"[hungarian_criterion]", "num_boxes", "positive"});
 }

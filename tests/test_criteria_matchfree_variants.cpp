@@ -301,9 +301,9 @@ TEST_CASE("match-free variants: Â is one-hot per real GT under greedy, A as spe
         for (double x : values(ah)) CHECK((x == 0.0 || x == 1.0));
       }
       // The criterion uses that Â: giving it as fixed_assignment changes nothing.
-      Cfg fixed = cfg;
-      fixed.fixed_assignment = std::vector<array>{a_hat_of(p, 0, cfg), a_hat_of(p, 1, cfg)};
-      CHECK(matchfree_criterion(p.probe, p.out, p.targets, fixed)
+      const StepInputs fixed{.fixed_assignment =
+                                 std::vector<array>{a_hat_of(p, 0, cfg), a_hat_of(p, 1, cfg)}};
+      CHECK(matchfree_criterion(p.probe, p.out, p.targets, cfg, fixed)
                 .components.at("L_q_" + s)
                 .item<double>() ==
             Approx(r.components.at("L_q_" + s).item<double>()).epsilon(1e-12));
@@ -334,8 +334,7 @@ TEST_CASE("match-free variants: L_q with a one-hot assignment equals the Hungari
   LossResult h = hungarian_criterion(out, t, HungarianConfig{});
   for (Cfg cfg : variants()) {
     INFO("variant " << matchfree_variant(cfg));
-    cfg.fixed_assignment = fixed;
-    LossResult mf = matchfree_criterion(probe, out, t, cfg);
+    LossResult mf = matchfree_criterion(probe, out, t, cfg, {.fixed_assignment = fixed});
     for (int l = 0; l < 2; ++l) {
       const std::string s = std::to_string(l);
       const double hq = 2 * h.components.at("loss_ce_" + s).item<double>() +
@@ -361,18 +360,18 @@ TEST_CASE("match-free variants: gradients match central differences (float64)") 
     INFO("variant " << matchfree_variant(cfg));
     cfg.probe_inputs_stop_gradient = false;
     cfg.sinkhorn_iters = 10;
-    auto make = [&](const Cfg& conf) {
-      return [&, conf](const std::vector<array>& in) {
+    auto make = [&](const Cfg& conf, const StepInputs& step = {}) {
+      return [&, conf, step](const std::vector<array>& in) {
         DecoderOutputs o{
             {in[0], p.out.logits[1]}, {in[1], p.out.boxes[1]}, {in[2], p.out.hidden[1]}};
         Tree probe = p.probe.unflatten(std::vector<array>(in.begin() + 3, in.end()));
-        return matchfree_criterion(probe, o, p.targets, conf).loss;
+        return matchfree_criterion(probe, o, p.targets, conf, step).loss;
       };
     };
     Cfg frozen_q = cfg;
-    frozen_q.fixed_assignment = std::vector<array>{a_hat_of(p, 0, cfg), a_hat_of(p, 1, cfg)};
     frozen_q.alpha_w = 0;
-    auto lq = make(frozen_q);
+    auto lq = make(frozen_q, {.fixed_assignment =
+                                  std::vector<array>{a_hat_of(p, 0, cfg), a_hat_of(p, 1, cfg)}});
     auto ref = [&, lq, cfg](const std::vector<array>& in) {
       Tree probe = p.probe.unflatten(std::vector<array>(in.begin() + 3, in.end()));
       array a0 = probe_attention(probe, in[0], in[1], in[2], p.targets, cfg);

@@ -168,7 +168,7 @@ TEST_CASE("checkpoint info records categories, names and validation sizes", "[de
   val.val_size = 160;
   val.max_size = 266;
   auto model = detr::DetectorConfig::small_cpu(3);
-  auto info = train::make_checkpoint_info(model, "hungarian", val, data);
+  auto info = train::make_checkpoint_info(model, criteria::Criterion::hungarian, val, data);
   CHECK(info.category_ids == std::vector<int64_t>{1, 3, 7});
   CHECK(info.class_names == std::vector<std::string>{"rectangle", "", "cross"});
 
@@ -180,7 +180,13 @@ TEST_CASE("checkpoint info records categories, names and validation sizes", "[de
 
   auto back = train::checkpoint_info_from_json(text, "ckpt.safetensors");
   check_same(back.model, model);
-  CHECK(back.criterion == "hungarian");
+  CHECK(back.criterion == criteria::Criterion::hungarian);
+  // The criterion is read by its name; another name is an error naming the field.
+  json other = j;
+  other["criterion"] = "focal";
+  mfx::test::check_runtime_error_with(
+      [&] { train::checkpoint_info_from_json(other.dump(), "ckpt.safetensors"); },
+      {"ckpt.safetensors", "criterion", "'hungarian', 'matchfree'", "'focal'"});
   CHECK(back.val_size == 160);
   CHECK(back.max_size == 266);
   CHECK(back.category_ids == info.category_ids);
@@ -197,8 +203,8 @@ TEST_CASE("checkpoint info records categories, names and validation sizes", "[de
 }
 
 TEST_CASE("checkpoint info errors name the checkpoint", "[detr][config]") {
-  auto info = train::make_checkpoint_info(detr::DetectorConfig::small_cpu(3), "matchfree", {},
-                                          tiny_dataset());
+  auto info = train::make_checkpoint_info(detr::DetectorConfig::small_cpu(3),
+                                          criteria::Criterion::matchfree, {}, tiny_dataset());
   json good = json::parse(train::checkpoint_info_to_json(info));
   auto parse = [](const json& j) { train::checkpoint_info_from_json(j.dump(), "old.safetensors"); };
   CHECK_THROWS_WITH(train::checkpoint_info_from_json("{}", "old.safetensors"),
@@ -223,8 +229,8 @@ TEST_CASE("checkpoint info errors name the checkpoint", "[detr][config]") {
 
 TEST_CASE("checkpoint info records the match-free settings and variant", "[detr][config]") {
   using Cfg = criteria::MatchFreeConfig;
-  auto info = train::make_checkpoint_info(detr::DetectorConfig::small_cpu(3), "matchfree", {},
-                                          tiny_dataset());
+  auto info = train::make_checkpoint_info(detr::DetectorConfig::small_cpu(3),
+                                          criteria::Criterion::matchfree, {}, tiny_dataset());
   // Without settings (a Hungarian run, older metadata): no "matchfree" entry.
   CHECK_FALSE(json::parse(train::checkpoint_info_to_json(info)).contains("matchfree"));
   CHECK_FALSE(train::checkpoint_info_from_json(train::checkpoint_info_to_json(info)).matchfree);
@@ -285,8 +291,8 @@ TEST_CASE("load_trained_detector restores the model subtree and its info", "[det
   array p = array(std::vector<float>{9}, {1}, float32);
   Tree params{{"model", Tree{{"head", Tree(w)}}}, {"probe", Tree{{"w", Tree(p)}}}};
   Tree opt{{"count", Tree(p)}};
-  auto info = train::make_checkpoint_info(detr::DetectorConfig::small_cpu(3), "matchfree", {},
-                                          tiny_dataset());
+  auto info = train::make_checkpoint_info(detr::DetectorConfig::small_cpu(3),
+                                          criteria::Criterion::matchfree, {}, tiny_dataset());
   const std::string path =
       train::save_checkpoint((dir.path / "run").string(),
                              {params, opt, array(), 4, 17, train::checkpoint_info_to_json(info)});

@@ -130,12 +130,12 @@ TEST_CASE("detector losses: gradients reach model and probe, not frozen leaves")
   detr::LossConfig lc;
   lc.model = small();
   lc.train = true;
-  lc.dropout_seed = 5;
+  const detr::StepInputs in{.dropout_key = random::key(5)};
   const Tree params{{"model", init_detector(random::key(2), lc.model)},
                     {"probe", criteria::init_probe(random::key(3), 3, 64)}};
   const detr::Batch batch = tiny_batch();
 
-  auto [value, g] = value_and_grad(detr::matchfree_loss_and_components)(params, batch, lc);
+  auto [value, g] = value_and_grad(detr::matchfree_step_loss_and_components)(params, batch, lc, in);
   const auto& [loss, comps] = value;
   CHECK(g.same_structure(params));
   CHECK(std::isfinite(loss.item<float>()));
@@ -160,8 +160,13 @@ TEST_CASE("detector losses: gradients reach model and probe, not frozen leaves")
     CHECK(max_abs(g.at(p)) == 0.0);
   }
   // grad of the plain loss equals the aux variant's gradient.
-  const Tree g2 = grad(detr::matchfree_loss)(params, batch, lc);
+  const Tree g2 = grad(detr::matchfree_step_loss)(params, batch, lc, in);
   CHECK(array_equal(g2.at("probe.w_k"), g.at("probe.w_k")));
+  // The plain names use default StepInputs: dropout key random::key(0).
+  CHECK(
+      detr::matchfree_loss(params, batch, lc).item<float>() ==
+      detr::matchfree_step_loss(params, batch, lc, {.dropout_key = random::key(0)}).item<float>());
+  CHECK(detr::matchfree_loss(params, batch, lc).item<float>() != loss.item<float>());
 
   // Hungarian: the same model tree, nested or not; eval mode is deterministic.
   lc.train = false;

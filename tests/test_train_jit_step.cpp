@@ -52,8 +52,8 @@ void expect_close(const Tree& got, const Tree& want, const std::string& what) {
 
 TEST_CASE("a jitted training step equals the eager step, step after step", "[train][jit]") {
   const auto model = mfx::test::tiny_detector(5, 0.1);
-  for (const std::string criterion : {"matchfree", "hungarian"}) {
-    INFO(criterion);
+  for (auto criterion : {criteria::Criterion::matchfree, criteria::Criterion::hungarian}) {
+    INFO(criteria::to_string(criterion));
     array key = random::key(11);
     Tree params{{"model", detr::init_detector(random::fold_in(key, 1), model, float64)},
                 {"probe", criteria::init_probe(random::fold_in(key, 2), model.detr.num_classes,
@@ -67,11 +67,12 @@ TEST_CASE("a jitted training step equals the eager step, step after step", "[tra
     train::StepConfig jitted = eager;
     jitted.jit = true;
     for (int k = 0; k < 3; ++k) {
-      eager.loss.dropout_seed = jitted.loss.dropout_seed = 1000 + k;
+      const detr::StepInputs in{.dropout_key = random::key(1000 + k)};
       const detr::Batch batch = batch_for(k);
-      auto e = train::train_step(p_eager, s_eager, opt, batch, eager, k);
-      auto j = train::train_step(p_jit, s_jit, opt, batch, jitted, k);
-      const std::string at = criterion + " step " + std::to_string(k);
+      auto e = train::train_step(p_eager, s_eager, opt, batch, eager, k, in);
+      auto j = train::train_step(p_jit, s_jit, opt, batch, jitted, k, in);
+      const std::string at =
+          std::string(criteria::to_string(criterion)) + " step " + std::to_string(k);
       expect_close(j.loss, e.loss, at + " loss");
       expect_close(j.components, e.components, at + " components");
       expect_close(j.grads, e.grads, at + " grads");
@@ -88,12 +89,14 @@ TEST_CASE("a jitted step rejects what it cannot compile", "[train][jit]") {
   optim::AdamW opt(detr::detector_adamw_config(model, "model.", 1e-3, 1e-4, 1.0));
   Tree state = opt.init(params);
   train::StepConfig sc;
-  sc.criterion = "matchfree";
+  sc.criterion = criteria::Criterion::matchfree;
   sc.loss.model = model;
   sc.jit = true;
-  sc.loss.matchfree.fixed_assignment = std::vector<array>{};
-  mfx::test::check_throws_with([&] { train::train_step(params, state, opt, batch_for(0), sc, 0); },
-                               {"train_step", "fixed assignment"});
+  detr::StepInputs fixed;
+  fixed.criterion.fixed_assignment = std::vector<array>{};
+  mfx::test::check_throws_with(
+      [&] { train::train_step(params, state, opt, batch_for(0), sc, 0, fixed); },
+      {"train_step", "fixed assignment"});
 }
 
 TEST_CASE("a jitted step compiles anew for another match-free variant", "[train][jit]") {
@@ -107,7 +110,7 @@ TEST_CASE("a jitted step compiles anew for another match-free variant", "[train]
   optim::AdamW opt(detr::detector_adamw_config(model, "model.", 1e-3, 1e-4, 1.0));
   const detr::Batch batch = batch_for(1);
   train::StepConfig paper;
-  paper.criterion = "matchfree";
+  paper.criterion = criteria::Criterion::matchfree;
   paper.loss.model = model;
   train::StepConfig variant = paper;
   variant.loss.matchfree.probe_logits = criteria::MatchFreeConfig::ProbeLogits::Cosine;

@@ -13,7 +13,7 @@ TEST_CASE("presets: names, defaults and schedules") {
     INFO(name);
     auto p = train::make_preset(name);
     CHECK(p.name == name);
-    CHECK(p.fit.criterion == "hungarian");
+    CHECK(p.fit.criterion == criteria::Criterion::hungarian);
     CHECK_NOTHROW(p.fit.model.validate());
     CHECK_NOTHROW(coco::validate(p.fit.train_transforms));
     CHECK(p.fit.lr_drop_epoch == static_cast<int>(p.fit.epochs * p.lr_drop_fraction));

@@ -40,9 +40,9 @@ std::vector<json> alternatives(const json& v) {
     const double x = v.get<double>();
     return {x / 2, 2 * x + 1, x + 0.25, x - 0.25};
   }
-  // Names of enums: norm, probe_logits, attention, selection, depth.
-  return {"sum",      "max",       "none",   "scaled", "cosine", "softmax",
-          "sinkhorn", "threshold", "greedy", "r18",    "r34",    "r50"};
+  // Names of enums: norm, probe_logits, attention, selection, depth, backbone norm.
+  return {"sum",       "max",    "none", "scaled", "cosine", "softmax",           "sinkhorn",
+          "threshold", "greedy", "r18",  "r34",    "r50",    "frozen_batch_norm", "group_norm"};
 }
 
 // The detector's input channels follow the backbone's C3-C5 channels, so a
@@ -76,9 +76,9 @@ TEST_CASE("loss_config_to_json round-trips and every setting changes the jit cac
     cfg.model = model;
     const json j = json::parse(train::loss_config_to_json(cfg));
     REQUIRE(json::parse(train::loss_config_to_json(train::loss_config_from_json(j.dump()))) == j);
-    const std::string key = train::jit_step_cache_key(cfg, "matchfree", false);
-    CHECK(train::jit_step_cache_key(cfg, "hungarian", false) != key);
-    CHECK(train::jit_step_cache_key(cfg, "matchfree", true) != key);
+    const std::string key = train::jit_step_cache_key(cfg, criteria::Criterion::matchfree, false);
+    CHECK(train::jit_step_cache_key(cfg, criteria::Criterion::hungarian, false) != key);
+    CHECK(train::jit_step_cache_key(cfg, criteria::Criterion::matchfree, true) != key);
     bases.push_back(j);
   }
 
@@ -92,8 +92,8 @@ TEST_CASE("loss_config_to_json round-trips and every setting changes the jit cac
     INFO(path.to_string());
     bool changed = false;
     for (const json& base : bases) {
-      const std::string key =
-          train::jit_step_cache_key(train::loss_config_from_json(base.dump()), "matchfree", false);
+      const std::string key = train::jit_step_cache_key(train::loss_config_from_json(base.dump()),
+                                                        criteria::Criterion::matchfree, false);
       for (const json& alt : alternatives(base[path])) {
         if (alt == base[path]) continue;
         json perturbed = base;
@@ -105,7 +105,7 @@ TEST_CASE("loss_config_to_json round-trips and every setting changes the jit cac
         } catch (const std::exception&) {
           continue;  // not a valid configuration: try the next value
         }
-        CHECK(train::jit_step_cache_key(other, "matchfree", false) != key);
+        CHECK(train::jit_step_cache_key(other, criteria::Criterion::matchfree, false) != key);
         changed = true;
         break;
       }

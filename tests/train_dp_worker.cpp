@@ -63,7 +63,7 @@ detr::Batch to_batch(const coco::Batch& b) {
           criteria::Targets{b.labels, astype(b.boxes, float64), b.valid}};
 }
 
-void check_step(const std::string& criterion,
+void check_step(criteria::Criterion criterion,
                 const std::shared_ptr<const coco::DetectionDataset>& data, const coco::Batch& local,
                 const coco::Batch& global) {
   // No dropout: the split batch would draw other dropout masks.
@@ -79,17 +79,17 @@ void check_step(const std::string& criterion,
   train::StepConfig sc;
   sc.criterion = criterion;
   sc.loss.model = model;
-  sc.loss.dropout_seed = 5;
   sc.clip_max_norm = 0.1;
   Tree p_dp = params, s_dp = state;
-  auto dp = train::train_step(p_dp, s_dp, opt, to_batch(local), sc, 0);
+  const detr::StepInputs in{.dropout_key = random::key(5)};
+  auto dp = train::train_step(p_dp, s_dp, opt, to_batch(local), sc, 0, in);
 
   // The same step on the whole global batch, as a world of one.
   sc.data_parallel = false;
   Tree p_1 = params, s_1 = state;
-  auto one = train::train_step(p_1, s_1, opt, to_batch(global), sc, 0);
+  auto one = train::train_step(p_1, s_1, opt, to_batch(global), sc, 0, in);
 
-  const std::string c = criterion + ": ";
+  const std::string c = std::string(criteria::to_string(criterion)) + ": ";
   expect_close(dp.loss, one.loss, c + "loss");
   expect_close(dp.grads, one.grads, c + "grads");
   expect_close(dp.grad_norm, one.grad_norm, c + "grad_norm");
@@ -172,7 +172,7 @@ int main() {
       fail("the loader's slice is not this rank's part of the global batch");
       return 1;
     }
-    for (const char* criterion : {"matchfree", "hungarian"})
+    for (auto criterion : {criteria::Criterion::matchfree, criteria::Criterion::hungarian})
       check_step(criterion, data, *local, *global);
 
     // fit() end to end on the two processes: same steps and results everywhere,

@@ -110,7 +110,15 @@ void check_given(const std::string& fn, const std::optional<double>& given) {
 
 }  // namespace
 
-double num_boxes(const std::string& fn, const Targets& t, const std::optional<double>& given) {
+double num_boxes(const std::string& fn, const Targets& t, const StepInputs& in) {
+  std::optional<double> given = in.num_boxes;
+  if (in.num_boxes_value) {
+    if (in.num_boxes_value->ndim() != 0) {
+      fail(fn,
+           "num_boxes_value must be a scalar, got shape " + shape_str(in.num_boxes_value->shape()));
+    }
+    given = in.num_boxes_value->item<double>();
+  }
   check_given(fn, given);
   if (given) return *given;
   const double count = sum(astype(t.mask, float64)).item<double>();

@@ -29,9 +29,10 @@ void check_outputs(const std::string& fn, const DecoderOutputs& out, const Targe
 /// so padded values (even NaN) never reach a loss or its gradient.
 Targets sanitize(const Targets& t);
 
-/// The normaliser: `given` (must be positive and finite) or the number of
+/// The normaliser on the host: in.num_boxes_value (read; a scalar) or
+/// in.num_boxes (either must be positive and finite), else the number of
 /// real ground truths, at least 1. `fn` names the caller in errors.
-double num_boxes(const std::string& fn, const Targets& t, const std::optional<double>& given);
+double num_boxes(const std::string& fn, const Targets& t, const StepInputs& in);
 /// The same as a 0-d array of `dtype`, computed without reading values on
 /// the host (so the match-free loss stays traceable by jit).
 array num_boxes_array(const std::string& fn, const Targets& t, const std::optional<double>& given,

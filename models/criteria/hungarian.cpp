@@ -60,11 +60,11 @@ std::vector<Matching> hungarian_match(const array& logits, const array& boxes, c
 }
 
 LossResult hungarian_criterion(const DecoderOutputs& out, const Targets& t,
-                               const HungarianConfig& cfg) {
+                               const HungarianConfig& cfg, const StepInputs& in) {
   const std::string fn = "hungarian_criterion";
   detail::check_outputs(fn, out, t, /*need_hidden=*/false);
   const Targets s = detail::sanitize(t);
-  const double nb = detail::num_boxes(fn, t, cfg.num_boxes);
+  const double nb = detail::num_boxes(fn, t, in);
   const array& l0 = out.logits[0];
   const int64_t B = l0.shape(0), N = l0.shape(1), K = l0.shape(2), M = t.labels.shape(1);
   const std::vector<int64_t> labels = s.labels.to_vector<int64_t>();

@@ -41,14 +41,14 @@ array sparse_correspondence(const array& attention, double rho, double eps,
 }
 
 LossResult matchfree_criterion(const Tree& probe, const DecoderOutputs& out, const Targets& t,
-                               const MatchFreeConfig& cfg) {
+                               const MatchFreeConfig& cfg, const StepInputs& in) {
   const std::string fn = "matchfree_criterion";
   detail::check_outputs(fn, out, t, /*need_hidden=*/true);
   const size_t L = out.logits.size();
   const int64_t B = out.logits[0].shape(0), N = out.logits[0].shape(1);
   const int64_t K = out.logits[0].shape(2), M = t.labels.shape(1);
-  if (cfg.fixed_assignment) {
-    const auto& fa = *cfg.fixed_assignment;
+  if (in.fixed_assignment) {
+    const auto& fa = *in.fixed_assignment;
     if (fa.size() != L) {
       detail::fail(fn, "fixed_assignment has " + std::to_string(fa.size()) + " entries for " +
                            std::to_string(L) + " decoder layers");
@@ -62,16 +62,16 @@ LossResult matchfree_criterion(const Tree& probe, const DecoderOutputs& out, con
     }
   }
   validate_matchfree_config(cfg, fn);
-  if (cfg.num_boxes_value && cfg.num_boxes_value->ndim() != 0) {
+  if (in.num_boxes_value && in.num_boxes_value->ndim() != 0) {
     detail::fail(fn, "num_boxes_value must be a scalar, got shape " +
-                         shape_str(cfg.num_boxes_value->shape()));
+                         shape_str(in.num_boxes_value->shape()));
   }
   const Targets s = detail::sanitize(t);
   // An array, not a host value: nothing here reads data on the host, so the
   // criterion can be traced by jit.
-  const array nb = cfg.num_boxes_value
-                       ? astype(*cfg.num_boxes_value, out.logits[0].dtype())
-                       : detail::num_boxes_array(fn, t, cfg.num_boxes, out.logits[0].dtype());
+  const array nb = in.num_boxes_value
+                       ? astype(*in.num_boxes_value, out.logits[0].dtype())
+                       : detail::num_boxes_array(fn, t, in.num_boxes, out.logits[0].dtype());
   const array row_mask = expand_dims(s.mask, -1);  // [B, M, 1]
   const array gt_class = where(row_mask, one_hot(s.labels, K, float32), zeros({}, float32));
   const array label_idx = expand_dims(s.labels, 1);  // [B, 1, M]
@@ -95,8 +95,8 @@ LossResult matchfree_criterion(const Tree& probe, const DecoderOutputs& out, con
         detail::probe_attention_with(probe, keys, logits, boxes, out.hidden[l], s.mask, cfg);
     const array& attn = pa.attention;
     array a_hat;
-    if (cfg.fixed_assignment) {
-      a_hat = stop_gradient((*cfg.fixed_assignment)[l]);
+    if (in.fixed_assignment) {
+      a_hat = stop_gradient((*in.fixed_assignment)[l]);
     } else if (cfg.selection == MatchFreeConfig::Selection::Greedy) {
       // On log A: A itself saturates to exactly 1 in float32 and would tie.
       a_hat = greedy_selection(pa.log_attention, s.mask);

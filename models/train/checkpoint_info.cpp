@@ -126,7 +126,8 @@ coco::TransformConfig CheckpointInfo::val_transforms() const {
   return t;
 }
 
-CheckpointInfo make_checkpoint_info(const detr::DetectorConfig& model, const std::string& criterion,
+CheckpointInfo make_checkpoint_info(const detr::DetectorConfig& model,
+                                    criteria::Criterion criterion,
                                     const coco::TransformConfig& val_transforms,
                                     const coco::DetectionDataset& data) {
   CheckpointInfo info;
@@ -143,7 +144,7 @@ CheckpointInfo make_checkpoint_info(const detr::DetectorConfig& model, const std
 
 std::string checkpoint_info_to_json(const CheckpointInfo& info) {
   json j{{"model", json::parse(detr::detector_config_to_json(info.model))},
-         {"criterion", info.criterion},
+         {"criterion", criteria::to_string(info.criterion)},
          {"val_transforms", {{"val_size", info.val_size}, {"max_size", info.max_size}}},
          {"categories", info.category_ids},
          {"class_names", info.class_names}};
@@ -167,7 +168,11 @@ CheckpointInfo checkpoint_info_from_json(const std::string& extra, const std::st
   }
   const json& crit = field(j, "criterion", source);
   if (!crit.is_string()) fail(source, "'criterion' must be a string");
-  info.criterion = crit.get<std::string>();
+  try {
+    info.criterion = criteria::parse_criterion(crit.get<std::string>(), "'criterion'");
+  } catch (const std::invalid_argument& e) {
+    fail(source, e.what());
+  }
   const json& vt = field(j, "val_transforms", source);
   if (!vt.is_object()) fail(source, "'val_transforms' must be an object");
   info.val_size = positive_int(vt, "val_size", source);

@@ -52,7 +52,7 @@ struct Run {
   int64_t epoch0 = 0, step = 0;
   std::unique_ptr<MetricsLog> log;
   StepConfig step_cfg;
-  double beta_q = 1;
+  StepConfig warmup_cfg;  // the probe warm-up's steps: step_cfg with beta_q = 0
   std::unique_ptr<ProgressBar> bar;
   double eval_seconds = -1;  // the last evaluation's duration (-1: none yet)
   int64_t saved_epoch = -1, saved_step = 0;  // what last.safetensors holds (-1: nothing)
@@ -66,7 +66,7 @@ void save(Run& run, int64_t epoch, bool best, const std::string& also_as = "") {
   // and records the match-free settings (variant included) of the run.
   CheckpointInfo info =
       make_checkpoint_info(run.model, cfg.criterion, cfg.val_transforms, *run.train_data);
-  if (cfg.criterion == "matchfree") info.matchfree = cfg.matchfree;
+  if (cfg.criterion == criteria::Criterion::matchfree) info.matchfree = cfg.matchfree;
   save_checkpoint(cfg.out_dir,
                   Checkpoint{on(run.params, Device::cpu()), on(run.state, Device::cpu()), run.key,
                              epoch, run.step, checkpoint_info_to_json(info)},
@@ -212,7 +212,8 @@ void set_up(Run& run, FitResult& result) {
   run.step_cfg.loss.matchfree = cfg.matchfree;
   run.step_cfg.clip_max_norm = cfg.clip_max_norm;
   run.step_cfg.jit = cfg.jit;
-  run.beta_q = run.step_cfg.loss.matchfree.beta_q;
+  run.warmup_cfg = run.step_cfg;
+  run.warmup_cfg.loss.matchfree.beta_q = 0;
   result.epochs_done = run.epoch0;
   result.steps = run.step;
   if (cfg.progress && run.lead) {
@@ -253,15 +254,16 @@ EpochSteps train_epoch(Run& run, int64_t epoch, FitResult& result) {
     }
     const auto ts = std::chrono::steady_clock::now();
     // Dropout differs per step (and per process) but is reproducible on resume.
-    run.step_cfg.loss.dropout_seed = cfg.seed * 1000003 + static_cast<uint64_t>(run.step) +
-                                     static_cast<uint64_t>(run.rank) * 0x9E3779B97F4A7C15ULL;
+    const detr::StepInputs inputs{
+        .dropout_key = random::key(cfg.seed * 1000003 + static_cast<uint64_t>(run.step) +
+                                   static_cast<uint64_t>(run.rank) * 0x9E3779B97F4A7C15ULL)};
     // Probe warm-up: L_w alone until the probe's attention is sharp.
-    run.step_cfg.loss.matchfree.beta_q = run.step < cfg.probe_warmup_steps ? 0.0 : run.beta_q;
+    const StepConfig& step_cfg = run.step < cfg.probe_warmup_steps ? run.warmup_cfg : run.step_cfg;
     const double lr = run.lr(run.step);
     StepResult out;
     try {
-      out = train_step(run.params, run.state, *run.opt, to_detr(*batch, device), run.step_cfg,
-                       run.step);
+      out = train_step(run.params, run.state, *run.opt, to_detr(*batch, device), step_cfg, run.step,
+                       inputs);
     } catch (const NonFiniteError& err) {
       if (run.lead) {
         if (run.bar) run.bar->finish_epoch();
@@ -390,7 +392,7 @@ FitResult fit(const FitConfig& cfg) {
                      {"train_seconds", steps.seconds},
                      {"eval_seconds", eval_seconds}};
       for (int i = 0; i < 12; ++i) row.emplace_back(names[i], result.last_stats[i]);
-      if (cfg.criterion == "matchfree" && cfg.collapse_images > 0) {
+      if (cfg.criterion == criteria::Criterion::matchfree && cfg.collapse_images > 0) {
         // Has the probe collapsed (all GTs on one query, one-hot rows), and
         // has the detector (one top query for every image)?
         const criteria::CollapseMetrics m =

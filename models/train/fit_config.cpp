@@ -30,9 +30,6 @@ nlohmann::json transforms_json(const coco::TransformConfig& t) {
 }  // namespace
 
 void check_fit_config(const FitConfig& c) {
-  if (c.criterion != "matchfree" && c.criterion != "hungarian") {
-    bad("criterion", fmt::format("must be 'matchfree' or 'hungarian', got '{}'", c.criterion));
-  }
   if (c.epochs < 1 || c.batch_size < 1) {
     bad("epochs and batch_size",
         fmt::format("must be >= 1, got epochs ({}) and batch_size ({})", c.epochs, c.batch_size));
@@ -62,7 +59,9 @@ void check_fit_config(const FitConfig& c) {
   if (c.out_dir.empty()) bad("out_dir", "is empty");
   coco::validate(c.train_transforms);
   coco::validate(c.val_transforms);
-  if (c.criterion == "matchfree") criteria::validate_matchfree_config(c.matchfree, "fit");
+  if (c.criterion == criteria::Criterion::matchfree) {
+    criteria::validate_matchfree_config(c.matchfree, "fit");
+  }
   // The class count comes from the data; everything else is checked here.
   detr::DetectorConfig m = c.model;
   if (m.detr.num_classes < 1) m.detr.num_classes = 1;
@@ -72,7 +71,7 @@ void check_fit_config(const FitConfig& c) {
 std::string fit_config_json(const FitConfig& c) {
   nlohmann::json j{{"data_dir", c.data_dir},
                    {"out_dir", c.out_dir},
-                   {"criterion", c.criterion},
+                   {"criterion", criteria::to_string(c.criterion)},
                    {"epochs", c.epochs},
                    {"batch_size", c.batch_size},
                    {"num_workers", c.num_workers},
@@ -97,7 +96,9 @@ std::string fit_config_json(const FitConfig& c) {
                    {"model", nlohmann::json::parse(detr::detector_config_to_json(c.model))},
                    {"train_transforms", transforms_json(c.train_transforms)},
                    {"val_transforms", transforms_json(c.val_transforms)}};
-  if (c.criterion == "matchfree") j["matchfree"] = detail::matchfree_to_json(c.matchfree);
+  if (c.criterion == criteria::Criterion::matchfree) {
+    j["matchfree"] = detail::matchfree_to_json(c.matchfree);
+  }
   return j.dump(2) + "\n";
 }
 

@@ -1,8 +1,6 @@
 // Jitted loss and gradients of the training step (see jit_step.h).
 #include "jit_step.h"
 
-#include <fmt/format.h>
-
 #include <any>
 #include <functional>
 #include <map>
@@ -34,30 +32,28 @@ F& cached(const std::string& key, const std::function<F()>& make) {
 JitLossGrads matchfree(const Tree& params, const detr::Batch& batch, const detr::LossConfig& cfg,
                        const array& key, const array& nb, bool cuda_graph) {
   auto make = [&] {
-    detr::LossConfig c = cfg;
-    c.matchfree.num_boxes.reset();
     return jit_tree(
-        [c](const Tree& p, const array& images, const array& mask, const array& labels,
-            const array& boxes, const array& valid, const array& dropout_key,
-            const array& num_boxes) {
-          detr::LossConfig s = c;
-          s.dropout_key = dropout_key;
-          s.matchfree.num_boxes_value = num_boxes;
+        [cfg](const Tree& p, const array& images, const array& mask, const array& labels,
+              const array& boxes, const array& valid, const array& dropout_key,
+              const array& num_boxes) {
+          const detr::StepInputs in{.dropout_key = dropout_key,
+                                    .criterion = {.num_boxes_value = num_boxes}};
           detr::Batch b{images, mask, criteria::Targets{labels, boxes, valid}};
-          auto [value, grads] = value_and_grad(detr::matchfree_loss_and_components)(p, b, s);
+          auto [value, grads] =
+              value_and_grad(detr::matchfree_step_loss_and_components)(p, b, cfg, in);
           return std::make_tuple(value.first, value.second, grads);
         },
         JitOptions{.name = "matchfree_train_step", .cuda_graph = cuda_graph});
   };
   using Fn = decltype(make());
-  Fn& step = cached<Fn>(jit_step_cache_key(cfg, "matchfree", cuda_graph), make);
+  Fn& step = cached<Fn>(jit_step_cache_key(cfg, criteria::Criterion::matchfree, cuda_graph), make);
   auto [loss, components, grads] = step(params, batch.images, batch.mask, batch.targets.labels,
                                         batch.targets.boxes, batch.targets.mask, key, nb);
   return {loss, components, grads};
 }
 
 JitLossGrads hungarian(const Tree& params, const detr::Batch& batch, const detr::LossConfig& cfg,
-                       const array& key, bool cuda_graph) {
+                       const array& key, const criteria::StepInputs& in, bool cuda_graph) {
   const detr::DetectorConfig model = cfg.model;
   const bool train = cfg.train;
   auto make = [&] {
@@ -71,14 +67,15 @@ JitLossGrads hungarian(const Tree& params, const detr::Batch& batch, const detr:
         JitOptions{.name = "detector_train_forward", .cuda_graph = cuda_graph});
   };
   using Fn = decltype(make());
-  Fn& forward = cached<Fn>(jit_step_cache_key(cfg, "hungarian", cuda_graph), make);
+  Fn& forward =
+      cached<Fn>(jit_step_cache_key(cfg, criteria::Criterion::hungarian, cuda_graph), make);
   const int layers = model.detr.dec_layers;
   const bool nested = params.is_dict() && params.dict().count("model");
   auto loss_of = [&](const Tree& p) {
     const Tree& m = nested ? p["model"] : p;
     criteria::DecoderOutputs o =
         criteria::outputs_from(forward(m, batch.images, batch.mask, key), layers);
-    criteria::LossResult r = criteria::hungarian_criterion(o, batch.targets, cfg.hungarian);
+    criteria::LossResult r = criteria::hungarian_criterion(o, batch.targets, cfg.hungarian, in);
     r.components["loss"] = r.loss;
     return std::make_pair(r.loss, r.components);
   };
@@ -89,22 +86,25 @@ JitLossGrads hungarian(const Tree& params, const detr::Batch& batch, const detr:
 }  // namespace
 
 JitLossGrads jit_loss_and_grads(const Tree& params, const detr::Batch& batch,
-                                const detr::LossConfig& cfg, const std::string& criterion,
-                                const array& dropout_key, const array& num_boxes, bool cuda_graph) {
-  if (cfg.matchfree.fixed_assignment) {
+                                const detr::LossConfig& cfg, criteria::Criterion criterion,
+                                const detr::StepInputs& in, bool cuda_graph) {
+  if (in.criterion.fixed_assignment) {
     throw std::invalid_argument(
         "[train_step] jit: a fixed assignment changes every step; run the step eagerly");
   }
-  if (criterion == "matchfree") {
-    return matchfree(params, batch, cfg, dropout_key, num_boxes, cuda_graph);
+  if (!in.dropout_key || !in.criterion.num_boxes_value) {
+    throw std::invalid_argument(
+        "[train_step] jit: the dropout key and num_boxes_value are program inputs and must be set");
   }
-  if (criterion == "hungarian") return hungarian(params, batch, cfg, dropout_key, cuda_graph);
-  throw std::invalid_argument(fmt::format(
-      "[train_step] criterion must be 'matchfree' or 'hungarian', got '{}'", criterion));
+  if (criterion == criteria::Criterion::matchfree) {
+    return matchfree(params, batch, cfg, *in.dropout_key, *in.criterion.num_boxes_value,
+                     cuda_graph);
+  }
+  return hungarian(params, batch, cfg, *in.dropout_key, in.criterion, cuda_graph);
 }
 #else
 JitLossGrads jit_loss_and_grads(const Tree&, const detr::Batch&, const detr::LossConfig&,
-                                const std::string&, const array&, const array&, bool) {
+                                criteria::Criterion, const detr::StepInputs&, bool) {
   throw std::runtime_error("[train_step] jit: this build has no jit compiler (MLIR was not found)");
 }
 #endif

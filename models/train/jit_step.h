@@ -14,6 +14,7 @@
 
 #include <string>
 
+#include "mfx/criteria/criterion.h"
 #include "mfx/detr/detector.h"
 
 namespace mfx::train::detail {
@@ -24,14 +25,14 @@ struct JitLossGrads {
   Tree grads;       ///< gradients of every leaf of params
 };
 
-/// `dropout_key` replaces cfg.dropout_seed (ignored unless cfg.train);
-/// `num_boxes` (a scalar) replaces the match-free num_boxes — the Hungarian
-/// criterion reads cfg.hungarian.num_boxes on the host. With `cuda_graph`
-/// the programs replay as CUDA graphs on GPU arrays (JitOptions::cuda_graph).
-/// Throws std::invalid_argument for an unknown criterion or a fixed
-/// assignment (a per-step constant jit cannot take).
+/// `in` must hold the dropout key (used when cfg.train) and
+/// criterion.num_boxes_value (a scalar): inputs of the programs. The
+/// Hungarian criterion reads the count on the host. With `cuda_graph` the
+/// programs replay as CUDA graphs on GPU arrays (JitOptions::cuda_graph).
+/// Throws std::invalid_argument for a fixed assignment (a per-step constant
+/// jit cannot take).
 JitLossGrads jit_loss_and_grads(const Tree& params, const detr::Batch& batch,
-                                const detr::LossConfig& cfg, const std::string& criterion,
-                                const array& dropout_key, const array& num_boxes, bool cuda_graph);
+                                const detr::LossConfig& cfg, criteria::Criterion criterion,
+                                const detr::StepInputs& in, bool cuda_graph);
 
 }  // namespace mfx::train::detail

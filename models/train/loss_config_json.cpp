@@ -96,9 +96,11 @@ detr::LossConfig loss_config_from_json(const std::string& text) {
   return cfg;
 }
 
-std::string jit_step_cache_key(const detr::LossConfig& cfg, const std::string& criterion,
+std::string jit_step_cache_key(const detr::LossConfig& cfg, criteria::Criterion criterion,
                                bool cuda_graph) {
-  return json{{"criterion", criterion}, {"cuda_graph", cuda_graph}, {"loss", loss_config_json(cfg)}}
+  return json{{"criterion", criteria::to_string(criterion)},
+              {"cuda_graph", cuda_graph},
+              {"loss", loss_config_json(cfg)}}
       .dump();
 }
 

@@ -41,7 +41,7 @@ Preset scratch(int size) {
   f.backbone_lr_scale = 1.0;
   // At most 4 objects per image: 50 queries are plenty.
   f.model.detr.num_queries = 50;
-  f.criterion = "hungarian";
+  f.criterion = criteria::Criterion::hungarian;
   f.lr = 1e-3;
   f.batch_size = 4;
   f.epochs = 30;
@@ -64,7 +64,7 @@ Preset small(int size) {
   FitConfig& f = p.fit;
   f.model = detr::DetectorConfig::small_cpu();
   f.model.detr.num_queries = 50;
-  f.criterion = "hungarian";
+  f.criterion = criteria::Criterion::hungarian;
   f.lr = 1e-3;
   f.batch_size = 4;
   f.epochs = 30;
@@ -82,7 +82,7 @@ Preset r50() {
   f.model = detr::DetectorConfig::coco_r50();
   f.train_transforms = coco::detr_train_transforms();
   f.val_transforms = coco::detr_val_transforms();
-  f.criterion = "hungarian";
+  f.criterion = criteria::Criterion::hungarian;
   f.lr = 2e-4;
   f.batch_size = 4;
   f.epochs = 30;

@@ -1,7 +1,5 @@
 #include "mfx/train/step_report.h"
 
-#include <fmt/format.h>
-
 #include <filesystem>
 
 #include "mfx/criteria/criteria.h"
@@ -12,7 +10,7 @@
 namespace mfx::train {
 
 double write_step_fusion_report(const Tree& params, const detr::Batch& batch,
-                                const detr::LossConfig& cfg, const std::string& criterion,
+                                const detr::LossConfig& cfg, criteria::Criterion criterion,
                                 const std::string& dir) {
 #ifndef MFX_HAVE_JIT
   throw std::runtime_error(
@@ -21,7 +19,7 @@ double write_step_fusion_report(const Tree& params, const detr::Batch& batch,
   detr::LossConfig c = cfg;
   c.train = false;
   std::filesystem::create_directories(dir);
-  if (criterion == "matchfree") {
+  if (criterion == criteria::Criterion::matchfree) {
     auto step = jit_tree(
         [c](const Tree& p, const array& images, const array& mask, const array& labels,
             const array& boxes, const array& valid) {
@@ -34,28 +32,24 @@ double write_step_fusion_report(const Tree& params, const detr::Batch& batch,
                               batch.targets.boxes, batch.targets.mask);
     return loss.item<double>();
   }
-  if (criterion == "hungarian") {
-    const detr::DetectorConfig model = c.model;
-    const int layers = model.detr.dec_layers;
-    auto forward = jit_tree(
-        [model](const Tree& m, const array& images, const array& mask) {
-          return criteria::outputs_tree(detr::detector_forward(m, images, mask, model, false));
-        },
-        JitOptions{.name = "detector_forward", .report_dir = dir});
-    const Tree& model_params =
-        params.is_dict() && params.dict().count("model") ? params["model"] : params;
-    auto loss_of = [&](const Tree& m) {
-      criteria::DecoderOutputs o =
-          criteria::outputs_from(forward(m, batch.images, batch.mask), layers);
-      return criteria::hungarian_criterion(o, batch.targets, c.hungarian).loss;
-    };
-    auto [loss, grads] = value_and_grad(loss_of)(model_params);
-    eval(grads.leaves());
-    return loss.item<double>();
-  }
-  throw std::invalid_argument(fmt::format(
-      "[write_step_fusion_report] criterion must be 'matchfree' or 'hungarian', got '{}'",
-      criterion));
+  // The Hungarian step: the forward jitted, the matching on the host.
+  const detr::DetectorConfig model = c.model;
+  const int layers = model.detr.dec_layers;
+  auto forward = jit_tree(
+      [model](const Tree& m, const array& images, const array& mask) {
+        return criteria::outputs_tree(detr::detector_forward(m, images, mask, model, false));
+      },
+      JitOptions{.name = "detector_forward", .report_dir = dir});
+  const Tree& model_params =
+      params.is_dict() && params.dict().count("model") ? params["model"] : params;
+  auto loss_of = [&](const Tree& m) {
+    criteria::DecoderOutputs o =
+        criteria::outputs_from(forward(m, batch.images, batch.mask), layers);
+    return criteria::hungarian_criterion(o, batch.targets, c.hungarian).loss;
+  };
+  auto [loss, grads] = value_and_grad(loss_of)(model_params);
+  eval(grads.leaves());
+  return loss.item<double>();
 #endif
 }
 

@@ -46,17 +46,14 @@ Tree step_metrics(const Tree& components) {
 }  // namespace
 
 StepResult train_step(Tree& params, Tree& opt_state, const optim::AdamW& opt,
-                      const detr::Batch& batch, const StepConfig& config, int64_t step) {
-  const bool matchfree = config.criterion == "matchfree";
-  if (!matchfree && config.criterion != "hungarian") {
-    throw std::invalid_argument(fmt::format(
-        "[train_step] criterion must be 'matchfree' or 'hungarian', got '{}'", config.criterion));
-  }
+                      const detr::Batch& batch, const StepConfig& config, int64_t step,
+                      const detr::StepInputs& inputs) {
+  const bool matchfree = config.criterion == criteria::Criterion::matchfree;
   const bool dp = config.data_parallel && distributed::is_distributed();
   // On GPU arrays, what the step creates (dropout masks, constants) goes there too.
   std::optional<DefaultDeviceScope> on_gpu;
   if (batch.images.on_gpu()) on_gpu.emplace(batch.images.device());
-  detr::LossConfig loss_cfg = config.loss;
+  detr::StepInputs in = inputs;
   StepResult r;
   r.images = batch.images.shape(0);
   const array local_gt = sum(astype(batch.targets.mask, float64));
@@ -68,8 +65,8 @@ StepResult train_step(Tree& params, Tree& opt_state, const optim::AdamW& opt,
             .to_vector<double>();
     r.num_gt = counts[0];
     r.images = static_cast<int64_t>(counts[1]);
-    loss_cfg.matchfree.num_boxes = std::max(r.num_gt, 1.0);
-    loss_cfg.hungarian.num_boxes = std::max(r.num_gt, 1.0);
+    in.criterion.num_boxes = std::max(r.num_gt, 1.0);
+    in.criterion.num_boxes_value.reset();
   } else {
     r.num_gt = local_gt.item<double>();
   }
@@ -82,22 +79,29 @@ StepResult train_step(Tree& params, Tree& opt_state, const optim::AdamW& opt,
   try {
     if (config.jit) {
       // The per-step values are program inputs, so one compilation serves all.
-      array key = random::key(loss_cfg.dropout_seed);
-      array nb(std::max(r.num_gt, 1.0), float64);
+      if (!in.dropout_key) in.dropout_key = random::key(0);
+      if (!in.criterion.num_boxes_value) {
+        in.criterion.num_boxes_value =
+            array(in.criterion.num_boxes.value_or(std::max(r.num_gt, 1.0)), float64);
+      }
       if (batch.images.on_gpu()) {
         // Program inputs live where the batch does (a CUDA graph copies them in).
-        key = to_device(key, batch.images.device());
-        nb = to_device(nb, batch.images.device());
+        in.dropout_key = to_device(*in.dropout_key, batch.images.device());
+        in.criterion.num_boxes_value =
+            to_device(*in.criterion.num_boxes_value, batch.images.device());
       }
-      auto j = detail::jit_loss_and_grads(params, batch, loss_cfg, config.criterion, key, nb,
+      auto j = detail::jit_loss_and_grads(params, batch, config.loss, config.criterion, in,
                                           config.cuda_graph);
       loss = j.loss;
       components = j.components;
       grads = j.grads;
     } else {
-      auto loss_fn =
-          matchfree ? detr::matchfree_loss_and_components : detr::hungarian_loss_and_components;
-      auto [value, g] = value_and_grad(loss_fn)(params, batch, loss_cfg);
+      if (batch.images.on_gpu() && in.dropout_key) {
+        in.dropout_key = to_device(*in.dropout_key, batch.images.device());
+      }
+      auto loss_fn = matchfree ? detr::matchfree_step_loss_and_components
+                               : detr::hungarian_step_loss_and_components;
+      auto [value, g] = value_and_grad(loss_fn)(params, batch, config.loss, in);
       loss = value.first;
       components = value.second;
       grads = g;

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "mfx/array.h"
+#include "mfx/criteria/step_inputs.h"
 #include "mfx/tree.h"
 
 namespace mfx::criteria {
@@ -108,13 +109,11 @@ struct LossResult {
   Tree components;
 };
 
+/// Settings of hungarian_criterion (per-step values such as num_boxes come
+/// in StepInputs).
 struct HungarianConfig {
   CostWeights cost;
   double w_ce = 2, w_bbox = 5, w_giou = 2;
-  /// Normaliser of every term (must be positive and finite; in distributed
-  /// training the global count / world size); default: the number of real
-  /// ground truths in the batch, at least 1.
-  std::optional<double> num_boxes;
 };
 
 /// Optimal assignment of each image's real ground truths to queries for
@@ -134,11 +133,12 @@ std::vector<Matching> hungarian_match(const array& logits, const array& boxes, c
 /// matching cost is evaluated and solved per image on the host, then
 /// w_ce * sum(sigmoid_focal_loss over all queries x classes with one-hot
 /// targets of the matched pairs) + w_bbox * sum(L1 of matched pairs) +
-/// w_giou * sum(1 - GIoU of matched pairs), each divided by num_boxes.
-/// Gradients flow to logits and boxes (not through the matching). Hidden
-/// states are not used and may be omitted.
+/// w_giou * sum(1 - GIoU of matched pairs), each divided by num_boxes
+/// (StepInputs; its fixed_assignment is not used). Gradients flow to logits
+/// and boxes (not through the matching). Hidden states are not used and may
+/// be omitted.
 LossResult hungarian_criterion(const DecoderOutputs& out, const Targets& t,
-                               const HungarianConfig& cfg);
+                               const HungarianConfig& cfg, const StepInputs& in = {});
 
 /// Parameters of the ground-truth probe (float `dtype`):
 ///   mlp_gt: [Linear(K+4 -> width), Linear(width -> width)] (ReLU between),
@@ -150,6 +150,8 @@ LossResult hungarian_criterion(const DecoderOutputs& out, const Targets& t,
 Tree init_probe(const array& key, int64_t num_classes, int64_t hidden_dim, int64_t width = 256,
                 Dtype dtype = float32);
 
+/// Settings of matchfree_criterion (per-step values such as num_boxes and a
+/// fixed assignment come in StepInputs).
 struct MatchFreeConfig {
   CostWeights cost;
   /// Row-filter / column-threshold ratio and the normaliser's epsilon.
@@ -163,12 +165,6 @@ struct MatchFreeConfig {
   double w_ce = 2, w_bbox = 5, w_giou = 2;
   /// Stop gradients at the probe's query inputs (hidden, box, probability).
   bool probe_inputs_stop_gradient = true;
-  std::optional<double> num_boxes;  ///< as in HungarianConfig
-  /// num_boxes as a scalar array, used instead when set (a jitted step takes
-  /// it as an input, so one trace serves every global ground-truth count).
-  std::optional<array> num_boxes_value;
-  /// Per layer [B, M, N]: used as Â instead of the sparse correspondence.
-  std::optional<std::vector<array>> fixed_assignment;
 
   // Extensions beyond the paper. The paper's loss collapses: its probe
   // logits grow without bound, the per-row softmax turns one-hot and nothing
@@ -284,11 +280,12 @@ array sparse_correspondence(const array& attention, double rho, double eps,
 ///   L_w = sum_ij A_ij sg(C_ij),
 ///   L_q = w_ce [sum_ij Â_ij FL+(z_{j,c_i}) + sum_jk (1 - y_jk) FL-(z_jk)]
 ///         + sum_ij Â_ij (w_bbox |b_j - g_i|_1 + w_giou (1 - GIoU(b_j, g_i))),
-/// both divided by num_boxes, L = alpha_w L_w + beta_q L_q; y_jk = 1 when
-/// query j is selected (Â > 0) for a real ground truth of class k. C is the
+/// both divided by num_boxes (StepInputs), L = alpha_w L_w + beta_q L_q;
+/// y_jk = 1 when query j is selected (Â > 0) for a real ground truth of class k. C is the
 /// matching_cost (stop-gradient), Â is constant, and A sees the detector only
 /// when probe_inputs_stop_gradient is false. With a one-hot Â
-/// (fixed_assignment) L_q equals the Hungarian loss of that assignment.
+/// (StepInputs::fixed_assignment) L_q equals the Hungarian loss of that
+/// assignment.
 /// Nothing is read on the host (num_boxes is computed as an array), so the
 /// criterion can be traced by jit; the padded M only costs compute.
 /// The variant fields (extensions beyond the paper) replace the logits of A
@@ -296,6 +293,6 @@ array sparse_correspondence(const array& attention, double rho, double eps,
 /// or the sparse correspondence (selection: greedy_selection on log A, a
 /// constant); all are array ops, so every variant can be traced by jit too.
 LossResult matchfree_criterion(const Tree& probe, const DecoderOutputs& out, const Targets& t,
-                               const MatchFreeConfig& cfg);
+                               const MatchFreeConfig& cfg, const StepInputs& in = {});
 
 }  // namespace mfx::criteria

@@ -151,29 +151,47 @@ struct Batch {
   criteria::Targets targets;
 };
 
+/// The settings of a training loss: pure values that serialise to JSON
+/// (train::loss_config_to_json) and key the jitted step's compile cache.
+/// What changes per step comes in StepInputs.
 struct LossConfig {
   DetectorConfig model;
   criteria::MatchFreeConfig matchfree;
   criteria::HungarianConfig hungarian;
   /// Dropout on (the reference trains with dropout 0.1).
   bool train = true;
-  /// Dropout key: random::key(dropout_seed); vary it per step.
-  uint64_t dropout_seed = 0;
-  /// The dropout key itself, used instead of dropout_seed when set (a
-  /// jitted step takes it as an input, so one trace serves every step).
+};
+
+/// The per-step inputs of a loss, beside its LossConfig: a jitted step takes
+/// them as program inputs, so one compilation serves every step.
+struct StepInputs {
+  /// The dropout key (used when LossConfig::train); vary it per step.
+  /// Default: random::key(0).
   std::optional<array> dropout_key;
+  /// The criterion's per-step inputs (ground-truth count, fixed assignment).
+  criteria::StepInputs criterion;
 };
 
 /// detector_forward + matchfree_criterion. params = Tree{"model": detector
 /// parameters, "probe": init_probe(key, K, d_model)}. The scalar loss;
 /// mfx::grad(detr::matchfree_loss)(params, batch, cfg) is the training
-/// gradient for both parts (zero on frozen backbone leaves).
+/// gradient for both parts (zero on frozen backbone leaves). Uses default
+/// StepInputs (matchfree_step_loss takes them).
 array matchfree_loss(const Tree& params, const Batch& batch, const LossConfig& cfg);
 
 /// detector_forward + hungarian_criterion. params is the detector Tree, or a
 /// Tree with a "model" entry holding it (other entries, such as a probe,
-/// are ignored and get zero gradients).
+/// are ignored and get zero gradients). Uses default StepInputs.
 array hungarian_loss(const Tree& params, const Batch& batch, const LossConfig& cfg);
+
+/// The losses with this step's inputs (dropout key, ground-truth count,
+/// fixed assignment). Separate names, not overloads, so that
+/// mfx::grad(detr::matchfree_loss) still names one function:
+/// mfx::grad(detr::matchfree_step_loss)(params, batch, cfg, in).
+array matchfree_step_loss(const Tree& params, const Batch& batch, const LossConfig& cfg,
+                          const StepInputs& in);
+array hungarian_step_loss(const Tree& params, const Batch& batch, const LossConfig& cfg,
+                          const StepInputs& in);
 
 /// The same losses with their components for logging (the criteria's
 /// components plus "loss"), as a (loss, components) pair so value_and_grad
@@ -183,5 +201,12 @@ std::pair<array, Tree> matchfree_loss_and_components(const Tree& params, const B
                                                      const LossConfig& cfg);
 std::pair<array, Tree> hungarian_loss_and_components(const Tree& params, const Batch& batch,
                                                      const LossConfig& cfg);
+/// ... and with this step's inputs.
+std::pair<array, Tree> matchfree_step_loss_and_components(const Tree& params, const Batch& batch,
+                                                          const LossConfig& cfg,
+                                                          const StepInputs& in);
+std::pair<array, Tree> hungarian_step_loss_and_components(const Tree& params, const Batch& batch,
+                                                          const LossConfig& cfg,
+                                                          const StepInputs& in);
 
 }  // namespace mfx::detr

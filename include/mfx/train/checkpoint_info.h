@@ -17,6 +17,7 @@
 
 #include "mfx/coco/data.h"
 #include "mfx/criteria/criteria.h"
+#include "mfx/criteria/criterion.h"
 #include "mfx/detr/detector.h"
 #include "mfx/tree.h"
 
@@ -24,8 +25,9 @@ namespace mfx::train {
 
 struct CheckpointInfo {
   detr::DetectorConfig model;
-  /// "matchfree" or "hungarian" (informational).
-  std::string criterion;
+  /// The criterion the model was trained with (informational; JSON
+  /// "matchfree" or "hungarian").
+  criteria::Criterion criterion = criteria::Criterion::hungarian;
   /// The validation resize: short side val_size, long side capped at max_size.
   int val_size = 800;
   int max_size = 1333;
@@ -36,7 +38,7 @@ struct CheckpointInfo {
   /// The match-free settings of the run (informational; set for match-free
   /// runs): JSON "matchfree" with every scalar field of MatchFreeConfig, the
   /// variants (extensions beyond the paper) by name, e.g. "probe_logits":
-  /// "cosine". num_boxes and fixed_assignment are per-step and not stored.
+  /// "cosine".
   std::optional<criteria::MatchFreeConfig> matchfree;
 
   /// TransformConfig for evaluation (train = false) with these sizes.
@@ -45,7 +47,8 @@ struct CheckpointInfo {
 
 /// The info of a model trained on `data`: categories and names in label order
 /// from the dataset, sizes from `val_transforms`.
-CheckpointInfo make_checkpoint_info(const detr::DetectorConfig& model, const std::string& criterion,
+CheckpointInfo make_checkpoint_info(const detr::DetectorConfig& model,
+                                    criteria::Criterion criterion,
                                     const coco::TransformConfig& val_transforms,
                                     const coco::DetectionDataset& data);
 

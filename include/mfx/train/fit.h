@@ -20,6 +20,7 @@
 
 #include "mfx/coco/data.h"
 #include "mfx/criteria/collapse_metrics.h"
+#include "mfx/criteria/criterion.h"
 #include "mfx/detr/detector.h"
 #include "mfx/device.h"
 #include "mfx/optimizers.h"
@@ -34,10 +35,10 @@ struct FitConfig {
   std::string data_dir;
   /// Checkpoints, metrics.jsonl/.csv, loss.png, ap.png, eval_*.json go here.
   std::string out_dir;
-  /// "matchfree" or "hungarian".
-  std::string criterion = "matchfree";
+  /// The training criterion ("matchfree" / "hungarian" in args.json).
+  criteria::Criterion criterion = criteria::Criterion::matchfree;
   /// Settings of the match-free criterion (rho, alpha_w, beta_q, norm, ...;
-  /// docs/design.md §6.3 defaults). num_boxes is set per step.
+  /// docs/design.md §6.3 defaults).
   criteria::MatchFreeConfig matchfree;
   detr::DetectorConfig model = detr::DetectorConfig::small_cpu();
   coco::TransformConfig train_transforms;
@@ -127,9 +128,9 @@ std::string fit_config_json(const FitConfig& config);
 
 /// How train_step computes one step.
 struct StepConfig {
-  /// "matchfree" (params {"model", "probe"}) or "hungarian".
-  std::string criterion = "matchfree";
-  /// The loss settings; num_boxes is set by train_step when data parallel.
+  /// matchfree (params {"model", "probe"}) or hungarian.
+  criteria::Criterion criterion = criteria::Criterion::matchfree;
+  /// The loss settings (per-step values come in train_step's StepInputs).
   detr::LossConfig loss;
   double clip_max_norm = 0.1;
   /// Sum over the processes of mfx::distributed (when there are several);
@@ -169,8 +170,12 @@ struct StepResult {
 /// global values: every process throws) before updating anything when the
 /// loss or a gradient is not finite. With the batch on a GPU (params and
 /// state there too), the GPU is the default device during the step.
+/// `inputs` are this step's dropout key (vary it per step; default
+/// random::key(0)) and criterion inputs; data parallel, train_step sets
+/// their num_boxes to the global count.
 StepResult train_step(Tree& params, Tree& opt_state, const optim::AdamW& opt,
-                      const detr::Batch& batch, const StepConfig& config, int64_t step);
+                      const detr::Batch& batch, const StepConfig& config, int64_t step,
+                      const detr::StepInputs& inputs = {});
 
 /// Trains as configured; out_dir/args.json records the configuration
 /// (fit_config_json). With progress on, a progress line during each

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "mfx/criteria/criterion.h"
 #include "mfx/detr/detector.h"
 
 namespace mfx::train {
@@ -22,11 +23,12 @@ std::string loss_config_to_json(const detr::LossConfig& cfg);
 /// invalid configuration throws, naming the field.
 detr::LossConfig loss_config_from_json(const std::string& text);
 
-/// The key under which a jitted training step of `criterion` ("matchfree"
-/// or "hungarian") is compiled once per process: the criterion, cuda_graph
-/// and loss_config_to_json(cfg), so any setting that changes the traced
-/// program selects another compiled program.
-std::string jit_step_cache_key(const detr::LossConfig& cfg, const std::string& criterion,
+/// The key under which a jitted training step of `criterion` is compiled
+/// once per process: the criterion's name, cuda_graph and
+/// loss_config_to_json(cfg), so any setting that changes the traced program
+/// selects another compiled program. Per-step values (detr::StepInputs) are
+/// program inputs and no part of it.
+std::string jit_step_cache_key(const detr::LossConfig& cfg, criteria::Criterion criterion,
                                bool cuda_graph);
 
 }  // namespace mfx::train
