@@ -112,6 +112,7 @@ int main(int argc, char** argv) {
              train::preset_names());
   flags.number("--queries", "N", cfg.model.detr.num_queries, "decoder queries", int64_t{1},
                int64_t{INT32_MAX});
+  flags.number("--dropout", "P", cfg.model.detr.dropout, "transformer dropout", 0.0, 0.99);
   flags.number("--epochs", "N", cfg.epochs, "epochs", 1);
   flags.number("--max-steps", "N", cfg.max_steps_per_epoch, "steps per epoch at most (-1: all)",
                -1);

@@ -174,11 +174,12 @@ for part in $parts; do
       fi
       # 50 steps of the default preset on the GPU through the jitted step,
       # then 20 of the same steps on this machine's CPU for the img/s ratio.
-      args=(--epochs 1 --max-steps 50 --workers 2)
+      # A small generated set keeps generation and evaluation short.
+      args=(--epochs 1 --max-steps 50 --workers 2 --train-images 256 --val-images 16)
       run_part train 60 "$out/train.log" ./bin/train_coco --device gpu --jit "${args[@]}" --out "$work/train_gpu"
       echo "----- the same on the CPU, 20 steps" >> "$out/train.log"
       (cd "$work" && timeout -k 10 30 ./bin/train_coco --device cpu --epochs 1 --max-steps 20 \
-        --workers 2 --out "$work/train_cpu") >> "$out/train.log" 2>&1
+        --workers 2 --train-images 256 --val-images 16 --out "$work/train_cpu") >> "$out/train.log" 2>&1
       ;;
     *) say "gpu_check: unknown part $part"; exit 2 ;;
   esac

@@ -39,12 +39,14 @@ Preset scratch(int size) {
   f.model.backbone.norm = resnet::BackboneNorm::group_norm;
   f.model.backbone.train_stem_and_layer1 = true;
   f.backbone_lr_scale = 1.0;
-  // At most 4 objects per image: 50 queries are plenty.
-  f.model.detr.num_queries = 50;
+  // At most 4 objects per image: 20 queries suffice and learn faster than
+  // 50; without dropout the small transformer fits faster in this budget.
+  f.model.detr.num_queries = 20;
+  f.model.detr.dropout = 0;
   f.criterion = criteria::Criterion::hungarian;
-  f.lr = 1e-3;
+  f.lr = 3e-4;
   f.batch_size = 4;
-  f.epochs = 30;
+  f.epochs = 40;
   cpu_transforms(f, size);
   coco::SyntheticConfig& s = p.synthetic;
   cpu_synthetic(s, size);
