@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "array_node.h"
+#include "cpu/buffer_cache.h"
 #include "cpu/copy.h"
 #include "cuda/runtime.h"
 #include "mfx/gpu.h"
@@ -22,10 +23,8 @@ Buffer::Buffer(size_t n, Device d) : nbytes(n), device(d) {
     ptr = cuda::allocator(d.index).allocate(n, 0).ptr;
     return;
   }
-  // 64-byte alignment keeps vector loads aligned; aligned_alloc needs a multiple.
-  size_t rounded = ((n + 63) / 64) * 64;
-  ptr = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-  if (!ptr) throw std::runtime_error(fmt::format("[Buffer] out of memory allocating {} bytes", n));
+  // 64-byte aligned blocks, recycled by the CPU buffer cache.
+  ptr = cpu::acquire_buffer(n);
 }
 
 Buffer::~Buffer() {
@@ -34,7 +33,7 @@ Buffer::~Buffer() {
     cuda::allocator_for_release(device.index)
         .release({ptr, cuda::CachingAllocator::round_size(nbytes), 0});
   } else {
-    std::free(ptr);
+    cpu::release_buffer(ptr, nbytes);
   }
 }
 

@@ -1,5 +1,6 @@
-// The CPU backend's BLAS: which OpenBLAS kernel set the process runs, and a
-// way for programs to get the fast one on CPUs their OpenBLAS does not know.
+// The CPU backend's settings: the buffer cache that recycles array memory,
+// which OpenBLAS kernel set the process runs, and a way for programs to get
+// the fast one on CPUs their OpenBLAS does not know.
 //
 // OpenBLAS picks its kernels from the CPU model when it is loaded. A version
 // older than the CPU (Debian 12's 0.3.21 on Emerald Rapids, cpuid model 207)
@@ -9,9 +10,32 @@
 // is loaded.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace mfx::cpu {
+
+/// Freed CPU array buffers are kept by size and reused (like the GPU's
+/// caching allocator), so eager code does not map and zero fresh pages for
+/// every op. The cache holds at most limit_bytes (default: an eighth of the
+/// machine's memory, at most 2 GiB; the environment variable
+/// MFX_CPU_BUFFER_CACHE_BYTES sets it, 0 turns caching off); a block is
+/// reused for a request when it wastes at most a quarter of it. With
+/// MFX_CPU_BUFFER_POISON set, every buffer starts as 0xFF bytes (NaN for
+/// floats): kernels that read memory they did not write show up.
+struct BufferCacheStats {
+  size_t requests = 0;           ///< buffers asked for
+  size_t hits = 0;               ///< of them served from the cache
+  size_t cached_bytes = 0;       ///< held now
+  size_t cached_blocks = 0;      ///< held now
+  size_t peak_cached_bytes = 0;  ///< most held at once
+  size_t limit_bytes = 0;
+};
+BufferCacheStats buffer_cache_stats();
+/// Frees every cached block (arrays in use are unaffected).
+void clear_buffer_cache();
+/// Sets the limit, freeing cached blocks beyond it (0: no caching).
+void set_buffer_cache_limit(size_t bytes);
 
 /// The OpenBLAS kernel set in use, e.g. "SkylakeX", "Haswell", "Prescott".
 std::string blas_core();

@@ -37,6 +37,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 // Everything a run holds from its setup to its end.
 struct Run {
+  explicit Run(const FitConfig& c) : cfg(c) {}
   const FitConfig& cfg;
   int rank = 0, world = 1;
   bool lead = true;
@@ -256,7 +257,8 @@ EpochSteps train_epoch(Run& run, int64_t epoch, FitResult& result) {
     // Dropout differs per step (and per process) but is reproducible on resume.
     const detr::StepInputs inputs{
         .dropout_key = random::key(cfg.seed * 1000003 + static_cast<uint64_t>(run.step) +
-                                   static_cast<uint64_t>(run.rank) * 0x9E3779B97F4A7C15ULL)};
+                                   static_cast<uint64_t>(run.rank) * 0x9E3779B97F4A7C15ULL),
+        .criterion = {}};
     // Probe warm-up: L_w alone until the probe's attention is sharp.
     const StepConfig& step_cfg = run.step < cfg.probe_warmup_steps ? run.warmup_cfg : run.step_cfg;
     const double lr = run.lr(run.step);
@@ -321,7 +323,7 @@ FitResult fit(const FitConfig& cfg) {
   // A GPU run: ops run there from here on (throws when there is none).
   detail::DefaultDeviceScope device_scope(cfg.device);
   FitResult result;
-  Run run{cfg};
+  Run run(cfg);
   set_up(run, result);
   if (result.resumed) {
     run.saved_epoch = run.epoch0;
