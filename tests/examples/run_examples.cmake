@@ -47,10 +47,11 @@ function(png_size path out_w out_h)
   set(${out_h} ${h} PARENT_SCOPE)
 endfunction()
 
-# 1. Train the small preset for one short epoch (64 px, 3 steps of 2 images).
+# 1. Train the default preset for one short epoch (64 px, 3 steps of 2
+# images) on a small generated set.
 set(run_dir "${WORK_DIR}/run")
 run(train 0 "${TRAIN_COCO}" --epochs 1 --image-size 64 --max-steps 3 --batch-size 2 --workers 1
-    --out "${run_dir}")
+    --train-images 16 --val-images 4 --lr 0.25 --out "${run_dir}")
 expect_contains(train "${train_OUT}" "final COCO metrics in percent (1 epochs, 3 steps")
 # One results line per epoch, the resolved configuration, the best model.
 expect_contains(train "${train_OUT}" "epoch 1/1 | loss ")
@@ -63,7 +64,7 @@ endforeach()
 file(READ "${run_dir}/args.json" args_json)
 string(JSON args_epochs GET "${args_json}" epochs)
 string(JSON args_lr GET "${args_json}" lr)
-if(NOT args_epochs EQUAL 1 OR NOT args_lr STREQUAL "0.001")
+if(NOT args_epochs EQUAL 1 OR NOT args_lr STREQUAL "0.25")
   message(FATAL_ERROR "args.json does not record the run (epochs ${args_epochs}, lr ${args_lr})")
 endif()
 # Arguments are checked before any work: nothing is generated for a bad one.
