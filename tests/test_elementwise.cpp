@@ -165,7 +165,11 @@ TEST_CASE("elementwise on non-contiguous views", "[elementwise][views]") {
 }
 
 TEST_CASE("elementwise errors", "[elementwise][errors]") {
-  check_throws_with([] { add(ones({2, 3}), ones({4})); }, {"[Add]", "(2,3)", "(4)"});
+  check_throws_with([] { add(ones({2, 3}), ones({4})); }, {"[add]", "(2,3)", "(4)"});
+  // Each binary op names itself as the caller spells it, not its primitive.
+  check_throws_with([] { floor_divide(ones({2}), ones({3})); }, {"[floor_divide]", "(2)", "(3)"});
+  check_throws_with([] { logical_or(ones({2}), ones({3})); }, {"[logical_or]"});
+  check_throws_with([] { greater_equal(ones({2}), ones({3})); }, {"[greater_equal]"});
   check_throws_with([] { negative(array({true})); }, {"[negative]", "bool"});
   check_throws_with([] { where(array({true, false}), ones({3}), ones({3})); }, {"[where]", "(2)", "(3)"});
   check_throws_with([] { add(array(), ones({1})); }, {"null"});
