@@ -9,6 +9,7 @@
 #include "cpu/elementwise_loops.h"
 #include "cpu/fast_math.h"
 #include "primitives/elementwise.h"
+#include "primitives/elementwise_names.h"
 
 namespace mfx {
 

@@ -4,6 +4,7 @@
 #include "ops/op_utils.h"
 #include "ops/public_op.h"
 #include "primitives/elementwise.h"
+#include "primitives/elementwise_names.h"
 
 namespace mfx {
 

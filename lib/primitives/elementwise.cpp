@@ -1,4 +1,5 @@
 #include "primitives/elementwise.h"
+#include "primitives/elementwise_names.h"
 
 namespace mfx {
 

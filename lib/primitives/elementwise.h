@@ -57,13 +57,8 @@ enum class BinaryOp {
   LogicalXor,
 };
 
-/// The primitive's name ("FloorDivide"), as plans and reports show it.
 const char* unary_op_name(UnaryOp op);
 const char* binary_op_name(BinaryOp op);
-/// The public op that makes it ("floor_divide"): errors a caller sees name
-/// the function they called, spelled as they called it.
-const char* unary_public_name(UnaryOp op);
-const char* binary_public_name(BinaryOp op);
 
 /// out = op(x); output dtype decided by the op function.
 /// Derivatives (elementwise_grad.cpp): the usual ones; abs has slope 0 at 0;
