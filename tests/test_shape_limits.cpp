@@ -63,6 +63,9 @@ TEST_CASE("refusals of composite creation ops name the op called", "[shape_limit
   // Primitive names (FloorDivide) never reach the caller.
   starts_with([&] { floor_divide(ones({2}), ones({3})); }, "[floor_divide]");
   starts_with([&] { add(zeros({int64_t{1} << 24, 1}), zeros({1, int64_t{1} << 24})); }, "[add]");
+  // take is built on gather, matmul broadcasts its batch dims.
+  starts_with([&] { take(zeros({2, 0, int64_t{1} << 62}, int64), array({1}), 1); }, "[take]");
+  starts_with([&] { matmul(zeros({kMax, 4, 0, 3}, float64), zeros({3, 2}, float64)); }, "[matmul]");
 }
 
 TEST_CASE("zero-size shapes with huge dims are fine", "[shape_limits]") {
