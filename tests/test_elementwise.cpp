@@ -154,6 +154,29 @@ TEST_CASE("astype conversions", "[elementwise][dtype]") {
   }
 }
 
+// Out-of-range float -> integer casts are undefined in C++; mfx defines them
+// as the x86 truncating conversion (and jitted code) does: the minimum of
+// int32 (int64 for int64) for NaN, +-inf and values outside it, uint8 the
+// low byte of the int32 value.
+TEST_CASE("astype float to integer out of range is defined", "[elementwise][dtype]") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::vector<double> v = {-2.5, 300.7, nan, inf, -inf, 3e9, -1e20, 255.9};
+  constexpr int64_t i32min = std::numeric_limits<int32_t>::min();
+  constexpr int64_t i64min = std::numeric_limits<int64_t>::min();
+  for (Dtype src : {float64, float32}) {
+    array x = astype(array(v, {8}, float64), src);
+    CHECK(astype(x, uint8).to_vector<int64_t>() == std::vector<int64_t>{254, 44, 0, 0, 0, 0, 0, 255});
+    CHECK(astype(x, int32).to_vector<int64_t>() ==
+          std::vector<int64_t>{-2, 300, i32min, i32min, i32min, i32min, i32min, 255});
+    CHECK(astype(x, int64).to_vector<int64_t>() ==
+          std::vector<int64_t>{-2, 300, i64min, i64min, i64min, 3000000000, i64min, 255});
+  }
+  // The conversion in the array constructor is the same one.
+  CHECK(array(std::vector<double>{-1.0, nan}, {2}, uint8).to_vector<int64_t>() ==
+        std::vector<int64_t>{255, 0});
+}
+
 TEST_CASE("elementwise on non-contiguous views", "[elementwise][views]") {
   array a = reshape(arange(12, float32), {3, 4});
   array t = transpose(a);  // (4,3)
@@ -165,7 +188,11 @@ TEST_CASE("elementwise on non-contiguous views", "[elementwise][views]") {
 }
 
 TEST_CASE("elementwise errors", "[elementwise][errors]") {
-  check_throws_with([] { add(ones({2, 3}), ones({4})); }, {"[Add]", "(2,3)", "(4)"});
+  check_throws_with([] { add(ones({2, 3}), ones({4})); }, {"[add]", "(2,3)", "(4)"});
+  // Each binary op names itself as the caller spells it, not its primitive.
+  check_throws_with([] { floor_divide(ones({2}), ones({3})); }, {"[floor_divide]", "(2)", "(3)"});
+  check_throws_with([] { logical_or(ones({2}), ones({3})); }, {"[logical_or]"});
+  check_throws_with([] { greater_equal(ones({2}), ones({3})); }, {"[greater_equal]"});
   check_throws_with([] { negative(array({true})); }, {"[negative]", "bool"});
   check_throws_with([] { where(array({true, false}), ones({3}), ones({3})); }, {"[where]", "(2)", "(3)"});
   check_throws_with([] { add(array(), ones({1})); }, {"null"});

@@ -2,6 +2,8 @@
 // kernels: a reduction over a value computed inline (a comparison) whose
 // kernel the code generator cannot take, bool operands of remainder and
 // power, float16 products and sums whose partial results overflow.
+#include <limits>
+
 #include "mfx/jit.h"
 #include "test_utils.h"
 
@@ -78,4 +80,20 @@ TEST_CASE("jit of a float16 product over a zero is zero", "[jit][regression]") {
   for (size_t i = 0; i < alt.size(); ++i) alt[i] = (i / 3) % 2 ? -60000.0f : 60000.0f;
   array s = array(alt, {64, 3}, float16);
   check_jit_matches_eager([](const array& v) { return sum(v); }, s);
+}
+
+// Float -> integer casts of NaN, inf and out-of-range values: eager defines
+// them as the x86 truncating conversion; jitted kernels (fptosi, through
+// int32 for uint8) must give the same numbers.
+TEST_CASE("jit of out-of-range float to integer casts matches eager", "[jit][regression]") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::vector<double> v = {-2.5, 300.7, nan, inf, -inf, 3e9, -1e20, 255.9};
+  for (Dtype src : {float64, float32}) {
+    array x = astype(array(v, {8}, float64), src);
+    for (Dtype dst : {uint8, int32, int64}) {
+      INFO(dtype_name(src) << " -> " << dtype_name(dst));
+      check_jit_matches_eager([dst](const array& a) { return astype(negative(negative(a)), dst); }, x);
+    }
+  }
 }

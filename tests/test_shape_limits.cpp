@@ -18,10 +18,54 @@ TEST_CASE("creation ops refuse counts that do not fit an array", "[shape_limits]
   check_throws_with([] { arange(0.0, 1e300, 1.0, float32); }, {"[arange]"});
   check_throws_with([] { eye(int64_t{1} << 40, -1, 0, float32); }, {"[eye]", "2^48"});
   check_throws_with([] { linspace(0.0, 1.0, kMax, float32); }, {"[linspace]"});
-  check_throws_with([] { zeros({int64_t{1} << 62, 2}, float32); }, {"[full]", "(4611686018427387904,2)"});
-  check_throws_with([] { zeros({kMax, kMax}, float32); }, {"[full]"});
-  check_throws_with([] { random::uniform(random::key(0), {int64_t{1} << 50}); }, {"2^48"});
-  check_throws_with([] { random::bits(random::key(0), {kMax, 3}); }, {"2^48"});
+  check_throws_with(
+      [] {
+        zeros({int64_t{1} << 62, 2}, float32);
+      },
+      {"[zeros]", "(4611686018427387904,2)"});
+  check_throws_with([] { zeros({kMax, kMax}, float32); }, {"[zeros]"});
+  check_throws_with([] { random::uniform(random::key(0), {int64_t{1} << 50}); },
+                    {"[uniform]", "2^48"});
+  check_throws_with([] { random::bits(random::key(0), {kMax, 3}); }, {"[bits]", "2^48"});
+}
+
+// Ops built on other ops (zeros on full, normal on uniform, bernoulli on
+// uniform and less) name the function called, once, at the start.
+TEST_CASE("refusals of composite creation ops name the op called", "[shape_limits]") {
+  auto starts_with = [](auto f, const std::string& prefix) {
+    try {
+      f();
+      FAIL("expected std::invalid_argument");
+    } catch (const std::invalid_argument& e) {
+      const std::string msg = e.what();
+      INFO(msg);
+      CHECK(msg.rfind(prefix, 0) == 0);
+      // Named once: no "(in zeros)" after "[zeros]".
+      CHECK(msg.find("(in " + prefix.substr(1, prefix.size() - 2) + ")") == std::string::npos);
+    }
+  };
+  const Shape huge{int64_t{1} << 62, 2};
+  const array k = random::key(0);
+  starts_with([&] { zeros(huge, float32); }, "[zeros]");
+  starts_with([&] { ones(huge, float32); }, "[ones]");
+  starts_with([&] { zeros({-1}, float32); }, "[zeros]");
+  starts_with([&] { ones({2, -3}, int32); }, "[ones]");
+  starts_with([&] { full(huge, array(1.0f), float32); }, "[full]");
+  starts_with([&] { identity(int64_t{1} << 40, float32); }, "[identity]");
+  starts_with([&] { random::uniform(k, huge); }, "[uniform]");
+  starts_with([&] { random::normal(k, huge); }, "[normal]");
+  starts_with([&] { random::normal(k, {-2}); }, "[normal]");
+  starts_with([&] { random::bernoulli(k, array(0.5f), huge); }, "[bernoulli]");
+  starts_with([&] { random::randint(k, 0, 5, huge); }, "[randint]");
+  starts_with([&] { random::bits(k, huge); }, "[bits]");
+  starts_with([&] { dropout(ones({3}), -0.5, k); }, "[dropout]");
+  starts_with([&] { broadcast_to(array(1.0), huge); }, "[broadcast_to]");
+  // Primitive names (FloorDivide) never reach the caller.
+  starts_with([&] { floor_divide(ones({2}), ones({3})); }, "[floor_divide]");
+  starts_with([&] { add(zeros({int64_t{1} << 24, 1}), zeros({1, int64_t{1} << 24})); }, "[add]");
+  // take is built on gather, matmul broadcasts its batch dims.
+  starts_with([&] { take(zeros({2, 0, int64_t{1} << 62}, int64), array({1}), 1); }, "[take]");
+  starts_with([&] { matmul(zeros({kMax, 4, 0, 3}, float64), zeros({3, 2}, float64)); }, "[matmul]");
 }
 
 TEST_CASE("zero-size shapes with huge dims are fine", "[shape_limits]") {

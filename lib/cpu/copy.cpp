@@ -1,20 +1,39 @@
 #include "cpu/copy.h"
 
 #include <cstring>
+#include <limits>
 
 #include "cpu/dispatch.h"
 #include "cpu/strided.h"
 
 namespace mfx::cpu {
 
+// Float -> integer with the result the x86 truncating conversions give, and
+// that jitted code gives (it converts through int32 for uint8, like this):
+// in range, toward zero; NaN, +-inf and values outside int32 (int64 for
+// int64) give the type's minimum. In C++ the out-of-range cast is undefined,
+// so astype(-2.5, uint8) or astype(nan, int32) must not reach a static_cast.
+template <typename I, typename F>
+inline I float_to_int(F f) {
+  constexpr double lo = static_cast<double>(std::numeric_limits<I>::min());
+  constexpr double hi = -lo;  // 2^31 or 2^63, exact in float and double
+  const double v = static_cast<double>(f);
+  return v >= lo && v < hi ? static_cast<I>(v) : std::numeric_limits<I>::min();
+}
+
 template <typename D, typename S>
 inline D convert_one(S s) {
+  using C = compute_t<S>;
   if constexpr (std::is_same_v<D, bool>) {
-    return static_cast<compute_t<S>>(s) != compute_t<S>(0);
+    return static_cast<C>(s) != C(0);
   } else if constexpr (std::is_same_v<D, float16_t> || std::is_same_v<D, bfloat16_t>) {
-    return D(static_cast<float>(static_cast<compute_t<S>>(s)));
+    return D(static_cast<float>(static_cast<C>(s)));
+  } else if constexpr (std::is_integral_v<D> && std::is_floating_point_v<C>) {
+    if constexpr (std::is_same_v<D, int64_t>) return float_to_int<int64_t>(static_cast<C>(s));
+    // int32 directly; uint8 wraps the int32 value (modulo 256, defined).
+    return static_cast<D>(float_to_int<int32_t>(static_cast<C>(s)));
   } else {
-    return static_cast<D>(static_cast<compute_t<S>>(s));
+    return static_cast<D>(static_cast<C>(s));
   }
 }
 

@@ -9,6 +9,7 @@
 #include "cpu/elementwise_loops.h"
 #include "cpu/fast_math.h"
 #include "primitives/elementwise.h"
+#include "primitives/elementwise_names.h"
 
 namespace mfx {
 
@@ -189,8 +190,8 @@ void eval_unary_any(UnaryOp op, const array& x, array& out) {
       if constexpr (std::is_floating_point_v<C>) return eval_unary_float<T>(op, x, out);
       break;
   }
-  throw std::invalid_argument(fmt::format("[{}] dtype {} is not supported", unary_op_name(op),
-                                          dtype_name(x.dtype())));
+  throw std::invalid_argument(
+      fmt::format("[{}] dtype {} is not supported", unary_public_name(op), dtype_name(x.dtype())));
 }
 
 // Integer division and remainder with Python/numpy floor semantics; x/0 is 0
@@ -301,8 +302,8 @@ void eval_binary(BinaryOp op, const array& a, const array& b, array& out) {
       if constexpr (std::is_same_v<T, bool>) return cmp([](bool x, bool y) { return x != y; });
       break;
   }
-  throw std::invalid_argument(fmt::format("[{}] dtype {} is not supported", binary_op_name(op),
-                                          dtype_name(a.dtype())));
+  throw std::invalid_argument(
+      fmt::format("[{}] dtype {} is not supported", binary_public_name(op), dtype_name(a.dtype())));
 }
 
 }  // namespace

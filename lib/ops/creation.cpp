@@ -28,19 +28,25 @@ array full(Shape shape, array value) {
   return full(std::move(shape), std::move(value), t);
 }
 
-array zeros(Shape shape, Dtype dtype) { return full(std::move(shape), array(0, dtype), dtype); }
-array ones(Shape shape, Dtype dtype) { return full(std::move(shape), array(1, dtype), dtype); }
+// These are built on full; as_public_op makes a refusal say "[zeros]" (or
+// the op called), not "[full]", which the caller never named.
+array zeros(Shape shape, Dtype dtype) {
+  return as_public_op("zeros", [&] { return full(std::move(shape), array(0, dtype), dtype); });
+}
+array ones(Shape shape, Dtype dtype) {
+  return as_public_op("ones", [&] { return full(std::move(shape), array(1, dtype), dtype); });
+}
 array zeros_like(const array& a) {
   check_valid(a, "zeros_like");
-  return zeros(a.shape(), a.dtype());
+  return as_public_op("zeros_like", [&] { return zeros(a.shape(), a.dtype()); });
 }
 array ones_like(const array& a) {
   check_valid(a, "ones_like");
-  return ones(a.shape(), a.dtype());
+  return as_public_op("ones_like", [&] { return ones(a.shape(), a.dtype()); });
 }
 array full_like(const array& a, array value) {
   check_valid(a, "full_like");
-  return full(a.shape(), std::move(value), a.dtype());
+  return as_public_op("full_like", [&] { return full(a.shape(), std::move(value), a.dtype()); });
 }
 
 array arange(double start, double stop, double step, Dtype dtype) {
@@ -65,9 +71,9 @@ array arange(int64_t stop, Dtype dtype) {
 
 array linspace(double start, double stop, int64_t num, Dtype dtype) {
   if (num < 0) throw std::invalid_argument(fmt::format("[linspace] num must be >= 0, got {}", num));
-  if (num == 1) return full({1}, array(start), dtype);
-  double step = num > 1 ? (stop - start) / static_cast<double>(num - 1) : 0.0;
   return as_public_op("linspace", [&] {
+    if (num == 1) return full({1}, array(start), dtype);
+    double step = num > 1 ? (stop - start) / static_cast<double>(num - 1) : 0.0;
     return astype(array(Shape{num}, float64, std::make_shared<Arange>(start, step), {}), dtype);
   });
 }
@@ -82,6 +88,8 @@ array eye(int64_t n, int64_t m, int k, Dtype dtype) {
   });
 }
 
-array identity(int64_t n, Dtype dtype) { return eye(n, n, 0, dtype); }
+array identity(int64_t n, Dtype dtype) {
+  return as_public_op("identity", [&] { return eye(n, n, 0, dtype); });
+}
 
 }  // namespace mfx

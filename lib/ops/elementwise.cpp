@@ -4,6 +4,7 @@
 #include "ops/op_utils.h"
 #include "ops/public_op.h"
 #include "primitives/elementwise.h"
+#include "primitives/elementwise_names.h"
 
 namespace mfx {
 
@@ -15,13 +16,16 @@ array make_unary(UnaryOp op, const array& x, Dtype out_dtype) {
 
 // Floating unary math: integers and bool are computed in float32.
 array float_unary(UnaryOp op, const array& x) {
-  check_valid(x, unary_op_name(op));
+  check_valid(x, unary_public_name(op));
   array xf = astype(x, to_floating(x.dtype()));
   return make_unary(op, xf, xf.dtype());
 }
 
 array make_binary(BinaryOp op, const array& a, const array& b, Dtype in_dtype, Dtype out_dtype) {
-  const char* name = binary_op_name(op);
+  const char* name = binary_public_name(op);
+  // The broadcast shape is size-checked by the broadcast_to below: it must
+  // name this op (add of (2^24,1) and (1,2^24) is add's error).
+  PublicOpScope scope(name);
   check_valid(a, name);
   check_valid(b, name);
   Shape s = broadcast_shapes(a.shape(), b.shape(), name);
@@ -31,22 +35,22 @@ array make_binary(BinaryOp op, const array& a, const array& b, Dtype in_dtype, D
 }
 
 array arith(BinaryOp op, const array& a, const array& b) {
-  check_valid(a, binary_op_name(op));
-  check_valid(b, binary_op_name(op));
+  check_valid(a, binary_public_name(op));
+  check_valid(b, binary_public_name(op));
   Dtype t = promote_types(a.dtype(), b.dtype());
   return make_binary(op, a, b, t, t);
 }
 
 array float_binary(BinaryOp op, const array& a, const array& b) {
-  check_valid(a, binary_op_name(op));
-  check_valid(b, binary_op_name(op));
+  check_valid(a, binary_public_name(op));
+  check_valid(b, binary_public_name(op));
   Dtype t = to_floating(promote_types(a.dtype(), b.dtype()));
   return make_binary(op, a, b, t, t);
 }
 
 array compare(BinaryOp op, const array& a, const array& b) {
-  check_valid(a, binary_op_name(op));
-  check_valid(b, binary_op_name(op));
+  check_valid(a, binary_public_name(op));
+  check_valid(b, binary_public_name(op));
   return make_binary(op, a, b, promote_types(a.dtype(), b.dtype()), bool_);
 }
 

@@ -70,6 +70,8 @@ array scatter_impl(const array& a, const array& indices, const array& updates, i
 }  // namespace
 
 array take(const array& a, const array& indices, int axis) {
+  // Built on the gather primitive: its size check must say "[take]".
+  PublicOpScope scope("take");
   check_valid(a, "take");
   check_indices(indices, "take");
   const int ax = normalize_axis(axis, a.shape(), "take");

@@ -2,11 +2,15 @@
 #include "mfx/linalg.h"
 
 #include "ops/op_utils.h"
+#include "ops/public_op.h"
 #include "primitives/linalg.h"
 
 namespace mfx {
 
 array matmul(const array& a, const array& b) {
+  // The batch broadcast and the product's shape are size-checked inside
+  // (broadcast_to, the Matmul node): their errors name matmul.
+  PublicOpScope scope("matmul");
   check_valid(a, "matmul");
   check_valid(b, "matmul");
   auto incompatible = [&]() {

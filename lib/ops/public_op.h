@@ -18,6 +18,7 @@ class PublicOpScope {
   ~PublicOpScope();
   PublicOpScope(const PublicOpScope&) = delete;
   PublicOpScope& operator=(const PublicOpScope&) = delete;
+  bool outermost() const { return outermost_; }
 
  private:
   bool outermost_;
@@ -30,15 +31,20 @@ const char* current_public_op();
 std::string rename_error(const std::string& message, const char* op);
 
 /// Runs f() as public op `op`: std::invalid_argument and std::out_of_range
-/// raised inside name `op` (see rename_error).
+/// raised inside name `op` (see rename_error). Only the outermost scope
+/// renames: zeros is built on full, and a size error that already says
+/// "[zeros]" (the size check names the outermost op) must not come out as
+/// "[zeros] (in full) (in zeros) ...".
 template <class F>
 decltype(auto) as_public_op(const char* op, F&& f) {
   PublicOpScope scope(op);
   try {
     return std::forward<F>(f)();
   } catch (const std::out_of_range& e) {
+    if (!scope.outermost()) throw;
     throw std::out_of_range(rename_error(e.what(), op));
   } catch (const std::invalid_argument& e) {
+    if (!scope.outermost()) throw;
     throw std::invalid_argument(rename_error(e.what(), op));
   }
 }

@@ -184,6 +184,9 @@ array broadcast_to(const array& a, const Shape& shape) {
     throw std::invalid_argument(fmt::format("[broadcast_to] cannot broadcast shape {} to {}",
                                             shape_str(a.shape()), shape_str(shape)));
   }
+  // The size check of the new shape names broadcast_to unless an op that
+  // calls it is being built (its own name then).
+  PublicOpScope scope("broadcast_to");
   return array(shape, a.dtype(), std::make_shared<Broadcast>(shape), {a});
 }
 

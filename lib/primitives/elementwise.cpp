@@ -1,4 +1,5 @@
 #include "primitives/elementwise.h"
+#include "primitives/elementwise_names.h"
 
 namespace mfx {
 
@@ -15,6 +16,24 @@ const char* binary_op_name(BinaryOp op) {
       "Add", "Subtract", "Multiply", "Divide", "FloorDivide", "Remainder", "Power",
       "Maximum", "Minimum", "Arctan2", "Equal", "NotEqual", "Less", "LessEqual",
       "Greater", "GreaterEqual", "LogicalAnd", "LogicalOr", "LogicalXor"};
+  return names[static_cast<int>(op)];
+}
+
+const char* unary_public_name(UnaryOp op) {
+  static const char* names[] = {"negative", "abs",     "sign",   "exp",    "log",         "log1p",
+                                "expm1",    "sqrt",    "rsqrt",  "square", "reciprocal",  "sin",
+                                "cos",      "tan",     "arctan", "tanh",   "sigmoid",     "erf",
+                                "erfinv",   "floor",   "ceil",   "round",  "logical_not", "isnan",
+                                "isinf",    "isfinite"};
+  return names[static_cast<int>(op)];
+}
+
+const char* binary_public_name(BinaryOp op) {
+  static const char* names[] = {"add",          "subtract",   "multiply",   "divide",
+                                "floor_divide", "remainder",  "power",      "maximum",
+                                "minimum",      "arctan2",    "equal",      "not_equal",
+                                "less",         "less_equal", "greater",    "greater_equal",
+                                "logical_and",  "logical_or", "logical_xor"};
   return names[static_cast<int>(op)];
 }
 

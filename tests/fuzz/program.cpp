@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <iterator>
 #include <limits>
 #include <random>
 
@@ -128,21 +129,69 @@ OpDef reduction(const char* name, ReduceFn f, bool smooth) {
 
 const std::vector<OpDef>& ops() {
   static const std::vector<OpDef> table = {
-      unary("negative", negative, true), unary("exp", exp, true), unary("log", log, false),
-      unary("sqrt", sqrt, false), unary("abs", abs, false), unary("tanh", tanh, true),
-      unary("sigmoid", sigmoid, true), unary("square", square, true), unary("sin", sin, true),
-      unary("floor", floor, false), unary("logical_not", logical_not, false),
-      unary("isnan", isnan, false), unary("erf", erf, true), unary("relu", relu, false),
-      binary("add", add, true), binary("subtract", subtract, true),
-      binary("multiply", multiply, true), binary("divide", divide, false),
-      binary("floor_divide", floor_divide, false), binary("remainder", remainder, false),
-      binary("power", power, false), binary("maximum", maximum, false),
-      binary("minimum", minimum, false), binary("arctan2", arctan2, false),
-      binary("equal", equal, false), binary("less", less, false),
+      unary("negative", negative, true),
+      unary("exp", exp, true),
+      unary("log", log, false),
+      unary("sqrt", sqrt, false),
+      unary("abs", abs, false),
+      unary("tanh", tanh, true),
+      unary("sigmoid", sigmoid, true),
+      unary("square", square, true),
+      unary("sin", sin, true),
+      unary("floor", floor, false),
+      unary("logical_not", logical_not, false),
+      unary("isnan", isnan, false),
+      unary("erf", erf, true),
+      unary("relu", relu, false),
+      unary("expm1", expm1, true),
+      unary("log1p", log1p, false),
+      unary("rsqrt", rsqrt, false),
+      unary("reciprocal", reciprocal, false),
+      unary("sign", sign, false),
+      unary("round", round, false),
+      unary("ceil", ceil, false),
+      unary("cos", cos, true),
+      unary("tan", tan, false),
+      unary("arctan", arctan, true),
+      unary("erfinv", erfinv, false),
+      unary("isinf", isinf, false),
+      unary("isfinite", isfinite, false),
+      unary(
+          "gelu", [](const array& a) { return gelu(a); }, true),
+      unary("softplus", softplus, true),
+      unary("log_sigmoid", log_sigmoid, true),
+      binary("not_equal", not_equal, false),
+      binary("greater_equal", greater_equal, false),
+      binary("logical_or", logical_or, false),
+      binary("logical_xor", logical_xor, false),
+      reduction(
+          "var", [](const array& a, const std::vector<int>& ax, bool k) { return var(a, ax, k); },
+          true),
+      reduction(
+          "std",
+          [](const array& a, const std::vector<int>& ax, bool k) { return mfx::std(a, ax, k); },
+          false),
+      binary("add", add, true),
+      binary("subtract", subtract, true),
+      binary("multiply", multiply, true),
+      binary("divide", divide, false),
+      binary("floor_divide", floor_divide, false),
+      binary("remainder", remainder, false),
+      binary("power", power, false),
+      binary("maximum", maximum, false),
+      binary("minimum", minimum, false),
+      binary("arctan2", arctan2, false),
+      binary("equal", equal, false),
+      binary("less", less, false),
       binary("logical_and", logical_and, false),
-      reduction("sum", sum, true), reduction("mean", mean, true), reduction("prod", prod, true),
-      reduction("max", max, false), reduction("min", min, false), reduction("all", mfx::all, false),
-      reduction("any", any, false), reduction("logsumexp", logsumexp, true),
+      reduction("sum", sum, true),
+      reduction("mean", mean, true),
+      reduction("prod", prod, true),
+      reduction("max", max, false),
+      reduction("min", min, false),
+      reduction("all", mfx::all, false),
+      reduction("any", any, false),
+      reduction("logsumexp", logsumexp, true),
       {"argmax",
        [](Rng& r, Case& c) {
          c.inputs = {draw_input(r, true)};
@@ -334,25 +383,149 @@ const std::vector<OpDef>& ops() {
          InputSpec a = draw_input(r, true);
          c.inputs = {a, related_input(r, a)};
          c.program = [](const std::vector<array>& x) { return where(x[0] > x[1], x[0], x[1]); };
+         c.names = {"where", "greater"};
        }},
       {"creation",
        [](Rng& r, Case& c) {
-         const int kind = static_cast<int>(pick(r, 0, 5));
+         const char* names[] = {"arange",  "eye",       "linspace",    "zeros",    "uniform",
+                                "bits",    "ones",      "full",        "identity", "normal",
+                                "randint", "bernoulli", "permutation", "split"};
+         const int kind = static_cast<int>(pick(r, 0, static_cast<int64_t>(std::size(names)) - 1));
          const int64_t n = chance(r, 0.7) ? pick(r, 0, 5) : draw_dim(r, true);
          const Shape s = draw_shape(r, true);
          const Dtype t = draw_dtype(r);
-         const char* names[] = {"arange", "eye", "linspace", "zeros", "uniform", "bits"};
          c.text = fmt::format("{}(n={}, shape={}, dtype={})", names[kind], n, str(s), dtype_name(t));
+         c.names = {names[kind]};
          c.program = [=](const std::vector<array>&) -> array {
+           const array k = random::key(1);
            switch (kind) {
-             case 0: return arange(n, t);
-             case 1: return eye(n, -1, 0, t);
-             case 2: return linspace(0.0, 1.0, n, t);
-             case 3: return zeros(s, t);
-             case 4: return random::uniform(random::key(1), s);
-             default: return random::bits(random::key(1), s);
+             case 0:
+               return arange(n, t);
+             case 1:
+               return eye(n, -1, 0, t);
+             case 2:
+               return linspace(0.0, 1.0, n, t);
+             case 3:
+               return zeros(s, t);
+             case 4:
+               return random::uniform(k, s);
+             case 5:
+               return random::bits(k, s);
+             case 6:
+               return ones(s, t);
+             case 7:
+               return full(s, array(2.5), t);
+             case 8:
+               return identity(n, t);
+             case 9:
+               return random::normal(k, s, 0.0, 1.0, t);
+             case 10:
+               return random::randint(k, -n, n, s, t);
+             case 11:
+               return random::bernoulli(k, array(0.25), s);
+             case 12:
+               return random::permutation(k, n);
+             default:
+               return random::split(k, static_cast<int>(n % 1000));
            }
          };
+       }},
+      {"like",
+       [](Rng& r, Case& c) {
+         c.inputs = {draw_input(r, true)};
+         const int kind = static_cast<int>(pick(r, 0, 2));
+         const char* names[] = {"zeros_like", "ones_like", "full_like"};
+         c.text = fmt::format("{}", names[kind]);
+         c.names = {names[kind]};
+         c.program = [kind](const std::vector<array>& x) -> array {
+           if (kind == 0) return zeros_like(x[0]);
+           if (kind == 1) return ones_like(x[0]);
+           return full_like(x[0], array(0.5));
+         };
+       }},
+      {"argmin",
+       [](Rng& r, Case& c) {
+         c.inputs = {draw_input(r, true)};
+         int ax = draw_axis(r, c.inputs[0].shape.size());
+         c.text = fmt::format("axis={}", ax);
+         c.program = [ax](const std::vector<array>& x) { return argmin(x[0], ax); };
+       }},
+      {"argsort",
+       [](Rng& r, Case& c) {
+         c.inputs = {draw_input(r, true)};
+         int ax = draw_axis(r, c.inputs[0].shape.size());
+         c.text = fmt::format("axis={}", ax);
+         c.program = [ax](const std::vector<array>& x) { return argsort(x[0], ax); };
+       }},
+      {"log_softmax",
+       [](Rng& r, Case& c) {
+         c.inputs = {draw_input(r, true)};
+         int ax = draw_axis(r, c.inputs[0].shape.size());
+         c.text = fmt::format("axis={}", ax);
+         c.program = [ax](const std::vector<array>& x) { return log_softmax(x[0], ax); };
+         c.differentiable = true;
+       }},
+      {"swapaxes",
+       [](Rng& r, Case& c) {
+         c.inputs = {draw_input(r, true)};
+         int a = draw_axis(r, c.inputs[0].shape.size()), b = draw_axis(r, c.inputs[0].shape.size());
+         c.text = fmt::format("axis1={}, axis2={}", a, b);
+         c.program = [a, b](const std::vector<array>& x) { return swapaxes(x[0], a, b); };
+         c.differentiable = true;
+       }},
+      {"moveaxis",
+       [](Rng& r, Case& c) {
+         c.inputs = {draw_input(r, true)};
+         int a = draw_axis(r, c.inputs[0].shape.size()), b = draw_axis(r, c.inputs[0].shape.size());
+         c.text = fmt::format("source={}, destination={}", a, b);
+         c.program = [a, b](const std::vector<array>& x) { return moveaxis(x[0], a, b); };
+         c.differentiable = true;
+       }},
+      {"flatten",
+       [](Rng& r, Case& c) {
+         c.inputs = {draw_input(r, true)};
+         int a = draw_axis(r, c.inputs[0].shape.size()), b = draw_axis(r, c.inputs[0].shape.size());
+         c.text = fmt::format("start_axis={}, end_axis={}", a, b);
+         c.program = [a, b](const std::vector<array>& x) { return flatten(x[0], a, b); };
+         c.differentiable = true;
+       }},
+      {"split",
+       [](Rng& r, Case& c) {
+         c.inputs = {draw_input(r, true)};
+         int ax = draw_axis(r, c.inputs[0].shape.size());
+         int n = static_cast<int>(chance(r, 0.9) ? pick(r, 0, 4) : pick(r, -3, 1000));
+         c.text = fmt::format("num_splits={}, axis={}", n, ax);
+         c.program = [=](const std::vector<array>& x) { return split(x[0], n, ax).back(); };
+         c.differentiable = true;
+       }},
+      {"take_along_axis",
+       [](Rng& r, Case& c) {
+         c.inputs = {draw_input(r, true)};
+         Shape is = c.inputs[0].shape;
+         int ax = draw_axis(r, is.size());
+         // Mostly the input's shape with a new length along the axis.
+         if (!is.empty() && chance(r, 0.8)) {
+           const int rank = static_cast<int>(is.size());
+           is[static_cast<size_t>((ax % rank + rank) % rank)] = pick(r, 0, 3);
+         }
+         if (chance(r, 0.1)) is = draw_shape(r, false);
+         int64_t n = 1;
+         for (auto d : is) n = (d < 0 || d > 4096) ? 4097 : n * d;
+         if (n > 4096) is = {1};
+         std::vector<int64_t> idx(static_cast<size_t>(n > 4096 ? 1 : n));
+         for (auto& v : idx) v = chance(r, 0.9) ? pick(r, -2, 2) : draw_index(r);
+         c.text = fmt::format("indices={} of shape {}, axis={}", str(idx), str(is), ax);
+         c.program = [=](const std::vector<array>& x) {
+           return take_along_axis(x[0], array(idx, is, int64), ax);
+         };
+         c.differentiable = true;
+       }},
+      {"broadcast_arrays",
+       [](Rng& r, Case& c) {
+         InputSpec a = draw_input(r, true);
+         c.inputs = {a, related_input(r, a)};
+         c.program = [](const std::vector<array>& x) { return broadcast_arrays({x[0], x[1]})[1]; };
+         c.differentiable = true;
        }},
       {"dropout",
        [](Rng& r, Case& c) {
@@ -361,6 +534,54 @@ const std::vector<OpDef>& ops() {
          c.text = fmt::format("p={}", p);
          c.program = [p](const std::vector<array>& x) { return dropout(x[0], p, random::key(2)); };
        }},
+  };
+  return table;
+}
+
+// Ops applied after the drawn one to make multi-op programs: they take any
+// shape (a refusal is theirs to name) and are what the jit fuses and
+// reorders (elementwise chains into reductions, views of computed values).
+struct PostOp {
+  const char* name;
+  std::function<array(const array&)> f;
+  bool smooth;
+  std::vector<std::string> names;  // the public ops it calls
+};
+
+const std::vector<PostOp>& post_ops() {
+  static const std::vector<PostOp> table = {
+      {"exp", [](const array& y) { return exp(y); }, true, {"exp"}},
+      {"tanh", [](const array& y) { return tanh(y); }, true, {"tanh"}},
+      {"square", [](const array& y) { return square(y); }, true, {"square"}},
+      {"negative", [](const array& y) { return negative(y); }, true, {"negative"}},
+      {"abs", [](const array& y) { return abs(y); }, false, {"abs"}},
+      {"sum", [](const array& y) { return sum(y); }, true, {"sum"}},
+      {"mean", [](const array& y) { return mean(y); }, true, {"mean"}},
+      {"max", [](const array& y) { return max(y); }, false, {"max"}},
+      {"logsumexp", [](const array& y) { return logsumexp(y); }, true, {"logsumexp"}},
+      {"sum_last", [](const array& y) { return sum(y, -1); }, true, {"sum"}},
+      {"softmax_last", [](const array& y) { return softmax(y, -1); }, true, {"softmax"}},
+      {"cumsum_first", [](const array& y) { return cumsum(y, 0); }, true, {"cumsum"}},
+      {"flatten", [](const array& y) { return reshape(y, {-1}); }, true, {"reshape"}},
+      {"transpose", [](const array& y) { return transpose(y); }, true, {"transpose"}},
+      {"flip_first", [](const array& y) { return flip(y, {0}); }, true, {"flip"}},
+      {"self_add", [](const array& y) { return y + y; }, true, {"add"}},
+      {"self_mul", [](const array& y) { return y * y; }, true, {"multiply"}},
+      {"scale",
+       [](const array& y) { return y * array(0.5f) + array(1.0f); },
+       true,
+       {"multiply", "add"}},
+      // Not smooth for the gradient check: it runs in float64, and rounding
+      // to float32 moves the value by up to 2^-24 relative, far more than
+      // the 1e-6 step of the central differences sees as a slope.
+      {"astype_f32", [](const array& y) { return astype(y, float32); }, false, {"astype"}},
+      {"astype_f16", [](const array& y) { return astype(y, float16); }, false, {"astype"}},
+      {"greater_zero", [](const array& y) { return y > array(0.0f); }, false, {"greater"}},
+      {"gram",
+       [](const array& y) { return matmul(y, swapaxes(y, -1, -2)); },
+       true,
+       {"matmul", "swapaxes"}},
+      {"slice_first", [](const array& y) { return slice_axis(y, 0, 1, 3); }, true, {"slice_axis"}},
   };
   return table;
 }
@@ -374,6 +595,7 @@ Case make_case(uint64_t seed) {
   Case c;
   c.seed = seed;
   op.make(r, c);
+  if (c.names.empty()) c.names = {op.name};
   std::string args;
   for (size_t i = 0; i < c.inputs.size(); ++i) {
     args += fmt::format("{}x{}: {} {}", i ? ", " : "", i, dtype_name(c.inputs[i].dtype),
@@ -381,6 +603,15 @@ Case make_case(uint64_t seed) {
   }
   if (!c.text.empty()) args += (args.empty() ? "" : ", ") + c.text;
   c.text = fmt::format("{}({})", op.name, args);
+  // A third of the cases go on through one to three more ops.
+  for (int depth = 0; depth < 3 && chance(r, 0.35); ++depth) {
+    const PostOp& p =
+        post_ops()[static_cast<size_t>(pick(r, 0, static_cast<int64_t>(post_ops().size()) - 1))];
+    c.program = [inner = c.program, f = p.f](const std::vector<array>& x) { return f(inner(x)); };
+    c.differentiable = c.differentiable && p.smooth;
+    c.names.insert(c.names.end(), p.names.begin(), p.names.end());
+    c.text = fmt::format("{}({})", p.name, c.text);
+  }
   return c;
 }
 

@@ -1,5 +1,7 @@
 // Random programs over the public API for the fuzzer: one op applied to
-// random inputs with random parameters, valid and invalid alike (ranks 0-5,
+// random inputs with random parameters, a third of them followed by one to
+// three more ops (elementwise, reductions, views, matmul: the chains the jit
+// fuses), valid and invalid alike (ranks 0-5,
 // zero-size and huge dims, every dtype, bad axes and permutations,
 // out-of-range indices, mismatched shapes). A case is a pure function of its
 // seed: the driver regenerates it to print the program of a failing seed.
@@ -25,6 +27,10 @@ struct Case {
   std::vector<InputSpec> inputs;
   std::function<array(const std::vector<array>&)> program;
   bool differentiable = false;  // smooth in its float inputs: checked against finite differences
+  // The public ops the program calls: a refusal must start with "[name]" for
+  // one of them (an error naming an op the caller never used is a bug).
+  // make_case fills in the op's own name when the op leaves this empty.
+  std::vector<std::string> names;
 };
 
 /// The case of `seed` (draws parameters only; builds no array).

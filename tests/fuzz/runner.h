@@ -14,7 +14,8 @@ enum class Outcome {
   clean_error,    // std::invalid_argument/out_of_range/runtime_error, message "[op] ..."
   unclean_error,  // any other exception, or a message not naming an op
   crash,          // the child died of a signal, or ran past the time limit
-  wrong           // jit differs from eager, or the gradient from finite differences
+  wrong,          // jit differs from eager, or the gradient from finite differences
+  misnamed        // a clean error, but naming an op the program did not call
 };
 
 const char* outcome_name(Outcome o);
@@ -31,6 +32,10 @@ struct RunOptions {
   bool grad = true;   // compare the gradient with finite differences (float64)
   int timeout_s = 20;
 };
+
+/// The vjp of sum(program(x) * weights) against central differences at the
+/// case's inputs cast to float64; empty when they agree, else the mismatch.
+std::string check_gradient(const Case& c, const std::vector<array>& inputs);
 
 /// Runs the case here (a crash takes this process down).
 Result run_case(const Case& c, const RunOptions& options);
