@@ -160,7 +160,8 @@ def main():
             # Identical flags (Table 1's variant, Table 3's alpha_w 1, Table 4's
             # sum) are one run, trained once.
             key = tuple(flags)
-            alias = next((n for n, f in done if f == key), name)
+            alias = next((n for n, f in done if f == key),
+                         next((n for n, _, f in TABLE1 if tuple(f) == key), name))
             runs[name] = [summary(run_one(args, alias, flags, s, data)) for s in args.seeds]
             done.add((alias, key))
         md = markdown(table, configs, runs)
