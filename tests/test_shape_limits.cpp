@@ -66,6 +66,13 @@ TEST_CASE("refusals of composite creation ops name the op called", "[shape_limit
   // take is built on gather, matmul broadcasts its batch dims.
   starts_with([&] { take(zeros({2, 0, int64_t{1} << 62}, int64), array({1}), 1); }, "[take]");
   starts_with([&] { matmul(zeros({kMax, 4, 0, 3}, float64), zeros({3, 2}, float64)); }, "[matmul]");
+  // Reductions built on sum (mean, var, std) and on full (logsumexp of an
+  // empty axis): a zero-size input whose reduced shape is too large.
+  const Shape empty_huge{int64_t{3377699720527872}, 0, 2};
+  starts_with([&] { mean(zeros(empty_huge, int32), 1); }, "[mean]");
+  starts_with([&] { var(zeros(empty_huge, float32), 1); }, "[var]");
+  starts_with([&] { mfx::std(zeros(empty_huge, float32), 1); }, "[std]");
+  starts_with([&] { logsumexp(zeros(empty_huge, float64), 1); }, "[logsumexp]");
 }
 
 TEST_CASE("zero-size shapes with huge dims are fine", "[shape_limits]") {

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "ops/op_utils.h"
+#include "ops/public_op.h"
 #include "primitives/reduction.h"
 
 namespace mfx {
@@ -230,37 +231,43 @@ array logsumexp(const array& a, int axis, bool keepdims) {
 
 array mean(const array& a, const std::vector<int>& axes, bool keepdims) {
   check_valid(a, "mean");
-  return mean_impl(a, normalize_axes(axes, a.shape(), "mean"), keepdims);
+  return as_public_op(
+      "mean", [&] { return mean_impl(a, normalize_axes(axes, a.shape(), "mean"), keepdims); });
 }
 array mean(const array& a, bool keepdims) {
   check_valid(a, "mean");
-  return mean_impl(a, all_axes(a.ndim()), keepdims);
+  return as_public_op("mean", [&] { return mean_impl(a, all_axes(a.ndim()), keepdims); });
 }
 
 array var(const array& a, const std::vector<int>& axes, bool keepdims, int ddof) {
   check_valid(a, "var");
-  return var_impl(a, normalize_axes(axes, a.shape(), "var"), keepdims, ddof);
+  return as_public_op(
+      "var", [&] { return var_impl(a, normalize_axes(axes, a.shape(), "var"), keepdims, ddof); });
 }
 array var(const array& a, bool keepdims, int ddof) {
   check_valid(a, "var");
-  return var_impl(a, all_axes(a.ndim()), keepdims, ddof);
+  return as_public_op("var", [&] { return var_impl(a, all_axes(a.ndim()), keepdims, ddof); });
 }
 array std(const array& a, const std::vector<int>& axes, bool keepdims, int ddof) {
   check_valid(a, "std");
-  return sqrt(var_impl(a, normalize_axes(axes, a.shape(), "std"), keepdims, ddof));
+  return as_public_op("std", [&] {
+    return sqrt(var_impl(a, normalize_axes(axes, a.shape(), "std"), keepdims, ddof));
+  });
 }
 array std(const array& a, bool keepdims, int ddof) {
   check_valid(a, "std");
-  return sqrt(var_impl(a, all_axes(a.ndim()), keepdims, ddof));
+  return as_public_op("std", [&] { return sqrt(var_impl(a, all_axes(a.ndim()), keepdims, ddof)); });
 }
 
 array logsumexp(const array& a, const std::vector<int>& axes, bool keepdims) {
   check_valid(a, "logsumexp");
-  return logsumexp_impl(a, normalize_axes(axes, a.shape(), "logsumexp"), keepdims);
+  return as_public_op("logsumexp", [&] {
+    return logsumexp_impl(a, normalize_axes(axes, a.shape(), "logsumexp"), keepdims);
+  });
 }
 array logsumexp(const array& a, bool keepdims) {
   check_valid(a, "logsumexp");
-  return logsumexp_impl(a, all_axes(a.ndim()), keepdims);
+  return as_public_op("logsumexp", [&] { return logsumexp_impl(a, all_axes(a.ndim()), keepdims); });
 }
 
 array argmax(const array& a, int axis, bool keepdims) {
