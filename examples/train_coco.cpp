@@ -37,7 +37,7 @@ namespace {
 struct Options {
   std::string preset = "scratch", device = "cpu", out = "train_out", resume;
   int image_size = 0;
-  int pad_multiple = -1, train_stem = -1;
+  int pad_multiple = -1, train_stem = -1, two_stage = -1;
   std::string backbone_norm;
 };
 
@@ -113,6 +113,9 @@ int main(int argc, char** argv) {
   flags.number("--queries", "N", cfg.model.detr.num_queries, "decoder queries", int64_t{1},
                int64_t{INT32_MAX});
   flags.number("--dropout", "P", cfg.model.detr.dropout, "transformer dropout", 0.0, 0.99);
+  flags.number("--two-stage", "0|1", o.two_stage,
+               "queries from the encoder's best proposals (an extension beyond the paper)", 0, 1,
+               cfg.model.detr.two_stage ? "1" : "0");
   flags.number("--epochs", "N", cfg.epochs, "epochs", 1);
   flags.number("--max-steps", "N", cfg.max_steps_per_epoch, "steps per epoch at most (-1: all)",
                -1);
@@ -210,6 +213,7 @@ int main(int argc, char** argv) {
   apply_schedule(preset);
   cfg.lr_drop_epoch = preset.fit.lr_drop_epoch;
   if (o.train_stem >= 0) cfg.model.backbone.train_stem_and_layer1 = o.train_stem != 0;
+  if (o.two_stage >= 0) cfg.model.detr.two_stage = o.two_stage != 0;
   cfg.model.backbone.norm = resnet::parse_backbone_norm(o.backbone_norm, "--backbone-norm");
   const bool generate = cfg.data_dir.empty();
   if (generate) cfg.data_dir = (std::filesystem::path(o.out) / "synthetic").string();

@@ -35,6 +35,7 @@ void check_same(const detr::DetectorConfig& a, const detr::DetectorConfig& b) {
   CHECK(x.backbone_channels == y.backbone_channels);
   CHECK(x.backbone_strides == y.backbone_strides);
   CHECK(x.gn_groups == y.gn_groups);
+  CHECK(x.two_stage == y.two_stage);
 }
 
 // A small config with every field away from its default.
@@ -57,6 +58,7 @@ detr::DetectorConfig unusual() {
   c.detr.enc_points = 2;
   c.detr.dec_points = 3;
   c.detr.gn_groups = 8;
+  c.detr.two_stage = true;
   c.validate();
   return c;
 }
@@ -101,6 +103,9 @@ TEST_CASE("detector configurations round-trip through JSON", "[detr][config]") {
   }));
   CHECK(old.backbone.norm == resnet::BackboneNorm::frozen_batch_norm);
   CHECK(old.backbone.norm_groups == 8);
+  // ... and those before the two-stage option as single-stage.
+  CHECK(!detr::detector_config_from_json(edited(gn, [](json& j) { j["detr"].erase("two_stage"); }))
+             .detr.two_stage);
   test::check_throws_with(
       [&] {
         detr::detector_config_from_json(

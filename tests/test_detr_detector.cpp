@@ -183,6 +183,42 @@ TEST_CASE("detector losses: gradients reach model and probe, not frozen leaves")
                     {"[matchfree_loss]", "\"model\""});
 }
 
+TEST_CASE("two-stage detector losses add the proposals' loss") {
+  detr::LossConfig lc;
+  lc.model = small();
+  lc.model.detr.two_stage = true;
+  lc.model.detr.num_queries = 20;  // of 84 encoder tokens at 64x64
+  lc.train = false;                // no dropout, so the outputs below are the loss's
+  const detr::Batch batch = tiny_batch();
+  const Tree model = init_detector(random::key(4), lc.model);
+  const Tree params{{"model", model}, {"probe", criteria::init_probe(random::key(3), 3, 64)}};
+  const auto out = detector_forward(model, batch.images, batch.mask, lc.model);
+  REQUIRE(out.encoder.has_value());
+  const array proposals = criteria::encoder_proposal_loss(*out.encoder, batch.targets).first;
+  auto [h, hc] = detr::hungarian_loss_and_components(model, batch, lc);
+  CHECK(hc.contains("loss_enc_giou"));
+  CHECK(h.item<double>() ==
+        Approx((criteria::hungarian_criterion(out, batch.targets, lc.hungarian).loss + proposals)
+                   .item<double>())
+            .epsilon(1e-6));
+  auto [m, mc] = detr::matchfree_loss_and_components(params, batch, lc);
+  CHECK(mc.contains("loss_enc_ce"));
+  CHECK(m.item<double>() ==
+        Approx((criteria::matchfree_criterion(params["probe"], out, batch.targets, lc.matchfree)
+                    .loss +
+                proposals)
+                   .item<double>())
+            .epsilon(1e-6));
+  // The plain model has no proposals and no such terms.
+  lc.model.detr.two_stage = false;
+  CHECK(!detr::hungarian_loss_and_components(init_detector(random::key(4), lc.model), batch, lc)
+             .second.contains("loss_enc_ce"));
+  TempDir dir;
+  lc.model.detr.two_stage = true;
+  check_throws_with([&] { save_reference_checkpoint(dir.file("r.pth"), model, lc.model); },
+                    {"[save_reference_checkpoint]", "two-stage"});
+}
+
 TEST_CASE("reference checkpoints round trip and report mismatches") {
   const DetectorConfig cfg = small();
   const Tree params = init_detector(random::key(4), cfg);

@@ -96,3 +96,41 @@ TEST_CASE("jit of the match-free variants equals eager", "[jit][criteria]") {
     }
   }
 }
+
+TEST_CASE("jit of the two-stage proposals' loss and its gradients equals eager",
+          "[jit][criteria]") {
+  // Three images of 40 tokens with 2..4 ground truths; centres on a grid so
+  // that many tokens are positives of overlapping boxes.
+  const int B = 3, S = 40, K = 4, M = 4;
+  std::vector<double> centres;
+  for (int b = 0; b < B; ++b) {
+    for (int i = 0; i < S; ++i) {
+      centres.push_back((i % 8 + 0.5) / 8);
+      centres.push_back((i / 8 + 0.5) / 5);
+    }
+  }
+  std::vector<array> labels, boxes;
+  for (int b = 0; b < B; ++b) {
+    const int m = b + 2;
+    labels.push_back(astype(remainder(arange(m, int32) + b, array(K)), int32));
+    boxes.push_back(sigmoid(rand_like({m, 4}, 50 + b)) * 0.5 + 0.25);
+  }
+  const Targets t = pad_targets(labels, boxes, M);
+  const array c(centres, {B, S, 2});
+  const array valid = rand_like({B, S}, 7) > array(-0.8);
+  auto fn = [&](const std::vector<array>& in) {
+    EncoderProposals p{in[0], sigmoid(in[1]), c, valid};
+    array loss = encoder_proposal_loss(p, t).first;
+    auto [gz, gb] = grad<0, 1>([&](const array& z, const array& b) {
+      return encoder_proposal_loss({z, sigmoid(b), c, valid}, t).first;
+    })(in[0], in[1]);
+    return std::vector<array>{loss, gz, gb};
+  };
+  const std::vector<array> in{rand_like({B, S, K}, 3) * 2.0, rand_like({B, S, 4}, 4)};
+  const auto eager = fn(in);
+  const auto jitted = jit(fn, {.name = "encoder_proposals"})(in);
+  for (size_t i = 0; i < eager.size(); ++i) {
+    INFO("output " << i);
+    check_close(jitted[i], values(eager[i]), eager[i].shape(), 1e-10, 1e-12);
+  }
+}

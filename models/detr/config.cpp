@@ -48,6 +48,10 @@ void DeformableDetrConfig::validate() const {
   if (d_model % 2 != 0) {
     detail::fail(fn, "d_model must be even (sine encoding), got " + std::to_string(d_model));
   }
+  if (two_stage && d_model % 4 != 0) {
+    detail::fail(fn, "two_stage needs d_model divisible by 4 (the proposals' sine embedding), got " +
+                         std::to_string(d_model));
+  }
   if (!(dropout >= 0.0 && dropout < 1.0)) {
     detail::fail(fn, "dropout must be in [0, 1), got " + std::to_string(dropout));
   }

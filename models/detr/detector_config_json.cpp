@@ -129,7 +129,8 @@ std::string detector_config_to_json(const DetectorConfig& cfg) {
            {"num_classes", d.num_classes},
            {"backbone_channels", d.backbone_channels},
            {"backbone_strides", d.backbone_strides},
-           {"gn_groups", d.gn_groups}}}};
+           {"gn_groups", d.gn_groups},
+           {"two_stage", d.two_stage}}}};
   return j.dump();
 }
 
@@ -183,6 +184,8 @@ DetectorConfig detector_config_from_json(const std::string& text) {
     d.backbone_channels = r.integers("backbone_channels");
     d.backbone_strides = r.integers("backbone_strides");
     d.gn_groups = r.integer("gn_groups");
+    // Written since the two-stage option; older files are single-stage.
+    if (r.has("two_stage")) d.two_stage = r.boolean("two_stage");
     r.finish();
   }
   top.finish();

@@ -66,4 +66,10 @@ void check_padding_mask(const std::string& fn, const std::optional<array>& mask,
   }
 }
 
+array inverse_sigmoid(const array& x) {
+  const array c = clip(x, array(0.0, x.dtype()), array(1.0, x.dtype()));
+  const array lo = array(1e-5, x.dtype());
+  return log(maximum(c, lo) / maximum(1.0 - c, lo));
+}
+
 }  // namespace mfx::detr::detail

@@ -31,6 +31,9 @@ array linear(const std::string& fn, const Tree& params, const std::string& prefi
 array layer_norm(const std::string& fn, const Tree& params, const std::string& prefix,
                  const array& x);
 
+/// log(x / (1 - x)) with both clamped at 1e-5, as the reference.
+array inverse_sigmoid(const array& x);
+
 /// Dropout of one site: identity in eval; in training the site's key is
 /// fold_in(key, site) so every site draws independent elements.
 array drop(const array& x, double p, bool train, const std::optional<array>& key, uint64_t site);

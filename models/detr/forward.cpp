@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "detr/detr_common.h"
+#include "detr/two_stage.h"
 #include "mfx/nn.h"
 #include "mfx/ops.h"
 #include "mfx/random.h"
@@ -32,13 +33,6 @@ array input_proj(const Tree& params, int64_t level, const array& x, bool extra,
 // [B, C, H, W] -> [B, H W, C].
 array flatten_level(const array& x) {
   return transpose(reshape(x, {x.shape(0), x.shape(1), x.shape(2) * x.shape(3)}), {0, 2, 1});
-}
-
-// log(x / (1 - x)) with both clamped at 1e-5, as the reference.
-array inverse_sigmoid(const array& x) {
-  const array c = clip(x, array(0.0, x.dtype()), array(1.0, x.dtype()));
-  const array lo = array(1e-5, x.dtype());
-  return log(maximum(c, lo) / maximum(1.0 - c, lo));
 }
 
 void check_inputs(const std::vector<array>& features, const array& mask,
@@ -76,11 +70,9 @@ criteria::DecoderOutputs deformable_detr_forward(const Tree& params,
   detail::check_key(kFn, train, key);
   const int64_t d = cfg.d_model, levels = cfg.num_feature_levels, b = mask.shape(0);
   const int64_t n_backbone = static_cast<int64_t>(features.size());
-  const array& query_embed =
-      detail::param(kFn, params, "query_embed.weight", Shape{cfg.num_queries, 2 * d});
-  const Dtype dtype = query_embed.dtype();
   const array& level_embed =
       detail::param(kFn, params, "transformer.level_embed", Shape{levels, d});
+  const Dtype dtype = level_embed.dtype();
 
   // Per level: projected source, padding mask and position + level embedding.
   std::vector<array> srcs, masks, src_flat, mask_flat, pos_flat;
@@ -118,16 +110,29 @@ criteria::DecoderOutputs deformable_detr_forward(const Tree& params,
                            enc_ref, shapes, padding, cfg, train, layer_key(1000 + i));
   }
 
-  // query_embed = [query_pos | tgt], shared by the batch.
-  const array query_pos = broadcast_to(slice_axis(query_embed, 1, 0, d), {b, cfg.num_queries, d});
-  const array tgt = broadcast_to(slice_axis(query_embed, 1, d, 2 * d), {b, cfg.num_queries, d});
-  const array ref = sigmoid(detail::linear(kFn, params, "transformer.reference_points", query_pos));
-  const array dec_ref = expand_dims(ref, 2) * expand_dims(ratios, 1);  // [B, Q, L, 2]
-  // Without box refinement every layer predicts relative to the same reference.
-  const array ref_offset =
-      concatenate({inverse_sigmoid(ref), zeros({b, cfg.num_queries, 2}, dtype)}, -1);
-
   criteria::DecoderOutputs out;
+  array query_pos, tgt, ref, ref_offset;
+  if (cfg.two_stage) {
+    auto ts = detail::two_stage_queries(params, memory, padding, shapes, ratios, enc_ref, cfg);
+    query_pos = ts.query_pos;
+    tgt = ts.tgt;
+    ref = sigmoid(slice_axis(ts.reference, 2, 0, 2));
+    // Every layer predicts relative to the selected proposal box.
+    ref_offset = ts.reference;
+    out.encoder = ts.proposals;
+  } else {
+    // query_embed = [query_pos | tgt], shared by the batch.
+    const array& query_embed =
+        detail::param(kFn, params, "query_embed.weight", Shape{cfg.num_queries, 2 * d});
+    query_pos = broadcast_to(slice_axis(query_embed, 1, 0, d), {b, cfg.num_queries, d});
+    tgt = broadcast_to(slice_axis(query_embed, 1, d, 2 * d), {b, cfg.num_queries, d});
+    ref = sigmoid(detail::linear(kFn, params, "transformer.reference_points", query_pos));
+    // Without box refinement every layer predicts relative to the same reference.
+    ref_offset = concatenate({detail::inverse_sigmoid(ref), zeros({b, cfg.num_queries, 2}, dtype)},
+                             -1);
+  }
+  const array dec_ref = expand_dims(ref, 2) * expand_dims(ratios, 1);  // [B, Q, L, 2]
+
   array h = tgt;
   for (int64_t i = 0; i < cfg.dec_layers; ++i) {
     h = decoder_layer(params, "transformer.decoder.layers." + std::to_string(i), h, query_pos,

@@ -141,17 +141,40 @@ Tree init_deformable_detr(const array& key, const DeformableDetrConfig& cfg, Dty
     b.ffn(p, d, cfg.dim_ff);
     b.norm(p + ".norm3", d);
   }
-  b.xavier("transformer.reference_points.weight", {2, d});
-  b.constant("transformer.reference_points.bias", {2}, 0.0);
+  const double prior_bias = -std::log((1.0 - 0.01) / 0.01);
+  const double head_bound = 1.0 / std::sqrt(static_cast<double>(d));
+  if (cfg.two_stage) {
+    // Proposal head on the encoder output, and the proposals' embedding
+    // into (query_pos, tgt). Matrices xavier like the reference's reset.
+    b.xavier("transformer.enc_output.weight", {d, d});
+    b.uniform("transformer.enc_output.bias", {d}, head_bound);
+    b.norm("transformer.enc_output_norm", d);
+    b.xavier("transformer.pos_trans.weight", {2 * d, 2 * d});
+    b.uniform("transformer.pos_trans.bias", {2 * d}, 1.0 / std::sqrt(2.0 * static_cast<double>(d)));
+    b.norm("transformer.pos_trans_norm", 2 * d);
+    b.uniform("enc_class_embed.weight", {cfg.num_classes, d}, head_bound);
+    b.constant("enc_class_embed.bias", {cfg.num_classes}, prior_bias);
+    b.torch_linear("enc_bbox_embed.layers.0", d, d);
+    b.torch_linear("enc_bbox_embed.layers.1", d, d);
+    // Zero: a token's first box is its proposal.
+    b.constant("enc_bbox_embed.layers.2.weight", {4, d}, 0.0);
+    b.constant("enc_bbox_embed.layers.2.bias", {4}, 0.0);
+  } else {
+    b.xavier("transformer.reference_points.weight", {2, d});
+    b.constant("transformer.reference_points.bias", {2}, 0.0);
+    b.normal("query_embed.weight", {cfg.num_queries, 2 * d});
+  }
 
-  b.normal("query_embed.weight", {cfg.num_queries, 2 * d});
-  b.uniform("class_embed.weight", {cfg.num_classes, d}, 1.0 / std::sqrt(static_cast<double>(d)));
-  b.constant("class_embed.bias", {cfg.num_classes}, -std::log((1.0 - 0.01) / 0.01));
+  b.uniform("class_embed.weight", {cfg.num_classes, d}, head_bound);
+  b.constant("class_embed.bias", {cfg.num_classes}, prior_bias);
   b.torch_linear("bbox_embed.layers.0", d, d);
   b.torch_linear("bbox_embed.layers.1", d, d);
   b.constant("bbox_embed.layers.2.weight", {4, d}, 0.0);
+  // Single-stage boxes start small around their reference point; two-stage
+  // ones start at their proposal.
+  const float wh_bias = cfg.two_stage ? 0.0f : -2.0f;
   b.items.emplace_back("bbox_embed.layers.2.bias",
-                       astype(array({0.0f, 0.0f, -2.0f, -2.0f}, {4}, float32), dtype));
+                       astype(array({0.0f, 0.0f, wh_bias, wh_bias}, {4}, float32), dtype));
   return Tree::from_flat(b.items);
 }
 

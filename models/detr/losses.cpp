@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "mfx/detr/detector.h"
+#include "mfx/ops.h"
 #include "mfx/random.h"
 
 namespace mfx::detr {
@@ -26,7 +27,15 @@ const Tree& entry(const Tree& params, const char* name, const char* fn) {
   return params[name];
 }
 
-std::pair<array, Tree> with_total(criteria::LossResult r) {
+// The criterion's loss plus, for a two-stage model, its proposals' loss
+// (matching-free, so the match-free loss stays free of matching).
+std::pair<array, Tree> with_total(criteria::LossResult r, const criteria::DecoderOutputs& out,
+                                  const criteria::Targets& t) {
+  if (out.encoder) {
+    auto [enc, parts] = criteria::encoder_proposal_loss(*out.encoder, t);
+    r.loss = r.loss + enc;
+    for (auto& [name, leaf] : parts.flatten()) r.components[name] = Tree(leaf);
+  }
   r.components["loss"] = r.loss;
   return {r.loss, r.components};
 }
@@ -39,8 +48,10 @@ std::pair<array, Tree> matchfree_step_loss_and_components(const Tree& params, co
   constexpr const char* fn = "matchfree_loss";
   const Tree& model = entry(params, "model", fn);
   const Tree& probe = entry(params, "probe", fn);
-  return with_total(criteria::matchfree_criterion(probe, forward(model, batch, cfg, in),
-                                                  batch.targets, cfg.matchfree, in.criterion));
+  const auto out = forward(model, batch, cfg, in);
+  return with_total(
+      criteria::matchfree_criterion(probe, out, batch.targets, cfg.matchfree, in.criterion), out,
+      batch.targets);
 }
 
 std::pair<array, Tree> hungarian_step_loss_and_components(const Tree& params, const Batch& batch,
@@ -48,8 +59,9 @@ std::pair<array, Tree> hungarian_step_loss_and_components(const Tree& params, co
                                                           const StepInputs& in) {
   const bool nested = params.is_dict() && params.dict().count("model");
   const Tree& model = nested ? params["model"] : params;
-  return with_total(criteria::hungarian_criterion(forward(model, batch, cfg, in), batch.targets,
-                                                  cfg.hungarian, in.criterion));
+  const auto out = forward(model, batch, cfg, in);
+  return with_total(criteria::hungarian_criterion(out, batch.targets, cfg.hungarian, in.criterion),
+                    out, batch.targets);
 }
 
 std::pair<array, Tree> matchfree_loss_and_components(const Tree& params, const Batch& batch,

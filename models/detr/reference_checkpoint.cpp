@@ -82,6 +82,11 @@ std::string head_copy(const std::string& tpath, int64_t i) {
 Tree load_reference_checkpoint(const std::string& path, const DetectorConfig& cfg) {
   constexpr const char* fn = "load_reference_checkpoint";
   cfg.validate();
+  if (cfg.detr.two_stage) {
+    throw std::invalid_argument(fmt::format(
+        "[{}] {}: two-stage models have no reference layout here (only the plain model's)", fn,
+        path));
+  }
   const auto shapes = expected_shapes(cfg);
   const auto tensors = load_safetensors(path);
   const int64_t copies = cfg.detr.dec_layers;
@@ -160,6 +165,11 @@ void save_reference_checkpoint(const std::string& path, const Tree& params,
                                const DetectorConfig& cfg) {
   constexpr const char* fn = "save_reference_checkpoint";
   cfg.validate();
+  if (cfg.detr.two_stage) {
+    throw std::invalid_argument(fmt::format(
+        "[{}] {}: two-stage models have no reference layout here (only the plain model's)", fn,
+        path));
+  }
   const auto shapes = expected_shapes(cfg);
   std::vector<std::string> missing, unexpected, misshaped;
   std::map<std::string, array> out;

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "mfx/array.h"
+#include "mfx/criteria/encoder_proposals.h"
 #include "mfx/criteria/step_inputs.h"
 #include "mfx/tree.h"
 
@@ -34,6 +35,9 @@ struct DecoderOutputs {
   std::vector<array> logits;  ///< [B, N, K] class logits (sigmoid, no background class)
   std::vector<array> boxes;   ///< [B, N, 4] cxcywh in [0, 1] (already through sigmoid)
   std::vector<array> hidden;  ///< [B, N, D] decoder hidden states (match-free probe only)
+  /// The encoder's dense proposals of a two-stage model (detr::
+  /// DeformableDetrConfig::two_stage); absent for the plain model.
+  std::optional<EncoderProposals> encoder;
 };
 
 /// Ground truths of a batch padded to a common count M (a bucket).

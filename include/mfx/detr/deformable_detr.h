@@ -55,6 +55,15 @@ struct DeformableDetrConfig {
   std::vector<int64_t> backbone_strides{8, 16, 32};
   /// Groups of the input projections' GroupNorm (the reference uses 32).
   int64_t gn_groups = 32;
+  /// Two-stage queries (Deformable DETR's two-stage variant, an extension
+  /// beyond the plain model): every encoder token proposes a box and class
+  /// scores, the num_queries best-scoring tokens become the decoder's queries
+  /// (their boxes the references, their sine embeddings query_pos and
+  /// tgt), so the queries start where the image has objects. The decoder
+  /// samples around the proposals' centres (2-d references, no box
+  /// refinement). Needs d_model divisible by 4; the dense proposals are
+  /// trained by criteria::encoder_proposal_loss.
+  bool two_stage = false;
 
   /// A configuration that trains on a CPU: d_model 64, 4 heads, 2 encoder +
   /// 2 decoder layers, FFN 256, 100 queries, 3 levels (the C3-C5 channels
@@ -65,7 +74,8 @@ struct DeformableDetrConfig {
   /// is not positive, nheads does not divide d_model, gn_groups does not
   /// divide d_model, dropout is outside [0, 1), the channel and stride lists
   /// differ in length or are empty, or num_feature_levels is smaller than
-  /// the number of backbone levels.
+  /// the number of backbone levels, or two_stage is set with d_model not a
+  /// multiple of 4.
   void validate() const;
 };
 
@@ -83,7 +93,13 @@ struct DeformableDetrConfig {
 ///  - level_embed and query_embed.weight ([num_queries, 2 d_model]) N(0, 1);
 ///  - class_embed: weight U(+-1/sqrt(d_model)), bias -log((1 - 0.01) / 0.01);
 ///  - bbox_embed: layers 0 and 1 torch's Linear default, layer 2 weight 0 and
-///    bias (0, 0, -2, -2).
+///    bias (0, 0, -2, -2);
+///  - two_stage: no query_embed or reference_points; instead enc_output
+///    [d, d] and pos_trans [2d, 2d] (xavier weights, default biases, each
+///    followed by a LayerNorm), enc_class_embed like class_embed and
+///    enc_bbox_embed like bbox_embed with a zero last layer (a token's
+///    first box is its proposal); bbox_embed's last bias is 0 (a query's
+///    first box is its proposal).
 /// `dtype` must be floating. Arrays are lazy.
 Tree init_deformable_detr(const array& key, const DeformableDetrConfig& cfg, Dtype dtype = float32);
 
