@@ -37,7 +37,7 @@ namespace {
 struct Options {
   std::string preset = "scratch", device = "cpu", out = "train_out", resume;
   int image_size = 0;
-  int pad_multiple = -1, train_stem = -1, two_stage = -1;
+  int pad_multiple = -1, train_stem = -1, two_stage = -1, zero_init = -1;
   std::string backbone_norm;
 };
 
@@ -131,6 +131,9 @@ int main(int argc, char** argv) {
   flags.text("--backbone-norm", "NAME", o.backbone_norm,
              "frozen_batch_norm (for pretrained weights) or group_norm (trained from scratch)",
              {"frozen_batch_norm", "group_norm"});
+  flags.number("--zero-init-residual", "0|1", o.zero_init,
+               "group_norm: each residual branch's last norm starts at 0", 0, 1,
+               cfg.model.backbone.zero_init_residual ? "1" : "0");
   flags.number("--clip", "X", cfg.clip_max_norm, "gradient-norm clip", 1e-12);
   flags.number("--seed", "N", cfg.seed, "seed of the data, the weights and dropout");
   flags.group("criterion");
@@ -214,7 +217,12 @@ int main(int argc, char** argv) {
   cfg.lr_drop_epoch = preset.fit.lr_drop_epoch;
   if (o.train_stem >= 0) cfg.model.backbone.train_stem_and_layer1 = o.train_stem != 0;
   if (o.two_stage >= 0) cfg.model.detr.two_stage = o.two_stage != 0;
+  if (o.zero_init >= 0) cfg.model.backbone.zero_init_residual = o.zero_init != 0;
   cfg.model.backbone.norm = resnet::parse_backbone_norm(o.backbone_norm, "--backbone-norm");
+  // A preset's zero init follows its norm unless asked for explicitly.
+  if (cfg.model.backbone.norm != resnet::BackboneNorm::group_norm && o.zero_init < 0) {
+    cfg.model.backbone.zero_init_residual = false;
+  }
   const bool generate = cfg.data_dir.empty();
   if (generate) cfg.data_dir = (std::filesystem::path(o.out) / "synthetic").string();
   // Everything is checked before data is generated or loaded.

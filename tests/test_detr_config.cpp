@@ -20,6 +20,7 @@ void check_same(const detr::DetectorConfig& a, const detr::DetectorConfig& b) {
   CHECK(a.backbone.width_divisor == b.backbone.width_divisor);
   CHECK(a.backbone.norm == b.backbone.norm);
   CHECK(a.backbone.norm_groups == b.backbone.norm_groups);
+  CHECK(a.backbone.zero_init_residual == b.backbone.zero_init_residual);
   const auto &x = a.detr, &y = b.detr;
   CHECK(x.d_model == y.d_model);
   CHECK(x.nheads == y.nheads);
@@ -46,6 +47,7 @@ detr::DetectorConfig unusual() {
   c.backbone.width_divisor = 4;
   c.backbone.norm = resnet::BackboneNorm::group_norm;
   c.backbone.norm_groups = 5;
+  c.backbone.zero_init_residual = true;
   c.detr.backbone_channels = resnet::resnet_feature_channels(c.backbone);
   c.detr.d_model = 48;
   c.detr.nheads = 3;
@@ -100,9 +102,11 @@ TEST_CASE("detector configurations round-trip through JSON", "[detr][config]") {
   const auto old = detr::detector_config_from_json(edited(gn, [](json& j) {
     j["backbone"].erase("norm");
     j["backbone"].erase("norm_groups");
+    j["backbone"].erase("zero_init_residual");
   }));
   CHECK(old.backbone.norm == resnet::BackboneNorm::frozen_batch_norm);
   CHECK(old.backbone.norm_groups == 8);
+  CHECK(!old.backbone.zero_init_residual);
   // ... and those before the two-stage option as single-stage.
   CHECK(!detr::detector_config_from_json(edited(gn, [](json& j) { j["detr"].erase("two_stage"); }))
              .detr.two_stage);

@@ -361,12 +361,22 @@ TEST_CASE("group-norm backbone: zero-initialised branches, trainable affine, han
   auto cfg = config(ResNetDepth::R18, 16);  // stem 4, layer1 4, layer2 8 channels
   cfg.norm = BackboneNorm::group_norm;
   cfg.norm_groups = 2;
+  // By default every norm weight starts at 1 (torchvision's init).
   Tree params = init_resnet(random::key(7), cfg);
-  // Every residual branch starts at zero: its last norm's weight is 0.
+  check_close(params.at("layer1.0.bn2.weight"), std::vector<double>(4, 1.0), {4});
+  check_close(params.at("layer3.1.bn2.weight"), std::vector<double>(16, 1.0), {16});
+  // zero_init_residual: every residual branch starts at zero, its last
+  // norm's weight being 0; the others stay 1. Frozen BN refuses it.
+  cfg.zero_init_residual = true;
+  params = init_resnet(random::key(7), cfg);
   check_close(params.at("layer1.0.bn2.weight"), std::vector<double>(4, 0.0), {4});
   check_close(params.at("layer3.1.bn2.weight"), std::vector<double>(16, 0.0), {16});
   check_close(params.at("layer2.0.bn1.weight"), std::vector<double>(8, 1.0), {8});
   check_close(params.at("layer2.0.downsample.1.weight"), std::vector<double>(8, 1.0), {8});
+  auto frozen = cfg;
+  frozen.norm = BackboneNorm::frozen_batch_norm;
+  check_throws_with([&] { init_resnet(random::key(7), frozen); },
+                    {"[resnet]", "zero_init_residual", "group_norm"});
 
   // Random affines, so the branches count, then layer2's output (C3) by hand.
   int index = 0;

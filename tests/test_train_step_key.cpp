@@ -68,10 +68,14 @@ void follow_backbone(json& j) {
 
 TEST_CASE("loss_config_to_json round-trips and every setting changes the jit cache key",
           "[train][jit_key]") {
-  // Two detectors, so that every setting has a valid other value in one of
-  // them (dilation_c5 needs the ResNet-50 of coco_r50).
+  // Three detectors, so that every setting has a valid other value in one of
+  // them (dilation_c5 needs the ResNet-50 of coco_r50, zero_init_residual a
+  // group-norm backbone).
   std::vector<json> bases;
-  for (const auto& model : {detr::DetectorConfig::coco_r50(), detr::DetectorConfig::small_cpu(5)}) {
+  auto group_norm = detr::DetectorConfig::small_cpu(5);
+  group_norm.backbone.norm = resnet::BackboneNorm::group_norm;
+  for (const auto& model :
+       {detr::DetectorConfig::coco_r50(), detr::DetectorConfig::small_cpu(5), group_norm}) {
     detr::LossConfig cfg;
     cfg.model = model;
     const json j = json::parse(train::loss_config_to_json(cfg));

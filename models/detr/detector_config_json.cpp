@@ -114,7 +114,8 @@ std::string detector_config_to_json(const DetectorConfig& cfg) {
            {"dilation_c5", b.dilation_c5},
            {"width_divisor", b.width_divisor},
            {"norm", resnet::to_string(b.norm)},
-           {"norm_groups", b.norm_groups}}},
+           {"norm_groups", b.norm_groups},
+           {"zero_init_residual", b.zero_init_residual}}},
          {"detr",
           {{"d_model", d.d_model},
            {"nheads", d.nheads},
@@ -164,6 +165,9 @@ DetectorConfig detector_config_from_json(const std::string& text) {
     }
     if (r.has("norm_groups")) {
       cfg.backbone.norm_groups = static_cast<int>(r.integer("norm_groups"));
+    }
+    if (r.has("zero_init_residual")) {
+      cfg.backbone.zero_init_residual = r.boolean("zero_init_residual");
     }
     r.finish();
   }

@@ -17,7 +17,8 @@ Tree init_resnet(const array& key, const ResNetConfig& cfg) {
   // The last norm of each residual branch: bn2 of a basic block, bn3 of a
   // bottleneck.
   const std::string last_norm = cfg.depth == ResNetDepth::R50 ? ".bn3.weight" : ".bn2.weight";
-  const bool zero_last = cfg.norm == BackboneNorm::group_norm;
+  resnet_check_config(cfg);
+  const bool zero_last = cfg.zero_init_residual;
   for (size_t i = 0; i < specs.size(); ++i) {
     const auto& [name, shape] = specs[i];
     array value;

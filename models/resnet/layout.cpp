@@ -64,6 +64,11 @@ void resnet_check_config(const ResNetConfig& cfg) {
     throw std::invalid_argument(
         fmt::format("[resnet] norm_groups must be positive, got {}", cfg.norm_groups));
   }
+  if (cfg.zero_init_residual && cfg.norm != BackboneNorm::group_norm) {
+    throw std::invalid_argument(
+        "[resnet] zero_init_residual needs a trained norm (group_norm): a frozen BatchNorm "
+        "weight of 0 would switch every residual branch off for good");
+  }
   if (cfg.dilation_c5 && cfg.depth != ResNetDepth::R50) {
     throw std::invalid_argument(
         "[resnet] dilation_c5 needs bottleneck blocks (R50); BasicBlock (R18/R34) has no "

@@ -49,6 +49,11 @@ struct ResNetConfig {
   BackboneNorm norm = BackboneNorm::frozen_batch_norm;
   /// group_norm: groups per layer, gcd(norm_groups, channels).
   int norm_groups = 8;
+  /// The last norm of each residual branch starts at weight 0, so every
+  /// block starts as the identity (torchvision's zero_init_residual). Only
+  /// with a trained norm (group_norm): a frozen zero would cut the branch
+  /// off for good.
+  bool zero_init_residual = false;
 };
 
 /// "frozen_batch_norm" / "group_norm", and back (std::invalid_argument
@@ -68,7 +73,8 @@ struct ResNetParam {
 std::vector<ResNetParam> resnet_param_specs(const ResNetConfig& cfg);
 
 /// Throws std::invalid_argument starting with "[resnet]" when width_divisor
-/// does not divide 64 (or is < 1), or dilation_c5 is set for R18/R34.
+/// does not divide 64 (or is < 1), dilation_c5 is set for R18/R34, or
+/// zero_init_residual is set with frozen BatchNorm.
 void resnet_check_config(const ResNetConfig& cfg);
 
 /// Channels of C3, C4, C5: 128/256/512 for R18/R34, 512/1024/2048 for R50
@@ -78,10 +84,9 @@ std::vector<int64_t> resnet_feature_channels(const ResNetConfig& cfg);
 /// Random parameters with torchvision's init: convs kaiming normal with
 /// fan_out and gain sqrt(2) (std = sqrt(2 / (out_channels * kH * kW))), BN
 /// weight 1, bias 0, running_mean 0, running_var 1. Each conv draws from
-/// random::fold_in(key, its index in resnet_param_specs). With group_norm
-/// the last norm of each residual branch starts at weight 0, so every block
-/// starts as the identity (the usual from-scratch initialisation). Arrays
-/// are lazy.
+/// random::fold_in(key, its index in resnet_param_specs). With
+/// zero_init_residual the last norm of each residual branch starts at
+/// weight 0. Arrays are lazy.
 Tree init_resnet(const array& key, const ResNetConfig& cfg);
 
 /// DETR's FrozenBatchNorm2d over axis 1 of x [N, C, H, W]: x * scale + shift
