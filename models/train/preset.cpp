@@ -37,7 +37,9 @@ Preset scratch(int size) {
   // A random backbone has no statistics to freeze: GroupNorm normalises it,
   // and all of it (stem and layer1 too) trains at the detector's rate.
   f.model.backbone.norm = resnet::BackboneNorm::group_norm;
-  f.model.backbone.zero_init_residual = true;
+  // Residual branches start at full scale: zero-initialised ones barely
+  // open in this budget (docs/results.md §6.7).
+  f.model.backbone.zero_init_residual = false;
   f.model.backbone.train_stem_and_layer1 = true;
   f.backbone_lr_scale = 1.0;
   // At most 4 objects per image: 20 queries suffice and learn faster than
