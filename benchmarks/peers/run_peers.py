@@ -2,7 +2,7 @@
 """mfx against PyTorch (and JAX) on the same workloads, in one table.
 
 usage: python3 benchmarks/peers/run_peers.py [--build build] [--venv DIR] [--jax]
-           [--rounds 5] [--threads 2] [--json FILE] [--no-detector] [--quick]
+           [--torch-compile] [--rounds 5] [--threads 2] [--json FILE] [--no-detector] [--quick]
 
 Creates a virtual environment (default benchmarks/peers/.venv) with numpy,
 scipy and CPU PyTorch (JAX too with --jax) unless it has them, and runs
@@ -10,7 +10,8 @@ itself in it. Then, for each workload:
 
   match-free (CAQS) loss, forward + backward: the paper's loss as mfx
       computes it (include/mfx/criteria/criteria.h, docs/design.md §6.3),
-      transcribed to PyTorch (and to JAX under jax.jit);
+      transcribed to PyTorch, eager (and with --torch-compile under
+      torch.compile, with --jax in JAX under jax.jit);
   Hungarian criterion, forward + backward: Deformable DETR's HungarianMatcher
       (scipy's linear_sum_assignment on the host) and SetCriterion (sigmoid
       focal loss, L1, GIoU) in PyTorch, written as the reference does;
@@ -477,8 +478,28 @@ def criteria_rows(args, results, checks):
         jax_run()
         print(f"JAX first call (trace + compile + run): {(time.perf_counter() - t0) * 1e3:.0f} ms", flush=True)
 
+    compiled_run = None
+    if args.torch_compile:
+        cmf = torch.compile(lambda p, o, tt: matchfree(p, o, tt))
+
+        def compiled_run():
+            loss = cmf(probe, outs, t)
+            torch.autograd.grad(loss, mf_wrt, allow_unused=True)
+            return loss
+        t0 = time.perf_counter()
+        got = float(compiled_run().detach())
+        first = (time.perf_counter() - t0) * 1e3
+        want = float(matchfree(probe, outs, t).detach())
+        checks["matchfree_torch_compile_f32"] = {"compiled": got, "eager": want,
+                                                 "rel_diff": abs(got - want) / abs(want)}
+        print(f"torch.compile first call (trace + compile + run): {first:.0f} ms; float32 loss "
+              f"{got:.7g} (eager {want:.7g})", flush=True)
+        if not abs(got - want) <= 1e-4 * abs(want):
+            sys.exit("torch.compile's loss differs from PyTorch eager's")
+
     samples = {k: [] for k in ("mfx_eager", "mfx_jit", "mfx_hungarian", "torch_matchfree",
-                               "torch_matchfree_paper_order", "torch_hungarian", "jax_matchfree")}
+                               "torch_matchfree_paper_order", "torch_matchfree_compiled",
+                               "torch_hungarian", "jax_matchfree")}
     for r in range(args.rounds):
         m = run_mfx([bench, "--peer"] + quick, args.threads)
         samples["mfx_eager"].append(m["eager_ms"])
@@ -486,6 +507,8 @@ def criteria_rows(args, results, checks):
         samples["mfx_hungarian"].append(m["hungarian_ms"])
         samples["torch_matchfree"].append(median_ms(torch_matchfree()))
         samples["torch_matchfree_paper_order"].append(median_ms(torch_matchfree(True)))
+        if compiled_run:
+            samples["torch_matchfree_compiled"].append(median_ms(compiled_run))
         samples["torch_hungarian"].append(median_ms(torch_hungarian))
         if jax_run:
             samples["jax_matchfree"].append(median_ms(jax_run))
@@ -504,6 +527,9 @@ def criteria_rows(args, results, checks):
         {"workload": mf_name, "mfx": "eager", "peer": "PyTorch eager, paper's product order",
          "mfx_ms": med["mfx_eager"], "peer_ms": med["torch_matchfree_paper_order"]},
     ]
+    if "torch_matchfree_compiled" in med:
+        results.append({"workload": mf_name, "mfx": "jit", "peer": "torch.compile (inductor)",
+                        "mfx_ms": med["mfx_jit"], "peer_ms": med["torch_matchfree_compiled"]})
     if "jax_matchfree" in med:
         results.append({"workload": mf_name, "mfx": "jit", "peer": "JAX jit",
                         "mfx_ms": med["mfx_jit"], "peer_ms": med["jax_matchfree"]})
@@ -536,6 +562,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median over them)")
     ap.add_argument("--threads", type=int, default=2, help="threads for mfx and the peers")
     ap.add_argument("--json", help="write the table and all samples here")
+    ap.add_argument("--torch-compile", action="store_true",
+                    help="also torch.compile for the match-free loss (minutes to compile)")
     ap.add_argument("--no-detector", action="store_true", help="skip the detector train step")
     ap.add_argument("--omp-active", action="store_true",
                     help="leave OMP_WAIT_POLICY unset (PyTorch's default, spinning threads)")
