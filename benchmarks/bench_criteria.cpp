@@ -6,9 +6,19 @@
 // bench_criteria_report/). --json FILE writes the table. --device gpu runs
 // it on a GPU, adds the jitted step replayed as a CUDA graph, and times
 // each call up to a device synchronisation.
+//
+// For a peer framework (benchmarks/peers/run_peers.py): the JSON holds the
+// exact workload (shapes, ground-truth counts, weights); --inputs FILE
+// writes the float32 inputs (decoder outputs, probe, targets) as
+// safetensors together with both losses and all their gradients recomputed
+// in float64 on those inputs, for a numerical check of the peer; --peer
+// times only the eager, jitted and Hungarian steps (no reports), so that
+// the runner can interleave whole runs with the peer's. --rounds R times
+// the jitted step R times (alternating with the unfused plan; default 12).
 #include <fmt/format.h>
 #include <mfx/cpu.h>
 #include <mfx/criteria/criteria_trees.h>
+#include <mfx/io.h>
 #include <mfx/jit.h>
 
 #include <algorithm>
@@ -28,9 +38,14 @@ using bench::median_ms;
 int main(int argc, char** argv) {
   mfx::cpu::use_native_blas(argc, argv);  // before any thread starts
   std::string json_path, report_dir = "bench_criteria_report", device_spec = "cpu";
-  int layers = 6, B = 8, N = 300, K = 91, D = 256, M = 32;
+  std::string inputs_path;
+  bool peer = false;
+  int layers = 6, B = 8, N = 300, K = 91, D = 256, M = 32, rounds = 12;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    if (a == "--inputs" && i + 1 < argc) inputs_path = argv[++i];
+    if (a == "--peer") peer = true;
+    if (a == "--rounds" && i + 1 < argc) rounds = std::max(1, std::stoi(argv[++i]));
     if (a == "--json" && i + 1 < argc) json_path = argv[++i];
     if (a == "--report" && i + 1 < argc) report_dir = argv[++i];
     if (a == "--device" && i + 1 < argc) device_spec = argv[++i];
@@ -46,8 +61,10 @@ int main(int argc, char** argv) {
   };
   DecoderOutputs o = bench::random_decoder_outputs(key, layers, B, N, K, D);
   std::vector<array> labels, boxes;
+  std::vector<int> gt_counts;
   for (int b = 0; b < B; ++b) {
     int m = 5 + 3 * b % 25;
+    gt_counts.push_back(m);
     labels.push_back(random::randint(random::fold_in(key, 100 + b), 0, K, {m}));
     boxes.push_back(sigmoid(rnd({m, 4}, 200 + b)) * 0.5f + 0.25f);
   }
@@ -83,9 +100,96 @@ int main(int argc, char** argv) {
     eval(all);
     dev->sync();
   };
+  // The workload, exactly, so that a peer can rebuild it.
+  const MatchFreeConfig mf_cfg;
+  const HungarianConfig hu_cfg;
+  const nlohmann::json workload{
+      {"layers", layers},
+      {"B", B},
+      {"N", N},
+      {"K", K},
+      {"D", D},
+      {"M_bucket", M},
+      {"gt_counts", gt_counts},
+      {"probe_width", probe.at("w_q").shape(0)},
+      {"dtype", "float32"},
+      {"variant", matchfree_variant(mf_cfg)},
+      {"matchfree",
+       {{"rho", mf_cfg.rho},
+        {"eps", mf_cfg.eps},
+        {"alpha_w", mf_cfg.alpha_w},
+        {"beta_q", mf_cfg.beta_q},
+        {"w_ce", mf_cfg.w_ce},
+        {"w_bbox", mf_cfg.w_bbox},
+        {"w_giou", mf_cfg.w_giou},
+        {"probe_inputs_stop_gradient", mf_cfg.probe_inputs_stop_gradient}}},
+      {"hungarian", {{"w_ce", hu_cfg.w_ce}, {"w_bbox", hu_cfg.w_bbox}, {"w_giou", hu_cfg.w_giou}}},
+      {"cost",
+       {{"cls", mf_cfg.cost.cls},
+        {"l1", mf_cfg.cost.l1},
+        {"giou", mf_cfg.cost.giou},
+        {"alpha", mf_cfg.cost.alpha},
+        {"gamma", mf_cfg.cost.gamma}}},
+      {"gradients", "loss w.r.t. every decoder output (logits, boxes, hidden) and the probe "
+                    "(match-free); w.r.t. the decoder outputs (Hungarian)"}};
+
+  if (!inputs_path.empty()) {
+    // The timed float32 inputs, and both losses with their gradients
+    // recomputed in float64 on them (the peer's numerical reference).
+    auto cast = [](const Tree& t, Dtype d) {
+      std::vector<array> l;
+      for (const auto& x : t.leaves()) l.push_back(astype(x, d));
+      return t.unflatten(l);
+    };
+    const Tree probe64 = cast(probe, float64), outs64 = cast(outs, float64);
+    const Tree targets64{{"labels", t.labels}, {"boxes", astype(t.boxes, float64)}, {"mask", t.mask}};
+    const Targets t64{t.labels, astype(t.boxes, float64), t.mask};
+    std::map<std::string, array> file;
+    for (const auto& [k, v] : probe.flatten()) file["probe." + k] = v;
+    for (const auto& [k, v] : outs.flatten()) file["outputs." + k] = v;
+    file["targets.labels"] = t.labels;
+    file["targets.boxes"] = t.boxes;
+    file["targets.mask"] = t.mask;
+    auto [l32, gp32, go32] = step(probe, outs, targets);
+    file["f32.matchfree.loss"] = l32;
+    auto [l64, gp64, go64] = step(probe64, outs64, targets64);
+    file["f64.matchfree.loss"] = l64;
+    for (const auto& [k, v] : gp64.flatten()) file["f64.matchfree.grad_probe." + k] = v;
+    for (const auto& [k, v] : go64.flatten()) {
+      if (k.rfind("hidden_", 0) != 0) file["f64.matchfree.grad_outputs." + k] = v;
+    }
+    auto hungarian_of = [&](const Targets& tt) {
+      return [&, tt](const Tree& ot) {
+        return hungarian_criterion(outputs_from(ot, layers), tt, hu_cfg).loss;
+      };
+    };
+    file["f32.hungarian.loss"] = value_and_grad(hungarian_of(t))(outs).first;
+    auto [h64, gh64] = value_and_grad(hungarian_of(t64))(outs64);
+    file["f64.hungarian.loss"] = h64;
+    for (const auto& [k, v] : gh64.flatten()) {
+      if (k.rfind("hidden_", 0) != 0) file["f64.hungarian.grad_outputs." + k] = v;
+    }
+    save_safetensors(inputs_path, file, {{"workload", workload.dump()}});
+    fmt::print("inputs and float64 reference values written to {}\n", inputs_path);
+  }
+
   double te = median_ms(run_eager), th = median_ms(hungarian);
+  if (peer) {
+    // Timing rows only, each a median, for the peer comparison.
+    const double tj = median_ms(run_jit);
+    fmt::print("match-free loss + gradients, {} layers, B={} N={} K={} D={} M={}: eager {:.1f} ms, "
+               "jit {:.1f} ms; Hungarian criterion {:.1f} ms\n",
+               layers, B, N, K, D, M, te, tj, th);
+    if (!json_path.empty()) {
+      const nlohmann::json j{{"device", dev->device.str()}, {"workload", workload},
+                             {"eager_ms", te},               {"jit_ms", tj},
+                             {"hungarian_ms", th},           {"timing", "median of >= 1 s"}};
+      if (!bench::write_text(json_path, j.dump(2) + "\n")) return 1;
+    }
+    return 0;
+  }
   // The two jit plans alternate, so machine noise hits both alike.
-  auto [tj, tp] = bench::interleaved_min_ms(run_jit, run_plain);
+  auto [tj, tp] = bench::interleaved_min_ms(run_jit, run_plain, rounds);
   // Warm-up, capture, then replays (median_ms warms up once more).
   double tg = 0;
   if (dev->gpu()) {
@@ -201,6 +305,10 @@ int main(int argc, char** argv) {
   for (const auto& k : gpu_plan.kernels) fmt::print("    {}\n", k);
   if (!json_path.empty()) {
     nlohmann::json j{{"device", dev->device.str()},
+                     {"workload", workload},
+                     {"timing",
+                      "eager and Hungarian: median of >= 1 s; jit: best of --rounds, alternating "
+                      "with the plan without block fusion"},
                      {"eager_ms", te},
                      {"jit_ms", tj},
                      {"jit_no_block_fusion_ms", tp},

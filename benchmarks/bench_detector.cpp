@@ -2,13 +2,17 @@
 //  - small_cpu (half-width ResNet-18, d_model 64, 2 + 2 layers) at B=2,
 //    256x256: forward, and forward + backward of the match-free loss
 //    (model and probe gradients), eager and under jit_tree (the first jitted
-//    call, tracing + compilation + one run, is reported apart);
+//    call, tracing + compilation + one run, is reported apart); and a
+//    training step as train_coco runs one with the Hungarian criterion:
+//    forward + backward + AdamW update (the reference's optimiser and
+//    parameter groups), eager;
 //  - coco_r50 (the reference) forward at B=1, 800x1333, eager; its forward +
 //    backward only when the forward took less than --r50-backward-limit
 //    seconds (default 60), since on a small CPU it takes minutes.
 // Peak RSS (getrusage) is reported after each part, and the jitted loss
 // and logits next to the eager ones. Prints a table;
-// --json FILE writes it; --no-r50 skips the R50 part; --quick uses 128x128.
+// --json FILE writes it, with the small workload (batch, image size,
+// ground truths, configuration, parameter counts) under "workload"; --no-r50 skips the R50 part; --quick uses 128x128.
 // The first jitted call only compiles kernels missing from the on-disk
 // kernel cache: run with MFX_CACHE_DIR set to an empty directory for cold
 // compile times.
@@ -17,6 +21,7 @@
 #include <mfx/criteria/criteria_trees.h>
 #include <mfx/detr/detector.h>
 #include <mfx/jit.h>
+#include <mfx/optimizers.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -112,7 +117,7 @@ int main(int argc, char** argv) {
     if (a == "--r50-backward-limit" && i + 1 < argc) r50_backward_limit_s = std::stod(argv[++i]);
   }
   std::vector<Row> rows;
-  nlohmann::json rss, check;
+  nlohmann::json rss, check, workload;
 
   // ---------------------------------------------------------------- small_cpu
   {
@@ -161,6 +166,52 @@ int main(int argc, char** argv) {
                       auto [l, g] = jstep(params, batch.images, batch.mask, targets);
                       eval_all(l, g);
                     })});
+    // A training step with the Hungarian criterion: loss and gradients of
+    // the detector, then the reference's AdamW update (lr 2e-4, weight
+    // decay 1e-4, its parameter groups), all evaluated.
+    {
+      const Tree model = params["model"];
+      const optim::AdamW opt(detector_adamw_config(cfg));
+      Tree state = opt.init(model);
+      eval(state);
+      rows.push_back({name, "eager", "train step: Hungarian fwd+bwd + AdamW update", median_ms([&] {
+                        auto [l, g] = value_and_grad(detr::hungarian_loss)(model, batch, lc);
+                        auto [p2, s2] = opt.update(model, g, state);
+                        std::vector<array> all{l};
+                        for (const auto& x : p2.leaves()) all.push_back(x);
+                        for (const auto& x : s2.leaves()) all.push_back(x);
+                        eval(all);
+                      })});
+      const DetectorParamCount count = detector_count_parameters(model, cfg);
+      std::vector<int64_t> gts;
+      const std::vector<double> m = astype(batch.targets.mask, float64).to_vector<double>();
+      for (int64_t b = 0; b < batch.targets.mask.shape(0); ++b) {
+        int64_t c = 0;
+        for (int64_t i = 0; i < batch.targets.mask.shape(1); ++i) c += m[b * batch.targets.mask.shape(1) + i] != 0;
+        gts.push_back(c);
+      }
+      workload = {{"config", "small_cpu"},
+                  {"batch", batch.images.shape(0)},
+                  {"image_hw", {size, size}},
+                  {"gt_counts", gts},
+                  {"M_bucket", batch.targets.mask.shape(1)},
+                  {"num_classes", cfg.detr.num_classes},
+                  {"d_model", cfg.detr.d_model},
+                  {"enc_layers", cfg.detr.enc_layers},
+                  {"dec_layers", cfg.detr.dec_layers},
+                  {"num_queries", cfg.detr.num_queries},
+                  {"num_feature_levels", cfg.detr.num_feature_levels},
+                  {"params", count.total},
+                  {"trainable_params", count.trainable},
+                  {"probe_params", [&] {
+                     int64_t n = 0;
+                     for (const auto& x : params["probe"].leaves()) n += x.size();
+                     return n;
+                   }()},
+                  {"detector_config", nlohmann::json::parse(detector_config_to_json(cfg))},
+                  {"optimizer", "AdamW lr 2e-4, weight decay 1e-4, detector_param_groups"},
+                  {"dropout", "on (LossConfig.train), every row"}};
+    }
     // jit must compute what eager computes (same dropout key, same inputs).
     const array le = step(params, batch.images, batch.mask, targets).first;
     const array lj = jstep(params, batch.images, batch.mask, targets).first;
@@ -211,6 +262,7 @@ int main(int argc, char** argv) {
     for (const auto& r : rows) {
       j["rows"].push_back({{"config", r.config}, {"mode", r.mode}, {"what", r.what}, {"ms", r.ms}});
     }
+    j["workload"] = workload;
     j["peak_rss"] = rss;
     j["jit_vs_eager"] = check;
     std::ofstream(json_path) << j.dump(2) << "\n";
