@@ -97,3 +97,15 @@ TEST_CASE("jit of out-of-range float to integer casts matches eager", "[jit][reg
     }
   }
 }
+
+// A full reduction of an empty array with a huge dim is the identity. The
+// jitted plan once split it into a reduction of the other axes first, whose
+// keepdims partial (3377699720527872,1,1,1) is larger than any array.
+TEST_CASE("jit of a reduction of an empty array with a huge dim", "[jit][regression]") {
+  const Shape huge = {3377699720527872, 0, 0, 3};  // fuzz seed 2001548
+  array x = zeros(huge, float32);
+  check_jit_matches_eager([](const array& v) { return sum(log(v)); }, x);
+  CHECK(values(jit(one([](const array& v) { return sum(log(v)); }))({x})[0]) ==
+        std::vector<double>{0});
+  check_jit_matches_eager([](const array& v) { return max(v, {1, 2, 3}); }, zeros({64, 0, 2, 3}));
+}
