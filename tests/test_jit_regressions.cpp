@@ -109,3 +109,26 @@ TEST_CASE("jit of a reduction of an empty array with a huge dim", "[jit][regress
         std::vector<double>{0});
   check_jit_matches_eager([](const array& v) { return max(v, {1, 2, 3}); }, zeros({64, 0, 2, 3}));
 }
+
+// An index out of range is refused by eager take, whose result is not
+// empty, even when the program only uses an empty slice of it; the jitted
+// kernel computes no element of that slice but must refuse all the same.
+TEST_CASE("jit refuses a bad take index seen only through an empty slice", "[jit][regression]") {
+  array x = array(std::vector<int32_t>{3, 4}, {1, 2});  // fuzz seed 1005583
+  array bad = array(std::vector<int64_t>{-4, -1, 2}, {3}, int64);
+  auto program = [bad](const array& v) { return slice_axis(tanh(take(v, bad, -1)), 0, 1, 3); };
+  CHECK_THROWS_AS(program(x).eval(), std::invalid_argument);
+  check_jit_matches_eager(program, x);
+  // Fuzz seed 2006395: take from an empty axis, any index is out of range.
+  array x0 = zeros({0}, float64);
+  array last = array(std::vector<int64_t>{-1}, {1}, int64);
+  check_jit_matches_eager(
+      [last](const array& v) {
+        array y = slice_axis(take(v, last, 0), 0, 1, 3);
+        return y * y;
+      },
+      x0);
+  // A take whose own result is empty checks nothing, eagerly or jitted.
+  array empty = zeros({0, 2}, int32);
+  check_jit_matches_eager([bad](const array& v) { return take(v, bad, -1) + 1; }, empty);
+}
