@@ -132,3 +132,18 @@ TEST_CASE("jit refuses a bad take index seen only through an empty slice", "[jit
   array empty = zeros({0, 2}, int32);
   check_jit_matches_eager([bad](const array& v) { return take(v, bad, -1) + 1; }, empty);
 }
+
+// Bool power, remainder and floor_divide have no kernel: they are refused
+// when the graph is built, so that jit refuses them too when only an empty
+// slice of the result is used (fuzz seed 2004949).
+TEST_CASE("bool arithmetic without a kernel is refused before evaluation", "[jit][regression]") {
+  array t = astype(array({1.0f, 0.0f, 1.0f, 1.0f, 0.0f, 1.0f}, {1, 3, 1, 2}), bool_);
+  using BinaryFn = array (*)(const array&, const array&);
+  for (BinaryFn op : std::initializer_list<BinaryFn>{power, remainder, floor_divide, subtract}) {
+    CHECK_THROWS_AS(op(t, t), std::invalid_argument);
+    check_jit_matches_eager([op](const array& v) { return slice_axis(op(v, v), 0, 1, 3); }, t);
+  }
+  CHECK_THROWS_WITH(power(t, t), Catch::Matchers::StartsWith("[power] not supported for bool"));
+  // Bool with a number promotes to the number's dtype and is computed.
+  CHECK(values(power(t, array(2.0f))) == std::vector<double>{1, 0, 1, 1, 0, 1});
+}
