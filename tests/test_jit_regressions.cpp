@@ -2,6 +2,7 @@
 // kernels: a reduction over a value computed inline (a comparison) whose
 // kernel the code generator cannot take, bool operands of remainder and
 // power, float16 products and sums whose partial results overflow.
+#include <functional>
 #include <limits>
 
 #include "mfx/jit.h"
@@ -146,4 +147,32 @@ TEST_CASE("bool arithmetic without a kernel is refused before evaluation", "[jit
   CHECK_THROWS_WITH(power(t, t), Catch::Matchers::StartsWith("[power] not supported for bool"));
   // Bool with a number promotes to the number's dtype and is computed.
   CHECK(values(power(t, array(2.0f))) == std::vector<double>{1, 0, 1, 1, 0, 1});
+}
+
+// Integer overflow wraps around, as in numpy and in the jitted kernels; the
+// eager kernels computed it with signed overflow, undefined behaviour that
+// UBSan reported (negative and abs of INT32_MIN / INT64_MIN, add past
+// INT32_MAX).
+TEST_CASE("integer overflow wraps, eagerly and jitted", "[jit][regression]") {
+  const int32_t lo = std::numeric_limits<int32_t>::min(), hi = std::numeric_limits<int32_t>::max();
+  array x = array(std::vector<int32_t>{lo, hi, -1, 46341}, {4});
+  CHECK(values(negative(x)) == std::vector<double>{lo, -double(hi), 1, -46341});
+  CHECK(values(abs(x)) == std::vector<double>{lo, hi, 1, 46341});
+  CHECK(values(add(x, array(std::vector<int32_t>{-1, 1, 0, 0}, {4}))) ==
+        std::vector<double>{hi, lo, -1, 46341});
+  CHECK(values(floor_divide(x, array(std::vector<int32_t>{-1}, {1}))) ==
+        std::vector<double>{lo, -double(hi), 1, -46341});
+  CHECK(values(square(x))[3] == double(int32_t(uint32_t(46341u * 46341u))));
+  CHECK(values(power(array(std::vector<int32_t>{2}, {1}), array(std::vector<int32_t>{31}, {1}))) ==
+        std::vector<double>{lo});
+  const int64_t lo64 = std::numeric_limits<int64_t>::min();
+  array y = array(std::vector<int64_t>{lo64, 3}, {2}, int64);
+  CHECK(values(abs(y)) == std::vector<double>{double(lo64), 3});
+  for (auto f : std::vector<std::function<array(const array&)>>{
+           [](const array& v) { return negative(v); }, [](const array& v) { return abs(v); },
+           [](const array& v) { return square(v); }, [](const array& v) { return v + v; },
+           [](const array& v) { return v - negative(v); }, [](const array& v) { return v * v; }}) {
+    check_jit_matches_eager(f, x);
+    check_jit_matches_eager(f, y);
+  }
 }
