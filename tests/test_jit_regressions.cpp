@@ -2,6 +2,7 @@
 // kernels: a reduction over a value computed inline (a comparison) whose
 // kernel the code generator cannot take, bool operands of remainder and
 // power, float16 products and sums whose partial results overflow.
+#include <functional>
 #include <limits>
 
 #include "mfx/jit.h"
@@ -95,5 +96,83 @@ TEST_CASE("jit of out-of-range float to integer casts matches eager", "[jit][reg
       INFO(dtype_name(src) << " -> " << dtype_name(dst));
       check_jit_matches_eager([dst](const array& a) { return astype(negative(negative(a)), dst); }, x);
     }
+  }
+}
+
+// A full reduction of an empty array with a huge dim is the identity. The
+// jitted plan once split it into a reduction of the other axes first, whose
+// keepdims partial (3377699720527872,1,1,1) is larger than any array.
+TEST_CASE("jit of a reduction of an empty array with a huge dim", "[jit][regression]") {
+  const Shape huge = {3377699720527872, 0, 0, 3};  // fuzz seed 2001548
+  array x = zeros(huge, float32);
+  check_jit_matches_eager([](const array& v) { return sum(log(v)); }, x);
+  CHECK(values(jit(one([](const array& v) { return sum(log(v)); }))({x})[0]) ==
+        std::vector<double>{0});
+  check_jit_matches_eager([](const array& v) { return max(v, {1, 2, 3}); }, zeros({64, 0, 2, 3}));
+}
+
+// An index out of range is refused by eager take, whose result is not
+// empty, even when the program only uses an empty slice of it; the jitted
+// kernel computes no element of that slice but must refuse all the same.
+TEST_CASE("jit refuses a bad take index seen only through an empty slice", "[jit][regression]") {
+  array x = array(std::vector<int32_t>{3, 4}, {1, 2});  // fuzz seed 1005583
+  array bad = array(std::vector<int64_t>{-4, -1, 2}, {3}, int64);
+  auto program = [bad](const array& v) { return slice_axis(tanh(take(v, bad, -1)), 0, 1, 3); };
+  CHECK_THROWS_AS(program(x).eval(), std::invalid_argument);
+  check_jit_matches_eager(program, x);
+  // Fuzz seed 2006395: take from an empty axis, any index is out of range.
+  array x0 = zeros({0}, float64);
+  array last = array(std::vector<int64_t>{-1}, {1}, int64);
+  check_jit_matches_eager(
+      [last](const array& v) {
+        array y = slice_axis(take(v, last, 0), 0, 1, 3);
+        return y * y;
+      },
+      x0);
+  // A take whose own result is empty checks nothing, eagerly or jitted.
+  array empty = zeros({0, 2}, int32);
+  check_jit_matches_eager([bad](const array& v) { return take(v, bad, -1) + 1; }, empty);
+}
+
+// Bool power, remainder and floor_divide have no kernel: they are refused
+// when the graph is built, so that jit refuses them too when only an empty
+// slice of the result is used (fuzz seed 2004949).
+TEST_CASE("bool arithmetic without a kernel is refused before evaluation", "[jit][regression]") {
+  array t = astype(array({1.0f, 0.0f, 1.0f, 1.0f, 0.0f, 1.0f}, {1, 3, 1, 2}), bool_);
+  using BinaryFn = array (*)(const array&, const array&);
+  for (BinaryFn op : std::initializer_list<BinaryFn>{power, remainder, floor_divide, subtract}) {
+    CHECK_THROWS_AS(op(t, t), std::invalid_argument);
+    check_jit_matches_eager([op](const array& v) { return slice_axis(op(v, v), 0, 1, 3); }, t);
+  }
+  CHECK_THROWS_WITH(power(t, t), Catch::Matchers::StartsWith("[power] not supported for bool"));
+  // Bool with a number promotes to the number's dtype and is computed.
+  CHECK(values(power(t, array(2.0f))) == std::vector<double>{1, 0, 1, 1, 0, 1});
+}
+
+// Integer overflow wraps around, as in numpy and in the jitted kernels; the
+// eager kernels computed it with signed overflow, undefined behaviour that
+// UBSan reported (negative and abs of INT32_MIN / INT64_MIN, add past
+// INT32_MAX).
+TEST_CASE("integer overflow wraps, eagerly and jitted", "[jit][regression]") {
+  const int32_t lo = std::numeric_limits<int32_t>::min(), hi = std::numeric_limits<int32_t>::max();
+  array x = array(std::vector<int32_t>{lo, hi, -1, 46341}, {4});
+  CHECK(values(negative(x)) == std::vector<double>{lo, -double(hi), 1, -46341});
+  CHECK(values(abs(x)) == std::vector<double>{lo, hi, 1, 46341});
+  CHECK(values(add(x, array(std::vector<int32_t>{-1, 1, 0, 0}, {4}))) ==
+        std::vector<double>{hi, lo, -1, 46341});
+  CHECK(values(floor_divide(x, array(std::vector<int32_t>{-1}, {1}))) ==
+        std::vector<double>{lo, -double(hi), 1, -46341});
+  CHECK(values(square(x))[3] == double(int32_t(uint32_t(46341u * 46341u))));
+  CHECK(values(power(array(std::vector<int32_t>{2}, {1}), array(std::vector<int32_t>{31}, {1}))) ==
+        std::vector<double>{lo});
+  const int64_t lo64 = std::numeric_limits<int64_t>::min();
+  array y = array(std::vector<int64_t>{lo64, 3}, {2}, int64);
+  CHECK(values(abs(y)) == std::vector<double>{double(lo64), 3});
+  for (auto f : std::vector<std::function<array(const array&)>>{
+           [](const array& v) { return negative(v); }, [](const array& v) { return abs(v); },
+           [](const array& v) { return square(v); }, [](const array& v) { return v + v; },
+           [](const array& v) { return v - negative(v); }, [](const array& v) { return v * v; }}) {
+    check_jit_matches_eager(f, x);
+    check_jit_matches_eager(f, y);
   }
 }

@@ -139,3 +139,18 @@ TEST_CASE("vmap of a matmul with inner dimension 0", "[shape_limits]") {
   REQUIRE(out[0].shape() == Shape{2, 3, 4});
   CHECK(mfx::test::values(out[0]) == std::vector<double>(24, 0.0));
 }
+
+// The product of an empty shape's other dims may not fit int64; reshape
+// computed it with signed overflow (UBSan, fuzz seed 1957:
+// argmax(x0: bool (2,4,2,2^62,0), axis=1), whose keepdims step reshapes).
+TEST_CASE("reshape and flatten of an empty array with huge dims", "[shape_limits]") {
+  const int64_t big = int64_t(1) << 62;
+  array x = zeros({2, 4, 2, big, 0}, bool_);
+  CHECK(argmax(x, 1).shape() == Shape{2, 2, big, 0});
+  CHECK(argmax(x, 1, true).shape() == Shape{2, 1, 2, big, 0});
+  CHECK(reshape(x, {4, big, 4, 0}).shape() == Shape{4, big, 4, 0});
+  CHECK(flatten(x, 3, 4).shape() == Shape{2, 4, 2, 0});
+  check_throws_with([&] { flatten(x, 1, 3); }, {"[flatten]"});
+  // Without a zero, a target whose product overflows matches no array.
+  check_throws_with([&] { reshape(zeros({4}), {big, 8}); }, {"[reshape] cannot reshape"});
+}

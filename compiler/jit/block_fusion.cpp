@@ -156,8 +156,13 @@ Graph split_batch_reductions(const Graph& graph, int64_t min_batch) {
   for (const auto& n : graph.nodes) {
     const auto* r = dynamic_cast<const Reduce*>(n.prim.get());
     const Shape* in = r ? &graph.values[n.inputs[0]].shape : nullptr;
-    bool split = r && in->size() >= 2 && (*in)[0] >= min_batch && r->axes().front() == 0 &&
-                 !partials_may_overflow(*r);
+    // An empty input has nothing to batch, and its partial (the input with the
+    // other reduced dims set to 1) can hold far more elements than the input
+    // (x: (2^51,0,0,3) gives a (2^51,1,1,1) partial), more than an array may.
+    // A non-empty input's partial never has more elements than the input.
+    const bool empty = in && std::find(in->begin(), in->end(), 0) != in->end();
+    bool split = r && !empty && in->size() >= 2 && (*in)[0] >= min_batch &&
+                 r->axes().front() == 0 && !partials_may_overflow(*r);
     std::vector<int> rest;
     if (split) {
       for (int a : r->axes()) {

@@ -8,6 +8,7 @@
 #include "compiler/jit/graph.h"
 #include "compiler/jit/graph_replay.h"
 #include "compiler/jit/plan.h"
+#include "eval_when_empty.h"
 #include "mfx/jit.h"
 
 namespace mfx::jit_detail {
@@ -48,8 +49,10 @@ class CompiledFunction {
   GraphReplay& graph_on(Device device) const;
 };
 
-/// Graph node standing for one call of a compiled function.
-class Compiled : public Primitive {
+/// Graph node standing for one call of a compiled function. It runs even
+/// when its outputs are empty (EvalWhenEmpty): its steps refuse what the
+/// program's eager ops would refuse on the way.
+class Compiled : public Primitive, public EvalWhenEmpty {
  public:
   explicit Compiled(std::shared_ptr<CompiledFunction> fn) : fn_(std::move(fn)) {}
   std::string name() const override { return "Compiled(" + fn_->options().name + ")"; }

@@ -5,14 +5,18 @@
 #include <mutex>
 
 #include "compiler/codegen.h"
+#include "eval_when_empty.h"
 #include "mfx/primitive.h"
 
 namespace mfx::jit_detail {
 
-class FusedKernel : public Primitive {
+class FusedKernel : public Primitive, public EvalWhenEmpty {
  public:
   /// `range_checks`: (argument, size) pairs of gather indices that must lie
-  /// in [-size, size); checked before every launch, like the eager gathers.
+  /// in [-size, size); checked before every launch, like the eager gathers,
+  /// also when the kernel's outputs are empty (EvalWhenEmpty): an eager
+  /// gather whose own result is not empty checks its indices even when only
+  /// an empty slice of it is used.
   FusedKernel(compiler::Kernel kernel, compiler::CodegenOptions options,
               std::vector<std::pair<int, int64_t>> range_checks = {});
   std::string name() const override { return kernel_.name; }

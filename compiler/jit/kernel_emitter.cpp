@@ -154,13 +154,13 @@ int KernelEmitter::emit_index(int v, const std::vector<int>& idx) {
     const int ax = ga->axis();
     const int k = g_.values[n.inputs[1]].shape.size();
     std::vector<int> ii(idx.begin() + ax, idx.begin() + ax + k);
-    int j = gather_index(n.inputs[1], ii, us[ax]);
+    int j = gather_index(n.inputs[1], ii, us[ax], v);
     for (int i = 0; i < ax; ++i) ui[i] = idx[i];
     ui[ax] = j;
     for (size_t i = ax + 1; i < us.size(); ++i) ui[i] = idx[i - 1 + k];
   } else if (auto* gx = dynamic_cast<const GatherAxis*>(&p)) {
     ui = idx;
-    ui[gx->axis()] = gather_index(n.inputs[1], idx, us[gx->axis()]);
+    ui[gx->axis()] = gather_index(n.inputs[1], idx, us[gx->axis()], v);
   } else if (dynamic_cast<const Reshape*>(&p)) {
     // Leading dims both shapes share pass through (they keep a batch index
     // recognisable); the rest goes through the linear index.
@@ -197,11 +197,17 @@ int KernelEmitter::index_arg(int v) const {
   return arg->second;
 }
 
-int KernelEmitter::gather_index(int indices, const std::vector<int>& at, int64_t size) {
+int KernelEmitter::gather_index(int indices, const std::vector<int>& at, int64_t size,
+                                int gathered) {
   int raw = b_->cast(emit_index(indices, at), int64);
   int wrapped = b_->add(raw, b_->index(size));
   int negative = b_->binary(BinaryOp::Less, raw, b_->index(0));
-  range_checks_.push_back({index_arg(indices), size});
+  // Checked as eager checks it: eval runs an eager gather, and so checks its
+  // indices, only when its result has elements.
+  const Shape& out = g_.values[gathered].shape;
+  if (std::find(out.begin(), out.end(), 0) == out.end()) {
+    range_checks_.push_back({index_arg(indices), size});
+  }
   return b_->select(negative, wrapped, raw);
 }
 

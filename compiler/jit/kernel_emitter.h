@@ -88,7 +88,9 @@ class KernelEmitter {
   int emit_value(int v, const std::vector<int>& axes);
   int emit_member(int v);
   int emit_index(int v, const std::vector<int>& idx);
-  int gather_index(int indices, const std::vector<int>& at, int64_t size);
+  /// `gathered`: the gather's result, whose indices are range-checked only
+  /// when it has elements.
+  int gather_index(int indices, const std::vector<int>& at, int64_t size, int gathered);
   int index_arg(int v) const;
   int emit_concat(const Graph::Node& n, int axis, const std::vector<int>& idx, Dtype dtype);
 

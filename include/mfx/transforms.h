@@ -146,7 +146,9 @@ auto value_and_grad_impl(const F& f, const Args&... args) {
   };
 
   std::optional<std::decay_t<Result>> result;
-  auto [outs, grads] = vjp(
+  // Named members, not a structured binding: clang before 16 cannot capture
+  // a structured binding in a lambda (grad_tuple below reads the gradients).
+  auto outs_and_grads = vjp(
       [&](const std::vector<array>& p) -> std::vector<array> {
         ArgTuple call = original;
         replace(call, p, std::make_index_sequence<count>{});
@@ -162,6 +164,8 @@ auto value_and_grad_impl(const F& f, const Args&... args) {
         check_scalar_loss(o[0], "value_and_grad");
         return {ones_like(o[0])};
       });
+  const std::vector<array>& outs = outs_and_grads.first;
+  const std::vector<array>& grads = outs_and_grads.second;
   auto grad_tuple = [&]<size_t... K>(std::index_sequence<K...>) {
     return std::make_tuple(rebuild(std::get<nums[K]>(original), part(grads, K))...);
   }

@@ -38,6 +38,7 @@ inline D convert_one(S s) {
 }
 
 void convert_contiguous(const void* src, Dtype sdt, void* dst, Dtype ddt, int64_t n) {
+  if (n == 0) return;  // src may be null (an empty vector's data), which memcpy must not get
   if (sdt == ddt) {
     std::memcpy(dst, src, static_cast<size_t>(n) * size_of(sdt));
     return;

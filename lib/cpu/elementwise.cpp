@@ -8,6 +8,7 @@
 #include "cpu/copy.h"
 #include "cpu/elementwise_loops.h"
 #include "cpu/fast_math.h"
+#include "cpu/wrapping.h"
 #include "primitives/elementwise.h"
 #include "primitives/elementwise_names.h"
 
@@ -148,14 +149,14 @@ void eval_unary_any(UnaryOp op, const array& x, array& out) {
   switch (op) {
     case UnaryOp::Negative:
       if constexpr (!std::is_same_v<T, bool>) {
-        return cpu::unary_loop<T, T>(x, out, [](T v) { return T(-C(v)); });
+        return cpu::unary_loop<T, T>(x, out, [](T v) { return T(cpu::wrap_neg(C(v))); });
       }
       break;
     case UnaryOp::Abs:
       if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, uint8_t>) {
         return cpu::unary_loop<T, T>(x, out, [](T v) { return v; });
       } else {
-        return cpu::unary_loop<T, T>(x, out, [](T v) { return T(C(v) < C(0) ? -C(v) : C(v)); });
+        return cpu::unary_loop<T, T>(x, out, [](T v) { return T(C(v) < C(0) ? cpu::wrap_neg(C(v)) : C(v)); });
       }
     case UnaryOp::Sign:
       return cpu::unary_loop<T, T>(x, out, [](T v) {
@@ -165,7 +166,7 @@ void eval_unary_any(UnaryOp op, const array& x, array& out) {
         }
         return T(C((C(0) < c) - (c < C(0))));
       });
-    case UnaryOp::Square: return cpu::unary_loop<T, T>(x, out, [](T v) { return T(C(v) * C(v)); });
+    case UnaryOp::Square: return cpu::unary_loop<T, T>(x, out, [](T v) { return T(cpu::wrap_mul(C(v), C(v))); });
     case UnaryOp::IsNan:
       return cpu::unary_loop<T, bool>(x, out, [](T v) {
         if constexpr (std::is_floating_point_v<C>) return std::isnan(C(v));
@@ -200,7 +201,7 @@ template <typename C>
 C int_floor_div(C a, C b) {
   if (b == 0) return 0;
   if constexpr (std::is_signed_v<C>) {
-    if (b == -1) return static_cast<C>(0) - a;  // avoids INT_MIN / -1 trapping
+    if (b == -1) return cpu::wrap_neg(a);  // avoids INT_MIN / -1 trapping
     C q = a / b;
     if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
     return q;
@@ -227,8 +228,8 @@ C int_power(C base, C e) {
   }
   C r = 1;
   while (e) {
-    if (e & 1) r = static_cast<C>(r * base);
-    base = static_cast<C>(base * base);
+    if (e & 1) r = cpu::wrap_mul(r, base);
+    base = cpu::wrap_mul(base, base);
     e >>= 1;
   }
   return r;
@@ -247,13 +248,13 @@ void eval_binary(BinaryOp op, const array& a, const array& b, array& out) {
   switch (op) {
     case BinaryOp::Add:
       if constexpr (std::is_same_v<T, bool>) return cmp([](bool x, bool y) { return x || y; });
-      else return arith([](C x, C y) { return static_cast<C>(x + y); });
+      else return arith([](C x, C y) { return cpu::wrap_add(x, y); });
     case BinaryOp::Subtract:
-      if constexpr (!std::is_same_v<T, bool>) return arith([](C x, C y) { return static_cast<C>(x - y); });
+      if constexpr (!std::is_same_v<T, bool>) return arith([](C x, C y) { return cpu::wrap_sub(x, y); });
       break;
     case BinaryOp::Multiply:
       if constexpr (std::is_same_v<T, bool>) return cmp([](bool x, bool y) { return x && y; });
-      else return arith([](C x, C y) { return static_cast<C>(x * y); });
+      else return arith([](C x, C y) { return cpu::wrap_mul(x, y); });
     case BinaryOp::Divide:
       if constexpr (kFloat) return arith([](C x, C y) { return x / y; });
       break;

@@ -41,9 +41,11 @@ inline float pow2i(int32_t n) {
 inline float exp(float x) {
   using detail::pow2i;
   // Beyond these bounds the result is already inf / 0; clamping keeps n small.
-  // The comparisons are false for NaN, so NaN flows through to the end.
+  // NaN becomes 0 here (converting a NaN n to int below is undefined
+  // behaviour) and comes back at the end.
   float c = detail::sel(x < -104.f, -104.f, x);
   c = detail::sel(89.f < c, 89.f, c);
+  c = detail::sel(x != x, 0.f, c);
   // n = round(c / ln2) by the 1.5 * 2^23 trick (no SSE4.1 round needed).
   const float magic = 12582912.f;
   float nf = (c * 1.44269504088896341f + magic) - magic;

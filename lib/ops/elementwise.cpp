@@ -34,10 +34,23 @@ array make_binary(BinaryOp op, const array& a, const array& b, Dtype in_dtype, D
   return array(s, out_dtype, std::make_shared<Binary>(op), {x, y});
 }
 
+// Arithmetic that has no bool kernel. Refused here, where the graph is
+// built, rather than by the kernel: a kernel that never runs (only an empty
+// slice of its result is used) would then refuse eagerly but not jitted.
+bool refuses_bool(BinaryOp op) {
+  return op == BinaryOp::Subtract || op == BinaryOp::FloorDivide || op == BinaryOp::Remainder ||
+         op == BinaryOp::Power;
+}
+
 array arith(BinaryOp op, const array& a, const array& b) {
   check_valid(a, binary_public_name(op));
   check_valid(b, binary_public_name(op));
   Dtype t = promote_types(a.dtype(), b.dtype());
+  if (t == bool_ && refuses_bool(op)) {
+    throw std::invalid_argument(fmt::format("[{}] not supported for bool arrays {} and {}",
+                                            binary_public_name(op), shape_str(a.shape()),
+                                            shape_str(b.shape())));
+  }
   return make_binary(op, a, b, t, t);
 }
 
@@ -67,13 +80,7 @@ array astype(const array& a, Dtype dtype) {
 }
 
 array add(const array& a, const array& b) { return arith(BinaryOp::Add, a, b); }
-array subtract(const array& a, const array& b) {
-  if (a.valid() && b.valid() && a.dtype() == bool_ && b.dtype() == bool_) {
-    throw std::invalid_argument(fmt::format("[subtract] not supported for bool arrays {} and {}",
-                                            shape_str(a.shape()), shape_str(b.shape())));
-  }
-  return arith(BinaryOp::Subtract, a, b);
-}
+array subtract(const array& a, const array& b) { return arith(BinaryOp::Subtract, a, b); }
 array multiply(const array& a, const array& b) { return arith(BinaryOp::Multiply, a, b); }
 array divide(const array& a, const array& b) { return float_binary(BinaryOp::Divide, a, b); }
 array floor_divide(const array& a, const array& b) { return arith(BinaryOp::FloorDivide, a, b); }

@@ -6,13 +6,18 @@
 #include "ops/op_utils.h"
 #include "ops/public_op.h"
 #include "primitives/view.h"
+#include "shape_check.h"
 
 namespace mfx {
 
 array reshape(const array& a, Shape shape) {
   check_valid(a, "reshape");
   int infer = -1;
+  // The product of the given dims is 0 when one is 0, whatever the others
+  // (keepdims of an empty (2,4,2^62,0) reshapes to (2,1,2^62,0)); without
+  // a zero, one that overflows int64 matches no array.
   int64_t known = 1;
+  bool zero = false, overflow = false;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
       if (infer >= 0) {
@@ -22,9 +27,17 @@ array reshape(const array& a, Shape shape) {
       infer = static_cast<int>(i);
     } else if (shape[i] < 0) {
       throw std::invalid_argument(fmt::format("[reshape] invalid target shape {}", shape_str(shape)));
-    } else {
-      known *= shape[i];
+    } else if (shape[i] == 0) {
+      zero = true;
+    } else if (!overflow) {
+      overflow = __builtin_mul_overflow(known, shape[i], &known);
     }
+  }
+  if (zero) {
+    known = 0;
+  } else if (overflow) {
+    throw std::invalid_argument(fmt::format("[reshape] cannot reshape array of shape {} into {}",
+                                            shape_str(a.shape()), shape_str(shape)));
   }
   if (infer >= 0) {
     if (known == 0 || a.size() % known != 0) {
@@ -53,9 +66,12 @@ array flatten(const array& a, int start_axis, int end_axis) {
                                             start_axis, end_axis, shape_str(a.shape())));
   }
   Shape out(a.shape().begin(), a.shape().begin() + s);
+  // An empty array may have dims whose product overflows beside its zero.
   int64_t n = 1;
-  for (int i = s; i <= e; ++i) n *= a.shape()[i];
-  out.push_back(n);
+  const bool zero = std::find(a.shape().begin() + s, a.shape().begin() + e + 1, 0) !=
+                    a.shape().begin() + e + 1;
+  for (int i = s; i <= e && !zero; ++i) n = checked_dim_mul(n, a.shape()[i], "flatten");
+  out.push_back(zero ? 0 : n);
   out.insert(out.end(), a.shape().begin() + e + 1, a.shape().end());
   return reshape(a, out);
 }

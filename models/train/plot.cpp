@@ -157,7 +157,9 @@ coco::RgbImage render_lines(const std::map<std::string, Series>& series, const P
   // Curves, clipped to the plot area.
   cv.clip(px0 + 1, py0 + 1, px1 - 1, py1 - 1);
   size_t index = 0;
-  for (auto& [name, s] : series) {
+  // Not a structured binding: clang before 16 cannot capture one in a lambda.
+  for (auto& entry : series) {
+    const auto& s = entry.second;
     Rgb c = series_colour(index++);
     auto finite = [&](size_t i) { return std::isfinite(s.x[i]) && std::isfinite(s.y[i]); };
     for (size_t i = 0; i < s.x.size(); ++i) {

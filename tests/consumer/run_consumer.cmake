@@ -8,9 +8,13 @@ execute_process(COMMAND ${CMAKE_COMMAND} --install ${MFX_BINARY_DIR} --prefix ${
 if(rc)
   message(FATAL_ERROR "install failed: ${rc}")
 endif()
+# The consumer compiles and links with the flags of the build it installs:
+# the static libraries of a sanitizer build (the asan preset) need the
+# sanitizer runtimes at link time.
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${MFX_SOURCE_DIR}/examples/find_package_demo
                         -B ${WORK_DIR}/build -G ${GENERATOR}
                         -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_BUILD_TYPE=Release
+                        -DCMAKE_CXX_FLAGS=${CXX_FLAGS} -DCMAKE_EXE_LINKER_FLAGS=${LINKER_FLAGS}
                 RESULT_VARIABLE rc)
 if(rc)
   message(FATAL_ERROR "configure failed: ${rc}")
