@@ -101,6 +101,8 @@ int main(int argc, char** argv) {
   flags.number("--p-small", "P", synthetic.p_small,
                "generated objects: weight of the small size class (medium 0.4, large 0.25)", 0.0,
                1.0);
+  flags.number("--max-overlap", "X", synthetic.max_box_overlap,
+               "generated objects: largest share of a box another may cover (1: any)", 0.0, 1.0);
   flags.number("--distractors", "N", synthetic.max_distractor_lines,
                "generated images: unannotated lines, at most", 0, 100);
   flags.number("--workers", "N", cfg.num_workers, "loader threads", 0, 64);

@@ -289,6 +289,51 @@ TEST_CASE("synthetic annotations: boxes inside, areas in all COCO ranges", "[coc
       {"coco::write_synthetic_coco", "min_side"});
 }
 
+// Largest intersection-over-smaller-box of two annotations of one image.
+double worst_box_overlap(const fs::path& dir) {
+  double worst = 0;
+  for (const char* split : {"train", "val"}) {
+    const Dataset ds = load_instances(
+        (dir / "annotations" / (std::string("instances_") + split + ".json")).string());
+    std::map<int64_t, std::vector<std::array<double, 4>>> boxes;
+    for (const auto& a : ds.annotations) boxes[a.image_id].push_back(a.bbox);
+    for (const auto& [id, bs] : boxes) {
+      for (size_t i = 0; i < bs.size(); ++i) {
+        for (size_t j = i + 1; j < bs.size(); ++j) {
+          const auto &a = bs[i], &b = bs[j];
+          const double w = std::min(a[0] + a[2], b[0] + b[2]) - std::max(a[0], b[0]);
+          const double h = std::min(a[1] + a[3], b[1] + b[3]) - std::max(a[1], b[1]);
+          if (w > 0 && h > 0) {
+            worst = std::max(worst, w * h / std::min(a[2] * a[3], b[2] * b[3]));
+          }
+        }
+      }
+    }
+  }
+  return worst;
+}
+
+TEST_CASE("synthetic max_box_overlap keeps shapes' boxes apart", "[coco_data]") {
+  SyntheticConfig cfg = small_config(5);
+  cfg.num_train = 24;
+  cfg.p_small = 0;
+  TempDir any, apart;
+  const SyntheticSummary all = write_synthetic_coco(any.path.string(), cfg);
+  CHECK(worst_box_overlap(any.path) > 0.5);  // the default lets shapes hide each other
+  cfg.max_box_overlap = 0.2;
+  const SyntheticSummary few = write_synthetic_coco(apart.path.string(), cfg);
+  // Tight boxes lie within a pixel of the drawn shapes' boxes.
+  CHECK(worst_box_overlap(apart.path) <= 0.3);
+  CHECK(few.annotations > 0);
+  CHECK(few.annotations <= all.annotations);
+  check_throws_with(
+      [&] {
+        cfg.max_box_overlap = 1.5;
+        write_synthetic_coco(apart.path.string(), cfg);
+      },
+      {"coco::write_synthetic_coco", "max_box_overlap", "1.5"});
+}
+
 // ------------------------------------------------------------ transforms
 
 TEST_CASE("hflip mirrors pixels and boxes; twice is the identity", "[coco_data]") {

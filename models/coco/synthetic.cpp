@@ -8,7 +8,9 @@
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
+#include <vector>
 
 #include "coco/rng.h"
 #include "coco/shapes.h"
@@ -48,6 +50,9 @@ void check_config(const SyntheticConfig& c) {
   if (c.p_small < 0 || c.p_medium < 0 || c.p_large < 0 || c.p_small + c.p_medium + c.p_large <= 0) {
     bad(fmt::format("p_small ({}), p_medium ({}), p_large ({}) must be >= 0 with a positive sum",
                     c.p_small, c.p_medium, c.p_large));
+  }
+  if (!(c.max_box_overlap >= 0 && c.max_box_overlap <= 1)) {
+    bad(fmt::format("max_box_overlap must be in [0, 1], got {}", c.max_box_overlap));
   }
   if (c.max_distractor_lines < 0 || c.noise_amplitude < 0 || c.noise_amplitude > 255) {
     bad(fmt::format("max_distractor_lines ({}) must be >= 0 and noise_amplitude ({}) in [0, 255]",
@@ -107,6 +112,30 @@ std::array<uint8_t, 3> random_color(Rng& rng, const RgbImage& img, const ShapeSp
     if (dist >= 150) break;
   }
   return col;
+}
+
+// Intersection of the two shapes' boxes over the smaller box.
+double box_overlap(const ShapeSpec& a, const ShapeSpec& b) {
+  const double w = std::min(a.cx + a.rx, b.cx + b.rx) - std::max(a.cx - a.rx, b.cx - b.rx);
+  const double h = std::min(a.cy + a.ry, b.cy + b.ry) - std::max(a.cy - a.ry, b.cy - b.ry);
+  if (w <= 0 || h <= 0) return 0;
+  return w * h / (4 * std::min(a.rx * a.ry, b.rx * b.ry));
+}
+
+// A shape whose box overlaps no placed one by more than the config allows;
+// nullopt after 20 draws. With overlap allowed (1) the first draw is taken,
+// so sets made before this option keep their bytes.
+std::optional<ShapeSpec> place_shape(const SyntheticConfig& c, Rng& rng, int w, int h,
+                                     const std::vector<ShapeSpec>& placed) {
+  const int draws = c.max_box_overlap >= 1 ? 1 : 20;
+  for (int d = 0; d < draws; ++d) {
+    ShapeSpec s = random_shape(c, rng, w, h);
+    const bool fits = std::all_of(placed.begin(), placed.end(), [&](const ShapeSpec& p) {
+      return box_overlap(s, p) <= c.max_box_overlap;
+    });
+    if (fits || draws == 1) return s;
+  }
+  return std::nullopt;
 }
 
 void count_area(SyntheticSummary& sum, double area) {
@@ -175,8 +204,11 @@ SyntheticSummary write_synthetic_coco(const std::string& dir, const SyntheticCon
 
     ojson& split = splits[i < config.num_train ? 0 : 1];
     const int n = static_cast<int>(rng.uniform_int(config.min_objects, config.max_objects));
+    std::vector<ShapeSpec> placed;
     for (int o = 0; o < n; ++o) {
-      const ShapeSpec s = random_shape(config, rng, w, h);
+      const auto spec = place_shape(config, rng, w, h, placed);
+      if (!spec) continue;
+      const ShapeSpec& s = placed.emplace_back(*spec);
       const auto d = detail::draw_shape(img, s, random_color(rng, img, s));
       if (d.area == 0) continue;
       split["annotations"].push_back({{"id", next_ann_id++},

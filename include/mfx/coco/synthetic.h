@@ -36,6 +36,12 @@ struct SyntheticConfig {
   /// Probabilities of a small (area < 32^2), medium and large (> 96^2) target
   /// size; large falls back to medium when the image is too small for it.
   double p_small = 0.35, p_medium = 0.4, p_large = 0.25;
+  /// Largest fraction of a shape's box that the box of another shape of the
+  /// same image may cover (intersection over the smaller box). A shape that
+  /// finds no such place in 20 draws is left out, so images can have fewer
+  /// objects. 1 (the default) allows any overlap, including shapes hidden
+  /// almost entirely by later ones.
+  double max_box_overlap = 1.0;
   int max_distractor_lines = 6;  ///< thin lines of random colour, not annotated
   int noise_amplitude = 12;      ///< per-pixel uniform noise in [-a, a]
   int jpeg_quality = 92;
