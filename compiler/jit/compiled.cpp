@@ -4,22 +4,59 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <atomic>
 #include <functional>
 #include <optional>
+#include <thread>
 
 #include "compiler/jit/fused_kernel.h"
 #include "compiler/jit/planner.h"
+#include "compiler/kernel_cache.h"
 
 #include "mfx/gpu.h"
 #include "mfx/ops.h"
 
 namespace mfx::jit_detail {
 
+namespace {
+
+// Compiles the plan's kernels into the kernel cache on several threads (LLVM
+// works on one kernel per thread), so the in-order pass below finds them
+// there. A kernel that fails here fails again there, and falls back.
+void precompile(const std::vector<StepDraft>& drafts, const std::vector<KernelDraft>& kernels,
+                const compiler::CodegenOptions& co) {
+  std::vector<int> todo;
+  for (const auto& d : drafts) {
+    if (d.kernel >= 0) todo.push_back(d.kernel);
+  }
+  const int threads = static_cast<int>(
+      std::min<size_t>({todo.size(), std::max(1u, std::thread::hardware_concurrency()), 8}));
+  if (threads < 2) return;
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < todo.size(); i = next++) {
+      try {
+        compiler::KernelCache::global().cpu(kernels[todo[i]].k, co);
+      } catch (...) {
+        // Reported, or replaced by its parts, when compiled in order.
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+}
+
+}  // namespace
+
 std::vector<StepDraft> compile_kernel_steps(
     std::vector<StepDraft> drafts, std::vector<KernelDraft>& kernels, const JitOptions& options,
     const std::function<std::vector<StepDraft>(int group, const std::string& why)>& unfused) {
   compiler::CodegenOptions co;
   co.fast_math = options.fast_math;
+  precompile(drafts, kernels, co);
   std::function<void(int, std::vector<StepDraft>&)> compile = [&](int ki,
                                                                   std::vector<StepDraft>& out) {
     KernelDraft& kd = kernels[ki];
