@@ -5,26 +5,17 @@ medians and the ratio numpy_ms / mfx_ms (> 1 means mfx is faster).
 usage: python3 benchmarks/compare_numpy.py build/benchmarks/bench_ops [--json out.json]
 """
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
+import timing
 
-def median_ms(fn, min_seconds=0.3, min_iters=5):
-    fn()
-    times = []
-    start = time.perf_counter()
-    while len(times) < min_iters or time.perf_counter() - start < min_seconds:
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-        if len(times) > 2000:
-            break
-    return statistics.median(times)
+
+def median_ms(fn):
+    return timing.median_ms(fn, min_seconds=0.3, min_iters=5, max_iters=2000)
 
 
 def softmax(x):

@@ -13,6 +13,7 @@
 
 #include "mfx/detr/deformable_detr.h"
 #include "test_utils.h"
+#include "tiny_transformer.h"
 
 using namespace mfx;
 using namespace mfx::detr;
@@ -22,50 +23,15 @@ using mfx::test::values;
 
 namespace {
 
-// np: (np.sin(0.37 * np.arange(n) + c) * s).reshape(shape)
-array gen(const Shape& shape, double c, double s = 1.0, Dtype dtype = float64) {
-  int64_t n = 1;
-  for (auto d : shape) n *= d;
-  std::vector<double> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = std::sin(0.37 * i + c) * s;
-  return array(v, shape, dtype);
-}
+using mfx::test::gen;
+using Inputs = mfx::test::TinyInputs;
 
-// A configuration small enough for gradient tests: two backbone levels and
-// one extra stride-2 level.
 DeformableDetrConfig tiny() {
-  DeformableDetrConfig c;
-  c.d_model = 32;
-  c.nheads = 2;
-  c.enc_layers = 1;
-  c.dec_layers = 2;
-  c.dim_ff = 32;
-  c.num_queries = 6;
-  c.num_feature_levels = 3;
-  c.enc_points = 2;
-  c.dec_points = 2;
-  c.num_classes = 5;
-  c.backbone_channels = {8, 16};
-  c.backbone_strides = {8, 16};
-  c.gn_groups = 8;
-  return c;
+  return mfx::test::tiny_transformer();
 }
 
-struct Inputs {
-  std::vector<array> features;
-  array mask;
-};
-
-// Batch of two 64x64 images; the second is padded right of column 40 and
-// below row 48.
 Inputs tiny_inputs() {
-  std::vector<bool> m(2 * 64 * 64, false);
-  for (int i = 0; i < 64; ++i) {
-    for (int j = 0; j < 64; ++j) m[static_cast<size_t>(64 * 64 + i * 64 + j)] = i >= 48 || j >= 40;
-  }
-  std::vector<uint8_t> bytes(m.begin(), m.end());
-  array mask = astype(array(bytes, {2, 64, 64}, uint8), bool_);
-  return {{gen({2, 8, 8, 8}, 0.3, 1.0, float32), gen({2, 16, 4, 4}, 0.7, 1.0, float32)}, mask};
+  return mfx::test::tiny_transformer_inputs();
 }
 
 double max_abs(const array& a) {

@@ -9,6 +9,7 @@
 #include "mfx/criteria/criteria.h"
 #include "mfx/detr/deformable_detr.h"
 #include "test_utils.h"
+#include "tiny_transformer.h"
 
 using namespace mfx;
 using namespace mfx::detr;
@@ -17,45 +18,17 @@ using mfx::test::values;
 
 namespace {
 
-array gen(const Shape& shape, double c, double s = 1.0, Dtype dtype = float64) {
-  int64_t n = 1;
-  for (auto d : shape) n *= d;
-  std::vector<double> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = std::sin(0.37 * i + c) * s;
-  return array(v, shape, dtype);
-}
+using mfx::test::gen;
+using Inputs = mfx::test::TinyInputs;
 
 DeformableDetrConfig tiny_two_stage() {
-  DeformableDetrConfig c;
-  c.d_model = 32;
-  c.nheads = 2;
-  c.enc_layers = 1;
-  c.dec_layers = 2;
-  c.dim_ff = 32;
-  c.num_queries = 6;
-  c.num_feature_levels = 3;
-  c.enc_points = 2;
-  c.dec_points = 2;
-  c.num_classes = 5;
-  c.backbone_channels = {8, 16};
-  c.backbone_strides = {8, 16};
-  c.gn_groups = 8;
+  DeformableDetrConfig c = mfx::test::tiny_transformer();
   c.two_stage = true;
   return c;
 }
 
-// Two 64x64 images; the second is padded right of column 40 and below row 48.
-struct Inputs {
-  std::vector<array> features;
-  array mask;
-};
 Inputs tiny_inputs(Dtype dtype = float32) {
-  std::vector<uint8_t> m(2 * 64 * 64, 0);
-  for (int i = 0; i < 64; ++i) {
-    for (int j = 0; j < 64; ++j) m[static_cast<size_t>(64 * 64 + i * 64 + j)] = i >= 48 || j >= 40;
-  }
-  return {{gen({2, 8, 8, 8}, 0.3, 1.0, dtype), gen({2, 16, 4, 4}, 0.7, 1.0, dtype)},
-          astype(array(m, {2, 64, 64}, uint8), bool_)};
+  return mfx::test::tiny_transformer_inputs(dtype);
 }
 
 // Moves the zero-initialised weights, so every parameter matters.

@@ -41,6 +41,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from timing import median_ms  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 MARK = "MFX_PEERS_IN_VENV"
@@ -98,20 +101,6 @@ def load_safetensors(path):
         b, e = h["data_offsets"]
         arrays[name] = np.frombuffer(data[b:e], dtype=codes[h["dtype"]]).reshape(h["shape"]).copy()
     return arrays, meta
-
-
-def median_ms(fn, min_seconds=1.0, min_iters=3, max_iters=50):
-    """As mfx's bench::median_ms: one warm-up, then >= min_iters and >= min_seconds."""
-    fn()
-    times = []
-    start = time.perf_counter()
-    while len(times) < min_iters or time.perf_counter() - start < min_seconds:
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-        if len(times) >= max_iters:
-            break
-    return statistics.median(times)
 
 
 def run_mfx(cmd, threads):
