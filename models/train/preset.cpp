@@ -49,8 +49,8 @@ Preset scratch(int size) {
   f.criterion = criteria::Criterion::hungarian;
   f.lr = 3e-4;
   f.batch_size = 4;
-  // AP still rises at 20 epochs (about 35 minutes on 2 cores; lr x0.1
-  // after epoch 13; docs/results.md §6.7).
+  // 30 AP at 20 epochs (34-37 minutes on 2 cores; lr x0.1 after epoch 13;
+  // docs/results.md §6.8).
   f.epochs = 20;
   cpu_transforms(f, size);
   coco::SyntheticConfig& s = p.synthetic;

@@ -4,8 +4,9 @@
 //
 //   scratch  the default: a small detector whose whole backbone (GroupNorm,
 //            stem included) trains from random weights at the full rate, on
-//            generated sets of medium and large shapes with little clutter;
-//            the recipe that learns on a 2-core CPU (docs/results.md §6.5).
+//            generated sets of medium and large shapes that do not hide
+//            each other, with little clutter; the recipe that learns on a
+//            2-core CPU (30 AP in 37 minutes; docs/results.md §6.5-6.8).
 //   small    the same detector size with the reference's choices for a
 //            pretrained backbone (frozen BatchNorm, stem and layer1 frozen,
 //            backbone at 0.1x) on the harder generated set with small
