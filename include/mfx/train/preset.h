@@ -6,7 +6,7 @@
 //            stem included) trains from random weights at the full rate, on
 //            generated sets of medium and large shapes that do not hide
 //            each other, with little clutter; the recipe that learns on a
-//            2-core CPU (30 AP in 37 minutes; docs/results.md §6.5-6.8).
+//            2-core CPU (34 AP in 41 minutes; docs/results.md §6.5-6.8).
 //   small    the same detector size with the reference's choices for a
 //            pretrained backbone (frozen BatchNorm, stem and layer1 frozen,
 //            backbone at 0.1x) on the harder generated set with small
