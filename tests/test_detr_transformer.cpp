@@ -24,15 +24,8 @@ using mfx::test::values;
 namespace {
 
 using mfx::test::gen;
-using Inputs = mfx::test::TinyInputs;
-
-DeformableDetrConfig tiny() {
-  return mfx::test::tiny_transformer();
-}
-
-Inputs tiny_inputs() {
-  return mfx::test::tiny_transformer_inputs();
-}
+using mfx::test::tiny_transformer;
+using mfx::test::tiny_transformer_inputs;
 
 double max_abs(const array& a) {
   return max(abs(a)).item<double>();
@@ -479,9 +472,9 @@ TEST_CASE("init follows the reference initialisation", "[detr]") {
 }
 
 TEST_CASE("forward gives every decoder layer's outputs", "[detr]") {
-  const auto cfg = tiny();
+  const auto cfg = tiny_transformer();
   Tree p = init_deformable_detr(random::key(3), cfg);
-  auto in = tiny_inputs();
+  auto in = tiny_transformer_inputs();
   auto out = deformable_detr_forward(p, in.features, in.mask, cfg);
   REQUIRE(out.logits.size() == 2);
   REQUIRE(out.boxes.size() == 2);
@@ -514,7 +507,7 @@ TEST_CASE("forward matches the reference detector end to end (float64)", "[detr]
   // tiny configuration. Parameter k in path order is gen(shape, 0.1 k + 0.05, s):
   // s = 1 / sqrt(prod(shape[1:])) for matrices, 1 for sampling_offsets.bias,
   // 0.1 for other vectors, and norm weights are 1 + gen(shape, c, 0.2).
-  const auto cfg = tiny();
+  const auto cfg = tiny_transformer();
   auto flat = init_deformable_detr(random::key(0), cfg, float64).flatten();
   for (size_t k = 0; k < flat.size(); ++k) {
     auto& [path, leaf] = flat[k];
@@ -578,9 +571,9 @@ TEST_CASE("forward matches the reference detector end to end (float64)", "[detr]
 }
 
 TEST_CASE("forward is deterministic in eval and keyed in training", "[detr]") {
-  const auto cfg = tiny();
+  const auto cfg = tiny_transformer();
   Tree p = init_deformable_detr(random::key(4), cfg);
-  auto in = tiny_inputs();
+  auto in = tiny_transformer_inputs();
   auto a = deformable_detr_forward(p, in.features, in.mask, cfg);
   auto b = deformable_detr_forward(p, in.features, in.mask, cfg);
   CHECK(array_equal(a.logits[1], b.logits[1]));
@@ -601,8 +594,8 @@ TEST_CASE("forward is deterministic in eval and keyed in training", "[detr]") {
 }
 
 TEST_CASE("gradients reach every parameter", "[detr]") {
-  const auto cfg = tiny();
-  auto in = tiny_inputs();
+  const auto cfg = tiny_transformer();
+  auto in = tiny_transformer_inputs();
   // A random weighting of every output (a plain sum is blind to parameters
   // before a LayerNorm with unit weight: the sum of a normalised row is 0).
   auto loss = [&](const Tree& params) {
@@ -651,8 +644,8 @@ TEST_CASE("gradients reach every parameter", "[detr]") {
 }
 
 TEST_CASE("forward gradient matches finite differences (float64)", "[detr]") {
-  const auto cfg = tiny();
-  auto in = tiny_inputs();
+  const auto cfg = tiny_transformer();
+  auto in = tiny_transformer_inputs();
   // Moved zero weights, so sampling points leave the pixel centres (where
   // bilinear sampling has kinks) and every parameter matters.
   auto flat = init_deformable_detr(random::key(9), cfg, float64).flatten();
@@ -714,9 +707,9 @@ TEST_CASE("post_process picks the top scores in image coordinates", "[detr]") {
 }
 
 TEST_CASE("forward rejects mismatched inputs and configs", "[detr]") {
-  const auto cfg = tiny();
+  const auto cfg = tiny_transformer();
   Tree p = init_deformable_detr(random::key(6), cfg);
-  auto in = tiny_inputs();
+  auto in = tiny_transformer_inputs();
   check_throws_with([&] { deformable_detr_forward(p, {in.features[0]}, in.mask, cfg); },
                     {"[deformable_detr_forward]", "expected 2 feature levels", "got 1"});
   check_throws_with(

@@ -19,7 +19,7 @@ using mfx::test::values;
 namespace {
 
 using mfx::test::gen;
-using Inputs = mfx::test::TinyInputs;
+using mfx::test::tiny_transformer_inputs;
 
 DeformableDetrConfig tiny_two_stage() {
   DeformableDetrConfig c = mfx::test::tiny_transformer();
@@ -27,9 +27,6 @@ DeformableDetrConfig tiny_two_stage() {
   return c;
 }
 
-Inputs tiny_inputs(Dtype dtype = float32) {
-  return mfx::test::tiny_transformer_inputs(dtype);
-}
 
 // Moves the zero-initialised weights, so every parameter matters.
 Tree moved(const Tree& p, Dtype dtype) {
@@ -74,7 +71,7 @@ TEST_CASE("two-stage parameters replace the learned queries", "[detr][two_stage]
 TEST_CASE("two-stage queries start at the best valid proposals", "[detr][two_stage]") {
   const auto cfg = tiny_two_stage();
   const Tree p = init_deformable_detr(random::key(2), cfg);
-  const auto in = tiny_inputs();
+  const auto in = tiny_transformer_inputs();
   const auto out = deformable_detr_forward(p, in.features, in.mask, cfg);
   REQUIRE(out.encoder.has_value());
   const auto& e = *out.encoder;
@@ -198,7 +195,7 @@ TEST_CASE("encoder_proposal_loss assigns tokens by their centres", "[detr][two_s
 
 TEST_CASE("two-stage gradients match finite differences (float64)", "[detr][two_stage]") {
   const auto cfg = tiny_two_stage();
-  const auto in = tiny_inputs(float64);
+  const auto in = tiny_transformer_inputs(float64);
   const Tree p = moved(init_deformable_detr(random::key(9), cfg, float64), float64);
   const auto t = two_targets(float64);
   auto proposal_loss = [&](const Tree& params) {

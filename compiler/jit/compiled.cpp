@@ -26,18 +26,18 @@ namespace {
 // there. A kernel that fails here fails again there, and falls back.
 void precompile(const std::vector<StepDraft>& drafts, const std::vector<KernelDraft>& kernels,
                 const compiler::CodegenOptions& co) {
-  std::vector<int> todo;
+  std::vector<int> pending;
   for (const auto& d : drafts) {
-    if (d.kernel >= 0) todo.push_back(d.kernel);
+    if (d.kernel >= 0) pending.push_back(d.kernel);
   }
   const int threads = static_cast<int>(
-      std::min<size_t>({todo.size(), std::max(1u, std::thread::hardware_concurrency()), 8}));
+      std::min<size_t>({pending.size(), std::max(1u, std::thread::hardware_concurrency()), 8}));
   if (threads < 2) return;
   std::atomic<size_t> next{0};
   auto work = [&] {
-    for (size_t i = next++; i < todo.size(); i = next++) {
+    for (size_t i = next++; i < pending.size(); i = next++) {
       try {
-        compiler::KernelCache::global().cpu(kernels[todo[i]].k, co);
+        compiler::KernelCache::global().cpu(kernels[pending[i]].k, co);
       } catch (...) {
         // Reported, or replaced by its parts, when compiled in order.
       }
