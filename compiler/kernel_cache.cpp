@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -16,8 +17,10 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 namespace mfx::compiler {
 
@@ -97,6 +100,26 @@ void write_entry(const fs::path& dir, json meta,
   write_atomic(dir / "meta.json", meta.dump(2) + "\n");
 }
 
+// Bytes of the regular files under `dir`; what cannot be read counts 0.
+int64_t folder_bytes(const fs::path& dir) {
+  int64_t n = 0;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
+  for (const fs::recursive_directory_iterator end; !ec && it != end; it.increment(ec)) {
+    std::error_code size_ec;
+    if (!it->is_regular_file(size_ec)) continue;
+    const auto size = it->file_size(size_ec);
+    if (!size_ec) n += static_cast<int64_t>(size);
+  }
+  return n;
+}
+
+// A disk hit makes its entry the most recently used one.
+void mark_used(const fs::path& entry) {
+  std::error_code ec;
+  fs::last_write_time(entry / "meta.json", fs::file_time_type::clock::now(), ec);
+}
+
 Kernel renamed(const Kernel& kernel, const KernelHash& hash) {
   Kernel k = kernel;
   k.name = kernel_entry_name(hash);
@@ -142,6 +165,29 @@ std::string KernelCache::default_dir() {
   return {};
 }
 
+int64_t KernelCache::default_max_bytes() {
+  const char* env = std::getenv("MFX_CACHE_MAX_BYTES");
+  if (!env) return int64_t{2} << 30;
+  const std::string text = env;
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  const std::string suffix = text.substr(digits);
+  int shift = -1;
+  if (suffix.empty()) shift = 0;
+  if (suffix == "K" || suffix == "k") shift = 10;
+  if (suffix == "M" || suffix == "m") shift = 20;
+  if (suffix == "G" || suffix == "g") shift = 30;
+  // At most 2^50 bytes (a PiB), so the shifted value cannot overflow.
+  if (digits == 0 || digits > 16 || shift < 0 || std::stoll(text.substr(0, digits)) <= 0 ||
+      std::stoll(text.substr(0, digits)) > (int64_t{1} << (50 - shift))) {
+    throw std::invalid_argument(fmt::format(
+        "[KernelCache] MFX_CACHE_MAX_BYTES='{}': expected a positive byte count, optionally "
+        "with a K, M or G suffix, at most 1 PiB (e.g. 500M)",
+        text));
+  }
+  return std::stoll(text.substr(0, digits)) << shift;
+}
+
 std::string kernel_entry_name(const KernelHash& hash) {
   return "mfx_" + hash.hex();
 }
@@ -154,9 +200,56 @@ struct KernelCache::Impl {
   };
 
   std::string dir;
+  int64_t max_bytes = 0;
   mutable std::mutex mutex;  // guards slots and stats
   std::unordered_map<KernelHash, std::shared_ptr<Slot>, KernelHashHasher> slots;
   Stats stats;
+  std::mutex disk_mutex;  // guards disk_bytes and eviction (taken before `mutex`)
+  int64_t disk_bytes = -1;  // this process's count of the folder; -1: not measured
+
+  // Counts the entry just written; past the bound, measures the folder (other
+  // processes write to it too) and evicts.
+  void account(const fs::path& written) {
+    std::lock_guard<std::mutex> lock(disk_mutex);
+    disk_bytes = disk_bytes < 0 ? folder_bytes(fs::path(dir) / "kernels")
+                                : disk_bytes + folder_bytes(written);
+    if (disk_bytes > max_bytes) evict(written);
+  }
+
+  // Removes least recently used entries until the folder holds at most 3/4
+  // of the bound (so that the next writes do not measure it again at once).
+  // Entries without meta.json (being written) and `keep` stay.
+  void evict(const fs::path& keep) {
+    struct Entry {
+      fs::file_time_type used;
+      fs::path path;
+      int64_t bytes;
+    };
+    std::vector<Entry> entries;
+    int64_t total = 0;
+    std::error_code ec;
+    fs::directory_iterator it(fs::path(dir) / "kernels", ec);
+    for (const fs::directory_iterator end; !ec && it != end; it.increment(ec)) {
+      const int64_t bytes = folder_bytes(it->path());
+      total += bytes;
+      std::error_code time_ec;
+      const auto used = fs::last_write_time(it->path() / "meta.json", time_ec);
+      if (!time_ec && it->path() != keep) entries.push_back({used, it->path(), bytes});
+    }
+    std::sort(entries.begin(), entries.end(),
+              [](const Entry& a, const Entry& b) { return a.used < b.used; });
+    int64_t removed = 0;
+    for (const Entry& e : entries) {
+      if (total <= max_bytes / 4 * 3) break;
+      std::error_code rm_ec;
+      if (!fs::remove(e.path / "meta.json", rm_ec)) continue;  // gone already
+      fs::remove_all(e.path, rm_ec);
+      total -= e.bytes;
+      ++removed;
+    }
+    disk_bytes = total;
+    count([&](Stats& st) { st.disk_evictions += removed; });
+  }
 
   std::shared_ptr<Slot> slot(const KernelHash& hash) {
     std::lock_guard<std::mutex> lock(mutex);
@@ -215,12 +308,17 @@ struct KernelCache::Impl {
 
 KernelCache& KernelCache::global() {
   // Never destroyed: its kernels may still run in other threads at exit.
-  static KernelCache* cache = new KernelCache(default_dir());
+  static KernelCache* cache = new KernelCache(default_dir(), default_max_bytes());
   return *cache;
 }
 
-KernelCache::KernelCache(std::string dir) : impl_(std::make_unique<Impl>()) {
+KernelCache::KernelCache(std::string dir, int64_t max_bytes) : impl_(std::make_unique<Impl>()) {
+  if (max_bytes <= 0) {
+    throw std::invalid_argument(
+        fmt::format("[KernelCache] max_bytes must be positive, got {}", max_bytes));
+  }
   impl_->dir = std::move(dir);
+  impl_->max_bytes = max_bytes;
 }
 
 KernelCache::~KernelCache() = default;
@@ -258,6 +356,7 @@ std::shared_ptr<const CpuKernel> KernelCache::cpu(const Kernel& kernel,
     auto loaded = load_cpu_kernel((*files)[0], k.name, k.args.size(), std::move((*files)[1]),
                                   std::move((*files)[2]));
     rejected = false;
+    mark_used(dir);
     return loaded;
   };
   auto compile = [&]() -> std::shared_ptr<const CpuKernel> {
@@ -273,6 +372,7 @@ std::shared_ptr<const CpuKernel> KernelCache::cpu(const Kernel& kernel,
                   {{"kernel.o", &object},
                    {"kernel.mlir", &compiled->mlir()},
                    {"lowered.mlir", &compiled->lowered_mlir()}});
+      impl_->account(dir);
     }
     return compiled;
   };
@@ -307,6 +407,7 @@ std::shared_ptr<const PtxKernel> KernelCache::ptx(const Kernel& kernel, Target t
     out->mlir = std::move((*files)[1]);
     out->compile_seconds = seconds_since(t0);  // as for the CPU: the load time
     rejected = false;
+    mark_used(dir);
     return out;
   };
   auto compile = [&]() -> std::shared_ptr<const PtxKernel> {
@@ -319,6 +420,7 @@ std::shared_ptr<const PtxKernel> KernelCache::ptx(const Kernel& kernel, Target t
       meta["compile_seconds"] = compiled->compile_seconds;
       write_entry(dir, std::move(meta),
                   {{"kernel.ptx", &compiled->ptx}, {"kernel.mlir", &compiled->mlir}});
+      impl_->account(dir);
     }
     return compiled;
   };

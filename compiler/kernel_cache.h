@@ -18,6 +18,12 @@
 // meta.json is missing, unparsable or disagrees with its files is ignored and
 // rewritten after compiling again. Disk errors never fail a request: the
 // cache then behaves as memory-only for that kernel.
+//
+// The folder is bounded (max_bytes): when a process's count of the bytes in
+// it passes the bound, the process measures the folder and removes the least
+// recently used entries (meta.json's modification time, refreshed by every
+// disk hit) until it holds at most 3/4 of the bound. An entry is removed
+// meta.json first, so a reader sees it whole or not at all.
 #pragma once
 
 #include <cstdint>
@@ -42,8 +48,15 @@ class KernelCache {
   /// The directory global() uses, from the environment as read now.
   static std::string default_dir();
 
-  /// A cache using `dir` on disk (created when needed); "" keeps it in memory.
-  explicit KernelCache(std::string dir);
+  /// The bound global() puts on its folder: $MFX_CACHE_MAX_BYTES (a byte
+  /// count, optionally with a K, M or G suffix for KiB, MiB, GiB) when set,
+  /// else 2 GiB. Throws std::invalid_argument naming the variable for
+  /// anything else.
+  static int64_t default_max_bytes();
+
+  /// A cache using `dir` on disk (created when needed); "" keeps it in
+  /// memory. The folder is kept under `max_bytes` (> 0) as above.
+  explicit KernelCache(std::string dir, int64_t max_bytes = int64_t{2} << 30);
   ~KernelCache();
   KernelCache(const KernelCache&) = delete;
   KernelCache& operator=(const KernelCache&) = delete;
@@ -66,6 +79,7 @@ class KernelCache {
     int64_t compiles = 0;        // compiled with MLIR
     double compile_seconds = 0;  // total time compiling (and writing the entries)
     double disk_seconds = 0;     // total time reading and loading disk hits
+    int64_t disk_evictions = 0;  // entries removed to keep the folder bounded
   };
   Stats stats() const;
 

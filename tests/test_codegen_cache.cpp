@@ -557,3 +557,86 @@ TEST_CASE("codegen cache: errors and the default directory", "[cache]") {
   restore("XDG_CACHE_HOME", saved_xdg);
   restore("HOME", saved_home);
 }
+
+namespace {
+
+int64_t bytes_under(const fs::path& dir) {
+  int64_t n = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) n += static_cast<int64_t>(e.file_size());
+  }
+  return n;
+}
+
+bool on_disk(const KernelCache& cache, const Kernel& k) {
+  return fs::exists(fs::path(cache.entry_dir(KernelCache::key(k, Target::Cpu, {}))) /
+                    "meta.json");
+}
+
+}  // namespace
+
+TEST_CASE("codegen cache: the folder stays under its bound, least recently used out first",
+          "[cache]") {
+  TempDir dir;
+  const std::vector<Kernel> ks{affine_kernel(64, 1), affine_kernel(64, 2), affine_kernel(64, 3),
+                               affine_kernel(64, 4)};
+  int64_t entry = 0;  // the largest entry's bytes
+  {
+    TempDir probe;
+    KernelCache sizes(probe.str());
+    for (const auto& k : ks) {
+      const int64_t before = bytes_under(probe.path);
+      sizes.cpu(k);
+      entry = std::max(entry, bytes_under(probe.path) - before);
+    }
+  }
+  REQUIRE(entry > 0);
+  // Room for three entries: the fourth evicts down to 3/4 of the bound, two entries.
+  const int64_t bound = entry * 7 / 2;
+  KernelCache cache(dir.str(), bound);
+  for (int i = 0; i < 3; ++i) cache.cpu(ks[i]);
+  CHECK(cache.stats().disk_evictions == 0);
+  // Another process's disk hit on the first kernel makes it the most recently used.
+  KernelCache reader(dir.str(), bound);
+  CHECK(affine_ok(*reader.cpu(ks[0]), 64, 1));
+  CHECK(reader.stats().disk_hits == 1);
+  cache.cpu(ks[3]);
+  CHECK(cache.stats().disk_evictions == 2);
+  CHECK(bytes_under(dir.path) <= bound);
+  CHECK(on_disk(cache, ks[0]));
+  CHECK_FALSE(on_disk(cache, ks[1]));
+  CHECK_FALSE(on_disk(cache, ks[2]));
+  CHECK(on_disk(cache, ks[3]));
+  // An evicted kernel still runs from memory, and a fresh cache compiles it
+  // again: a missing entry, not a rejected one.
+  CHECK(affine_ok(*cache.cpu(ks[1]), 64, 2));
+  KernelCache fresh(dir.str(), bound);
+  CHECK(affine_ok(*fresh.cpu(ks[1]), 64, 2));
+  CHECK(fresh.stats().compiles == 1);
+  CHECK(fresh.stats().disk_rejects == 0);
+}
+
+TEST_CASE("codegen cache: the bound from MFX_CACHE_MAX_BYTES", "[cache]") {
+  CHECK_THROWS_AS(KernelCache("", 0), std::invalid_argument);
+  const char* saved = std::getenv("MFX_CACHE_MAX_BYTES");
+  const std::optional<std::string> keep = saved ? std::optional<std::string>(saved) : std::nullopt;
+  ::unsetenv("MFX_CACHE_MAX_BYTES");
+  CHECK(KernelCache::default_max_bytes() == int64_t{2} << 30);
+  ::setenv("MFX_CACHE_MAX_BYTES", "123456", 1);
+  CHECK(KernelCache::default_max_bytes() == 123456);
+  ::setenv("MFX_CACHE_MAX_BYTES", "500M", 1);
+  CHECK(KernelCache::default_max_bytes() == int64_t{500} << 20);
+  ::setenv("MFX_CACHE_MAX_BYTES", "3G", 1);
+  CHECK(KernelCache::default_max_bytes() == int64_t{3} << 30);
+  ::setenv("MFX_CACHE_MAX_BYTES", "64k", 1);
+  CHECK(KernelCache::default_max_bytes() == 64 << 10);
+  for (const char* bad : {"", "0", "-5", "5T", "1.5G", "G", "99999999999999999999", "2000000G"}) {
+    ::setenv("MFX_CACHE_MAX_BYTES", bad, 1);
+    CHECK_THROWS_WITH(KernelCache::default_max_bytes(),
+                      Catch::Matchers::Contains("MFX_CACHE_MAX_BYTES"));
+  }
+  if (keep)
+    ::setenv("MFX_CACHE_MAX_BYTES", keep->c_str(), 1);
+  else
+    ::unsetenv("MFX_CACHE_MAX_BYTES");
+}
