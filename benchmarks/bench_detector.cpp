@@ -13,6 +13,17 @@
 // and logits next to the eager ones. Prints a table;
 // --json FILE writes it, with the small workload (batch, image size,
 // ground truths, configuration, parameter counts) under "workload"; --no-r50 skips the R50 part; --quick uses 128x128.
+// --inputs FILE writes what a peer needs to rebuild the train step, then
+// exits without timing anything: the small_cpu parameters under their Tree
+// paths ("model.backbone.0.body.conv1.weight", float32), the batch
+// ("batch.images", "batch.mask", "targets.labels/boxes/mask"), and for a
+// numerical check, with dropout off and in float64, the forward's outputs
+// ("f64.outputs.logits_0", ...) and the Hungarian loss with its gradient
+// w.r.t. every parameter ("f64.hungarian.loss", "f64.hungarian.grad.model.
+// ...") on the parameters with the sampling offsets' biases moved off whole
+// pixels ("check.model.*": the values that differ); the workload (as
+// --json's, plus the criterion and the optimiser) is the file's metadata
+// "workload".
 // The first jitted call only compiles kernels missing from the on-disk
 // kernel cache: run with MFX_CACHE_DIR set to an empty directory for cold
 // compile times.
@@ -20,6 +31,7 @@
 #include <mfx/cpu.h>
 #include <mfx/criteria/criteria_trees.h>
 #include <mfx/detr/detector.h>
+#include <mfx/io.h>
 #include <mfx/jit.h>
 #include <mfx/optimizers.h>
 #include <sys/resource.h>
@@ -28,6 +40,7 @@
 #include <chrono>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -96,6 +109,125 @@ detr::Batch make_batch(int64_t b, int64_t h, int64_t w, int64_t classes) {
   return batch;
 }
 
+// The small workload as --json and --inputs report it: shapes, ground-truth
+// counts, configuration, parameter counts, and the criterion's and the
+// optimiser's settings a peer needs to run the same train step.
+nlohmann::json small_workload(const Tree& params, const detr::Batch& batch,
+                              const detr::LossConfig& lc, int64_t size) {
+  const auto& cfg = lc.model;
+  const DetectorParamCount count = detector_count_parameters(params["model"], cfg);
+  std::vector<int64_t> gts;
+  const int64_t m_bucket = batch.targets.mask.shape(1);
+  const std::vector<double> m = astype(batch.targets.mask, float64).to_vector<double>();
+  for (int64_t b = 0; b < batch.targets.mask.shape(0); ++b) {
+    int64_t c = 0;
+    for (int64_t i = 0; i < m_bucket; ++i) c += m[b * m_bucket + i] != 0;
+    gts.push_back(c);
+  }
+  int64_t probe_params = 0;
+  for (const auto& x : params["probe"].leaves()) probe_params += x.size();
+  const optim::AdamWConfig adamw = detector_adamw_config(cfg);
+  nlohmann::json groups = nlohmann::json::array();
+  for (const auto& g : adamw.groups) {
+    groups.push_back({{"pattern", g.pattern},
+                      {"lr_scale", g.lr_scale},
+                      {"weight_decay", g.weight_decay ? nlohmann::json(*g.weight_decay)
+                                                      : nlohmann::json(nullptr)}});
+  }
+  const auto& hu = lc.hungarian;
+  const auto& mf = lc.matchfree;
+  return {{"config", "small_cpu"},
+          {"batch", batch.images.shape(0)},
+          {"image_hw", {size, size}},
+          {"gt_counts", gts},
+          {"M_bucket", m_bucket},
+          {"num_classes", cfg.detr.num_classes},
+          {"K", cfg.detr.num_classes},
+          {"d_model", cfg.detr.d_model},
+          {"enc_layers", cfg.detr.enc_layers},
+          {"dec_layers", cfg.detr.dec_layers},
+          {"num_queries", cfg.detr.num_queries},
+          {"num_feature_levels", cfg.detr.num_feature_levels},
+          {"params", count.total},
+          {"trainable_params", count.trainable},
+          {"probe_params", probe_params},
+          {"detector_config", nlohmann::json::parse(detector_config_to_json(cfg))},
+          {"optimizer", "AdamW lr 2e-4, weight decay 1e-4, detector_param_groups"},
+          {"adamw",
+           {{"lr", adamw.lr(0)},
+            {"beta1", adamw.beta1},
+            {"beta2", adamw.beta2},
+            {"eps", adamw.eps},
+            {"weight_decay", adamw.weight_decay},
+            {"groups", groups}}},
+          // The Hungarian criterion's settings, in the form run_peers.py's
+          // torch_criteria reads (it wants the match-free ones too).
+          {"hungarian", {{"w_ce", hu.w_ce}, {"w_bbox", hu.w_bbox}, {"w_giou", hu.w_giou}}},
+          {"cost",
+           {{"cls", hu.cost.cls},
+            {"l1", hu.cost.l1},
+            {"giou", hu.cost.giou},
+            {"alpha", hu.cost.alpha},
+            {"gamma", hu.cost.gamma}}},
+          {"matchfree",
+           {{"rho", mf.rho},
+            {"eps", mf.eps},
+            {"alpha_w", mf.alpha_w},
+            {"beta_q", mf.beta_q},
+            {"w_ce", mf.w_ce},
+            {"w_bbox", mf.w_bbox},
+            {"w_giou", mf.w_giou},
+            {"probe_inputs_stop_gradient", mf.probe_inputs_stop_gradient}}},
+          {"dropout", "on (LossConfig.train), every row"}};
+}
+
+// --inputs: the parameters and batch the train step uses, and mfx's float64
+// forward outputs and Hungarian loss and gradient with dropout off (dropout
+// draws differ between libraries, so only the deterministic network can be
+// compared number for number).
+void write_inputs(const std::string& path, const Tree& model, const detr::Batch& batch,
+                  const detr::LossConfig& lc, const nlohmann::json& workload) {
+  std::map<std::string, array> file;
+  for (const auto& [k, v] : model.flatten()) file["model." + k] = v;
+  std::vector<array> leaves64;
+  for (const auto& x : model.leaves()) leaves64.push_back(astype(x, float64));
+  const Tree model64 = model.unflatten(leaves64);
+  file["batch.images"] = batch.images;
+  file["batch.mask"] = batch.mask;
+  file["targets.labels"] = batch.targets.labels;
+  file["targets.boxes"] = batch.targets.boxes;
+  file["targets.mask"] = batch.targets.mask;
+  const detr::Batch batch64{astype(batch.images, float64), batch.mask,
+                            {batch.targets.labels, astype(batch.targets.boxes, float64),
+                             batch.targets.mask}};
+  detr::LossConfig eval_cfg = lc;
+  eval_cfg.train = false;
+  const Tree outs = criteria::outputs_tree(
+      detector_forward(model64, batch64.images, batch64.mask, lc.model, false));
+  for (const auto& [k, v] : outs.flatten()) file["f64.outputs." + k] = v;
+  // The gradient check moves every sampling_offsets bias by < 0.01 pixel.
+  // At init they are whole pixels, so the encoder samples its own level
+  // exactly at pixel centres, where bilinear sampling has a kink: there the
+  // derivative depends on the last bit of the location, not on the code.
+  std::vector<array> check_leaves;
+  for (const auto& [k, v] : model.flatten()) {
+    array x = astype(v, float64);
+    if (k.find("sampling_offsets.bias") != std::string::npos) {
+      x = x + random::uniform(random::fold_in(random::key(11), check_leaves.size()), x.shape(),
+                              -0.01, 0.01, float64);
+      file["check.model." + k] = x;
+    }
+    check_leaves.push_back(x);
+  }
+  // flatten() and leaves() list the leaves in the same order.
+  const Tree check_model = model.unflatten(check_leaves);
+  auto [loss, grads] = value_and_grad(detr::hungarian_loss)(check_model, batch64, eval_cfg);
+  file["f64.hungarian.loss"] = loss;
+  for (const auto& [k, v] : grads.flatten()) file["f64.hungarian.grad.model." + k] = v;
+  save_safetensors(path, file, {{"workload", workload.dump()}});
+  fmt::print("parameters, batch and float64 reference values written to {}\n", path);
+}
+
 struct Row {
   std::string config, mode, what;
   double ms;
@@ -105,13 +237,14 @@ struct Row {
 
 int main(int argc, char** argv) {
   mfx::cpu::use_native_blas(argc, argv);  // before any thread starts
-  std::string json_path;
+  std::string json_path, inputs_path;
   bool r50 = true;
   int64_t size = 256;
   double r50_backward_limit_s = 60.0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--json" && i + 1 < argc) json_path = argv[++i];
+    if (a == "--inputs" && i + 1 < argc) inputs_path = argv[++i];
     if (a == "--no-r50") r50 = false;
     if (a == "--quick") size = 128;
     if (a == "--r50-backward-limit" && i + 1 < argc) r50_backward_limit_s = std::stod(argv[++i]);
@@ -132,6 +265,11 @@ int main(int argc, char** argv) {
     const detr::Batch batch = make_batch(2, size, size, cfg.detr.num_classes);
     const std::string name = fmt::format("small_cpu B=2 {}x{}", size, size);
     const array dropout_key = random::key(7);
+    workload = small_workload(params, batch, lc, size);
+    if (!inputs_path.empty()) {
+      write_inputs(inputs_path, params["model"], batch, lc, workload);
+      return 0;
+    }
 
     auto forward = [cfg, dropout_key](const Tree& p, const array& images, const array& mask) {
       return criteria::outputs_tree(
@@ -182,35 +320,6 @@ int main(int argc, char** argv) {
                         for (const auto& x : s2.leaves()) all.push_back(x);
                         eval(all);
                       })});
-      const DetectorParamCount count = detector_count_parameters(model, cfg);
-      std::vector<int64_t> gts;
-      const std::vector<double> m = astype(batch.targets.mask, float64).to_vector<double>();
-      for (int64_t b = 0; b < batch.targets.mask.shape(0); ++b) {
-        int64_t c = 0;
-        for (int64_t i = 0; i < batch.targets.mask.shape(1); ++i) c += m[b * batch.targets.mask.shape(1) + i] != 0;
-        gts.push_back(c);
-      }
-      workload = {{"config", "small_cpu"},
-                  {"batch", batch.images.shape(0)},
-                  {"image_hw", {size, size}},
-                  {"gt_counts", gts},
-                  {"M_bucket", batch.targets.mask.shape(1)},
-                  {"num_classes", cfg.detr.num_classes},
-                  {"d_model", cfg.detr.d_model},
-                  {"enc_layers", cfg.detr.enc_layers},
-                  {"dec_layers", cfg.detr.dec_layers},
-                  {"num_queries", cfg.detr.num_queries},
-                  {"num_feature_levels", cfg.detr.num_feature_levels},
-                  {"params", count.total},
-                  {"trainable_params", count.trainable},
-                  {"probe_params", [&] {
-                     int64_t n = 0;
-                     for (const auto& x : params["probe"].leaves()) n += x.size();
-                     return n;
-                   }()},
-                  {"detector_config", nlohmann::json::parse(detector_config_to_json(cfg))},
-                  {"optimizer", "AdamW lr 2e-4, weight decay 1e-4, detector_param_groups"},
-                  {"dropout", "on (LossConfig.train), every row"}};
     }
     // jit must compute what eager computes (same dropout key, same inputs).
     const array le = step(params, batch.images, batch.mask, targets).first;

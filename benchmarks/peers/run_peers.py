@@ -15,14 +15,17 @@ itself in it. Then, for each workload:
   Hungarian criterion, forward + backward: Deformable DETR's HungarianMatcher
       (scipy's linear_sum_assignment on the host) and SetCriterion (sigmoid
       focal loss, L1, GIoU) in PyTorch, written as the reference does;
-  small detector train step (mfx only; see docs/results.md for why there is
-      no peer).
+  small detector train step: forward + Hungarian criterion + backward +
+      AdamW of the small_cpu detector, transcribed to PyTorch in
+      detector_peer.py (on the parameters and batch bench_detector --inputs
+      writes).
 
 The workloads' shapes, ground-truth counts and weights are read from the JSON
 the mfx benchmark writes, and its inputs from the safetensors file it writes
-(bench_criteria --inputs): the peer computes on exactly the same numbers.
-Before timing, the peer's losses and gradients are recomputed in float64 and
-compared with mfx's float64 values; a mismatch stops the run.
+(bench_criteria --inputs, bench_detector --inputs): the peer computes on
+exactly the same numbers. Before timing, the peer's losses and gradients (and
+the detector's outputs) are recomputed in float64 and compared with mfx's
+float64 values; a mismatch stops the run.
 
 Timing: float32, the same thread count for both (MFX_NUM_THREADS and
 torch.set_num_threads), whole mfx benchmark runs interleaved with the peer's
@@ -527,20 +530,41 @@ def criteria_rows(args, results, checks):
     return workload, samples
 
 
-def detector_rows(args, results):
+def detector_rows(args, results, checks):
+    """The small detector's train step: mfx's bench_detector against the
+    PyTorch transcription of detector_peer.py, on the parameters and batch
+    bench_detector --inputs writes, after detector_peer's float64 check
+    (forward outputs, Hungarian loss and gradients; a mismatch stops the run)."""
+    import detector_peer  # here: it imports this module's criteria
+
     bench = str(Path(args.build) / "benchmarks" / "bench_detector")
     cmd = [bench, "--no-r50"] + (["--quick"] if args.quick else [])
-    samples = []
-    for _ in range(args.rounds):
+    with tempfile.TemporaryDirectory() as d:
+        inputs = os.path.join(d, "detector_inputs.safetensors")
+        env = dict(os.environ, MFX_NUM_THREADS=str(args.threads))
+        subprocess.run(cmd + ["--inputs", inputs], check=True, stdout=subprocess.DEVNULL, env=env)
+        arrays, workload = detector_peer.load_inputs(inputs)
+    diffs = detector_peer.check(arrays, workload)
+    checks["detector"] = {
+        "outputs_max_rel_diff": max(v for k, v in diffs.items() if k.startswith("f64.outputs.")),
+        "loss_rel_diff": diffs["f64.hungarian.loss"],
+        "grad_max_rel_diff": max(v for k, v in diffs.items() if k.startswith("f64.hungarian.grad.")),
+        "per_tensor": diffs}
+    step = detector_peer.train_step(arrays, workload)
+    samples = {"mfx": [], "torch": []}
+    for i in range(args.rounds):
         m = run_mfx(cmd, args.threads)
         row = next(r for r in m["rows"] if r["mode"] == "eager" and r["what"].startswith("train step"))
-        samples.append(row["ms"])
-    w = m.get("workload", {})
+        samples["mfx"].append(row["ms"])
+        samples["torch"].append(median_ms(step))
+        print(f"round {i + 1}/{args.rounds}: detector step mfx {samples['mfx'][-1]:.1f}, "
+              f"PyTorch {samples['torch'][-1]:.1f}", flush=True)
     results.append({"workload": f"detector train step (Hungarian, AdamW), {row['config']}, "
-                                f"{w.get('trainable_params', '?')} params",
-                    "mfx": "eager", "peer": "none (see docs/results.md)",
-                    "mfx_ms": statistics.median(samples), "peer_ms": None})
-    return w, samples
+                                f"{workload.get('trainable_params', '?')} params",
+                    "mfx": "eager", "peer": "PyTorch eager",
+                    "mfx_ms": statistics.median(samples["mfx"]),
+                    "peer_ms": statistics.median(samples["torch"])})
+    return workload, samples
 
 
 def main():
@@ -581,7 +605,7 @@ def main():
     crit_workload, crit_samples = criteria_rows(args, results, checks)
     det_workload, det_samples = ({}, [])
     if not args.no_detector:
-        det_workload, det_samples = detector_rows(args, results)
+        det_workload, det_samples = detector_rows(args, results, checks)
 
     print()
     print(f"{'workload':<92} | {'mfx':<5} | {'mfx ms':>8} | {'peer':<36} | {'peer ms':>8} | peer/mfx")
