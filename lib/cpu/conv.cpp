@@ -3,6 +3,7 @@
 // stays bounded for large images; 1x1 convolutions with unit stride and no
 // padding use the input plane as the column matrix directly.
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "cpu/copy.h"
@@ -28,32 +29,47 @@ struct ConvGeometry {
   int64_t groups;
 };
 
+// Output columns [lo, hi) whose input column ow * sw + off lies in [0, w):
+// outside them a column row is padding. Computed once per row, so the copy
+// in between needs no bounds test (a memcpy at unit stride).
+std::pair<int64_t, int64_t> inside_columns(int64_t off, int64_t sw, int64_t w, int64_t wo) {
+  const int64_t lo = std::min(wo, off >= 0 ? int64_t{0} : (-off + sw - 1) / sw);
+  const int64_t last = w - 1 - off;  // largest ow * sw
+  const int64_t hi = last < 0 ? lo : std::clamp(last / sw + 1, lo, wo);
+  return {lo, hi};
+}
+
 // Column rows (ci, ki, kj) x output positions of rows [oh0, oh1).
 template <typename C>
 void im2col(const C* x, const ConvGeometry& g, int64_t oh0, int64_t oh1, C* col) {
   const int64_t rows = g.cg * g.kh * g.kw, width = (oh1 - oh0) * g.wo;
-  cpu::parallel_for(rows,
-                    std::max<int64_t>(1, cpu::kElementwiseGrain / std::max<int64_t>(1, width)),
-                    [&](int64_t r0, int64_t r1) {
-                      for (int64_t r = r0; r < r1; ++r) {
-                        const int64_t ci = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw;
-                        const C* plane = x + ci * g.h * g.w;
-                        C* dst = col + r * width;
-                        for (int64_t oh = oh0; oh < oh1; ++oh) {
-                          const int64_t ih = oh * g.sh - g.ph + ki * g.dh;
-                          C* d = dst + (oh - oh0) * g.wo;
-                          if (ih < 0 || ih >= g.h) {
-                            std::fill(d, d + g.wo, C(0));
-                            continue;
-                          }
-                          const C* src = plane + ih * g.w;
-                          for (int64_t ow = 0; ow < g.wo; ++ow) {
-                            const int64_t iw = ow * g.sw - g.pw + kj * g.dw;
-                            d[ow] = (iw >= 0 && iw < g.w) ? src[iw] : C(0);
-                          }
-                        }
-                      }
-                    });
+  cpu::parallel_for(
+      rows, std::max<int64_t>(1, cpu::kElementwiseGrain / std::max<int64_t>(1, width)),
+      [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const int64_t ci = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw;
+          const int64_t off = kj * g.dw - g.pw;
+          const auto [lo, hi] = inside_columns(off, g.sw, g.w, g.wo);
+          const C* plane = x + ci * g.h * g.w;
+          C* dst = col + r * width;
+          for (int64_t oh = oh0; oh < oh1; ++oh) {
+            const int64_t ih = oh * g.sh - g.ph + ki * g.dh;
+            C* d = dst + (oh - oh0) * g.wo;
+            if (ih < 0 || ih >= g.h) {
+              std::fill(d, d + g.wo, C(0));
+              continue;
+            }
+            const C* src = plane + ih * g.w + off;  // src[ow * sw] is input column iw
+            std::fill(d, d + lo, C(0));
+            if (g.sw == 1) {
+              std::copy(src + lo, src + hi, d + lo);
+            } else {
+              for (int64_t ow = lo; ow < hi; ++ow) d[ow] = src[ow * g.sw];
+            }
+            std::fill(d + hi, d + g.wo, C(0));
+          }
+        }
+      });
 }
 
 // A row-major buffer of `a` in the compute type (a itself when possible).
