@@ -105,6 +105,42 @@ TEST_CASE("conv2d on a wide image uses several column blocks", "[nn][conv]") {
       }
 }
 
+TEST_CASE("conv2d with a kernel wider than its output (transposed columns)", "[nn][conv]") {
+  // The weight gradient's shape: a wide kernel, a few output columns. Every
+  // output against the direct sum, over strides, padding, dilation, groups.
+  struct Case {
+    int64_t n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, groups;
+  };
+  for (const Case& q : {Case{2, 3, 9, 13, 4, 5, 11, 1, 1, 0, 0, 1, 1, 1},
+                        Case{1, 4, 10, 17, 2, 3, 10, 2, 2, 2, 3, 1, 1, 2},
+                        Case{2, 2, 12, 20, 3, 4, 7, 1, 3, 1, 2, 2, 2, 1},
+                        Case{1, 2, 6, 9, 2, 6, 12, 1, 1, 1, 2, 1, 1, 1}}) {
+    const int64_t cg = q.c / q.groups, og = q.o / q.groups;
+    array x = seq({q.n, q.c, q.h, q.w}, 3, 0, float64), k = seq({q.o, cg, q.kh, q.kw}, 5, 1, float64);
+    array y = conv2d(x, k, {q.sh, q.sw}, {q.ph, q.pw}, {q.dh, q.dw}, static_cast<int>(q.groups));
+    const int64_t ho = y.shape()[2], wo = y.shape()[3];
+    REQUIRE(q.kw > wo);
+    auto xv = x.to_vector<double>(), kv = k.to_vector<double>(), yv = y.to_vector<double>();
+    for (int64_t b = 0; b < q.n; ++b)
+      for (int64_t o = 0; o < q.o; ++o)
+        for (int64_t i = 0; i < ho; ++i)
+          for (int64_t j = 0; j < wo; ++j) {
+            double acc = 0;
+            for (int64_t ci = 0; ci < cg; ++ci)
+              for (int64_t ki = 0; ki < q.kh; ++ki)
+                for (int64_t kj = 0; kj < q.kw; ++kj) {
+                  const int64_t ih = i * q.sh - q.ph + ki * q.dh, iw = j * q.sw - q.pw + kj * q.dw;
+                  if (ih < 0 || ih >= q.h || iw < 0 || iw >= q.w) continue;
+                  const int64_t cin = (o / og) * cg + ci;
+                  acc += xv[((b * q.c + cin) * q.h + ih) * q.w + iw] *
+                         kv[((o * cg + ci) * q.kh + ki) * q.kw + kj];
+                }
+            INFO("case kw " << q.kw << " b " << b << " o " << o << " i " << i << " j " << j);
+            CHECK(std::abs(yv[((b * q.o + o) * ho + i) * wo + j] - acc) < 1e-9 * (1 + std::abs(acc)));
+          }
+  }
+}
+
 TEST_CASE("conv2d dtypes, zero sizes and errors", "[nn][conv]") {
   array x = zeros({1, 4, 5, 5}), w = zeros({6, 2, 3, 3});
   CHECK(conv2d(x, astype(w, float64), {1, 1}, {0, 0}, {1, 1}, 2).dtype() == float64);

@@ -72,6 +72,43 @@ void im2col(const C* x, const ConvGeometry& g, int64_t oh0, int64_t oh1, C* col)
       });
 }
 
+// The same columns transposed, [output positions of rows [oh0, oh1)] x
+// (ci, ki, kj), for kernels wider than the output (the weight gradient is a
+// convolution with the cotangent as its kernel): each piece copied is then
+// a run of input pixels along kj instead of a handful of output columns.
+template <typename C>
+void im2col_transposed(const C* x, const ConvGeometry& g, int64_t oh0, int64_t oh1, C* colt) {
+  const int64_t positions = (oh1 - oh0) * g.wo, kdim = g.cg * g.kh * g.kw;
+  cpu::parallel_for(
+      positions * g.cg, std::max<int64_t>(1, cpu::kElementwiseGrain / (g.kh * g.kw)),
+      [&](int64_t q0, int64_t q1) {
+        for (int64_t q = q0; q < q1; ++q) {
+          const int64_t p = q / g.cg, ci = q % g.cg;
+          const int64_t oh = oh0 + p / g.wo, ow = p % g.wo;
+          const int64_t off = ow * g.sw - g.pw;
+          const auto [lo, hi] = inside_columns(off, g.dw, g.w, g.kw);
+          const C* plane = x + ci * g.h * g.w;
+          C* dst = colt + p * kdim + ci * g.kh * g.kw;
+          for (int64_t ki = 0; ki < g.kh; ++ki) {
+            const int64_t ih = oh * g.sh - g.ph + ki * g.dh;
+            C* d = dst + ki * g.kw;
+            if (ih < 0 || ih >= g.h) {
+              std::fill(d, d + g.kw, C(0));
+              continue;
+            }
+            const C* src = plane + ih * g.w + off;  // src[kj * dw] is input column iw
+            std::fill(d, d + lo, C(0));
+            if (g.dw == 1) {
+              std::copy(src + lo, src + hi, d + lo);
+            } else {
+              for (int64_t kj = lo; kj < hi; ++kj) d[kj] = src[kj * g.dw];
+            }
+            std::fill(d + hi, d + g.kw, C(0));
+          }
+        }
+      });
+}
+
 // A row-major buffer of `a` in the compute type (a itself when possible).
 template <typename T, typename C>
 const C* compute_buffer(const array& a, array& keep, std::vector<C>& scratch) {
@@ -103,6 +140,7 @@ void conv_impl(const array& x, const array& w, array& out, const ConvGeometry& g
   const C* wp = compute_buffer<T, C>(w, wkeep, ws);
 
   const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+  const bool transposed = g.kw > g.wo;  // see im2col_transposed
   const int64_t block = std::clamp<int64_t>(kColumnBudget / (kdim * g.wo), 1, g.ho);
   std::vector<C> col(direct ? 0 : kdim * block * g.wo);
   std::vector<C> obuf(same ? 0 : og * plane);
@@ -119,9 +157,15 @@ void conv_impl(const array& x, const array& w, array& out, const ConvGeometry& g
       } else {
         for (int64_t oh0 = 0; oh0 < g.ho; oh0 += block) {
           const int64_t oh1 = std::min(g.ho, oh0 + block), width = (oh1 - oh0) * g.wo;
-          im2col(xg, g, oh0, oh1, col.data());
-          cpu::gemm(false, false, bi(og), bi(width), bi(kdim), wg, bi(kdim), col.data(), bi(width),
-                    cp + oh0 * g.wo, bi(plane));
+          if (transposed) {
+            im2col_transposed(xg, g, oh0, oh1, col.data());
+            cpu::gemm(false, true, bi(og), bi(width), bi(kdim), wg, bi(kdim), col.data(),
+                      bi(kdim), cp + oh0 * g.wo, bi(plane));
+          } else {
+            im2col(xg, g, oh0, oh1, col.data());
+            cpu::gemm(false, false, bi(og), bi(width), bi(kdim), wg, bi(kdim), col.data(),
+                      bi(width), cp + oh0 * g.wo, bi(plane));
+          }
         }
       }
       if constexpr (!same) {
