@@ -204,22 +204,33 @@ struct KernelCache::Impl {
   mutable std::mutex mutex;  // guards slots and stats
   std::unordered_map<KernelHash, std::shared_ptr<Slot>, KernelHashHasher> slots;
   Stats stats;
-  std::mutex disk_mutex;  // guards disk_bytes and eviction (taken before `mutex`)
-  int64_t disk_bytes = -1;  // this process's count of the folder; -1: not measured
+  std::mutex disk_mutex;  // serialises this process's accounting (taken before `mutex`)
 
-  // Counts the entry just written; past the bound, measures the folder (other
-  // processes write to it too) and evicts.
+  // Adds the entry just written to the folder's byte count, kept in
+  // <dir>/bytes so that short-lived processes do not each walk the folder;
+  // past the bound, measures the folder and evicts. Processes racing on the
+  // count may lose an increment; the measurement at the bound corrects it.
   void account(const fs::path& written) {
     std::lock_guard<std::mutex> lock(disk_mutex);
-    disk_bytes = disk_bytes < 0 ? folder_bytes(fs::path(dir) / "kernels")
-                                : disk_bytes + folder_bytes(written);
-    if (disk_bytes > max_bytes) evict(written);
+    const fs::path counter = fs::path(dir) / "bytes";
+    int64_t total = -1;
+    if (auto text = read_file(counter)) {
+      try {
+        total = std::stoll(*text) + folder_bytes(written);
+      } catch (const std::exception&) {
+        total = -1;  // garbled: measure
+      }
+    }
+    if (total < 0) total = folder_bytes(fs::path(dir) / "kernels");
+    if (total > max_bytes) total = evict(written);
+    write_atomic(counter, std::to_string(total) + "\n");
   }
 
   // Removes least recently used entries until the folder holds at most 3/4
-  // of the bound (so that the next writes do not measure it again at once).
-  // Entries without meta.json (being written) and `keep` stay.
-  void evict(const fs::path& keep) {
+  // of the bound (so that the next writes do not measure it again at once);
+  // returns the bytes left. Entries without meta.json (being written) and
+  // `keep` stay.
+  int64_t evict(const fs::path& keep) {
     struct Entry {
       fs::file_time_type used;
       fs::path path;
@@ -247,8 +258,8 @@ struct KernelCache::Impl {
       total -= e.bytes;
       ++removed;
     }
-    disk_bytes = total;
     count([&](Stats& st) { st.disk_evictions += removed; });
+    return total;
   }
 
   std::shared_ptr<Slot> slot(const KernelHash& hash) {

@@ -19,11 +19,12 @@
 // rewritten after compiling again. Disk errors never fail a request: the
 // cache then behaves as memory-only for that kernel.
 //
-// The folder is bounded (max_bytes): when a process's count of the bytes in
-// it passes the bound, the process measures the folder and removes the least
-// recently used entries (meta.json's modification time, refreshed by every
-// disk hit) until it holds at most 3/4 of the bound. An entry is removed
-// meta.json first, so a reader sees it whole or not at all.
+// The folder is bounded (max_bytes): <dir>/bytes counts the bytes of its
+// entries (each write adds its entry's); when the count passes the bound, the
+// writer measures the folder and removes the least recently used entries
+// (meta.json's modification time, refreshed by every disk hit) until it
+// holds at most 3/4 of the bound. An entry is removed meta.json first, so a
+// reader sees it whole or not at all.
 #pragma once
 
 #include <cstdint>

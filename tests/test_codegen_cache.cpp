@@ -614,6 +614,12 @@ TEST_CASE("codegen cache: the folder stays under its bound, least recently used 
   CHECK(affine_ok(*fresh.cpu(ks[1]), 64, 2));
   CHECK(fresh.stats().compiles == 1);
   CHECK(fresh.stats().disk_rejects == 0);
+  // <dir>/bytes keeps the count (no process walks the folder per write); a
+  // garbled count is measured again.
+  CHECK(std::stoll(slurp(dir.path / "bytes")) == bytes_under(dir.path / "kernels"));
+  spit(dir.path / "bytes", "garbled");
+  fresh.cpu(affine_kernel(64, 5));
+  CHECK(std::stoll(slurp(dir.path / "bytes")) == bytes_under(dir.path / "kernels"));
 }
 
 TEST_CASE("codegen cache: the bound from MFX_CACHE_MAX_BYTES", "[cache]") {
