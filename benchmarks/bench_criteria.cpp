@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
   // The workload, exactly, so that a peer can rebuild it.
   const MatchFreeConfig mf_cfg;
   const HungarianConfig hu_cfg;
-  const nlohmann::json workload{
+  nlohmann::json workload{
       {"layers", layers},
       {"B", B},
       {"N", N},
@@ -114,24 +114,9 @@ int main(int argc, char** argv) {
       {"probe_width", probe.at("w_q").shape(0)},
       {"dtype", "float32"},
       {"variant", matchfree_variant(mf_cfg)},
-      {"matchfree",
-       {{"rho", mf_cfg.rho},
-        {"eps", mf_cfg.eps},
-        {"alpha_w", mf_cfg.alpha_w},
-        {"beta_q", mf_cfg.beta_q},
-        {"w_ce", mf_cfg.w_ce},
-        {"w_bbox", mf_cfg.w_bbox},
-        {"w_giou", mf_cfg.w_giou},
-        {"probe_inputs_stop_gradient", mf_cfg.probe_inputs_stop_gradient}}},
-      {"hungarian", {{"w_ce", hu_cfg.w_ce}, {"w_bbox", hu_cfg.w_bbox}, {"w_giou", hu_cfg.w_giou}}},
-      {"cost",
-       {{"cls", mf_cfg.cost.cls},
-        {"l1", mf_cfg.cost.l1},
-        {"giou", mf_cfg.cost.giou},
-        {"alpha", mf_cfg.cost.alpha},
-        {"gamma", mf_cfg.cost.gamma}}},
       {"gradients", "loss w.r.t. every decoder output (logits, boxes, hidden) and the probe "
                     "(match-free); w.r.t. the decoder outputs (Hungarian)"}};
+  bench::add_criteria_settings(workload, mf_cfg, hu_cfg, mf_cfg.cost);
 
   if (!inputs_path.empty()) {
     // The timed float32 inputs, and both losses with their gradients

@@ -45,6 +45,8 @@
 #include <string>
 #include <vector>
 
+#include "bench_utils.h"
+
 using namespace mfx;
 using namespace mfx::detr;
 
@@ -134,9 +136,7 @@ nlohmann::json small_workload(const Tree& params, const detr::Batch& batch,
                       {"weight_decay", g.weight_decay ? nlohmann::json(*g.weight_decay)
                                                       : nlohmann::json(nullptr)}});
   }
-  const auto& hu = lc.hungarian;
-  const auto& mf = lc.matchfree;
-  return {{"config", "small_cpu"},
+  nlohmann::json w{{"config", "small_cpu"},
           {"batch", batch.images.shape(0)},
           {"image_hw", {size, size}},
           {"gt_counts", gts},
@@ -160,25 +160,11 @@ nlohmann::json small_workload(const Tree& params, const detr::Batch& batch,
             {"eps", adamw.eps},
             {"weight_decay", adamw.weight_decay},
             {"groups", groups}}},
-          // The Hungarian criterion's settings, in the form run_peers.py's
-          // torch_criteria reads (it wants the match-free ones too).
-          {"hungarian", {{"w_ce", hu.w_ce}, {"w_bbox", hu.w_bbox}, {"w_giou", hu.w_giou}}},
-          {"cost",
-           {{"cls", hu.cost.cls},
-            {"l1", hu.cost.l1},
-            {"giou", hu.cost.giou},
-            {"alpha", hu.cost.alpha},
-            {"gamma", hu.cost.gamma}}},
-          {"matchfree",
-           {{"rho", mf.rho},
-            {"eps", mf.eps},
-            {"alpha_w", mf.alpha_w},
-            {"beta_q", mf.beta_q},
-            {"w_ce", mf.w_ce},
-            {"w_bbox", mf.w_bbox},
-            {"w_giou", mf.w_giou},
-            {"probe_inputs_stop_gradient", mf.probe_inputs_stop_gradient}}},
           {"dropout", "on (LossConfig.train), every row"}};
+  // The criteria's settings, in the form run_peers.py's torch_criteria reads
+  // (it wants the match-free ones too).
+  bench::add_criteria_settings(w, lc.matchfree, lc.hungarian, lc.hungarian.cost);
+  return w;
 }
 
 // --inputs: the parameters and batch the train step uses, and mfx's float64

@@ -5,6 +5,8 @@
 #include <mfx/criteria/criteria.h>
 #include <mfx/mfx.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -118,6 +120,27 @@ inline criteria::DecoderOutputs random_decoder_outputs(const array& key, int lay
   all.insert(all.end(), o.hidden.begin(), o.hidden.end());
   eval(all);
   return o;
+}
+
+/// The criteria's settings as a peer reads them (benchmarks/peers/
+/// run_peers.py): "matchfree", "hungarian" and the matching "cost".
+inline void add_criteria_settings(nlohmann::json& w, const criteria::MatchFreeConfig& mf,
+                                  const criteria::HungarianConfig& hu,
+                                  const criteria::CostWeights& cost) {
+  w["matchfree"] = {{"rho", mf.rho},
+                    {"eps", mf.eps},
+                    {"alpha_w", mf.alpha_w},
+                    {"beta_q", mf.beta_q},
+                    {"w_ce", mf.w_ce},
+                    {"w_bbox", mf.w_bbox},
+                    {"w_giou", mf.w_giou},
+                    {"probe_inputs_stop_gradient", mf.probe_inputs_stop_gradient}};
+  w["hungarian"] = {{"w_ce", hu.w_ce}, {"w_bbox", hu.w_bbox}, {"w_giou", hu.w_giou}};
+  w["cost"] = {{"cls", cost.cls},
+               {"l1", cost.l1},
+               {"giou", cost.giou},
+               {"alpha", cost.alpha},
+               {"gamma", cost.gamma}};
 }
 
 }  // namespace mfx::bench

@@ -39,6 +39,18 @@ std::pair<int64_t, int64_t> inside_columns(int64_t off, int64_t sw, int64_t w, i
   return {lo, hi};
 }
 
+// d[i] = src[i * step] for i in [lo, hi), 0 elsewhere in [0, n).
+template <typename C>
+void copy_padded_run(const C* src, int64_t step, int64_t lo, int64_t hi, int64_t n, C* d) {
+  std::fill(d, d + lo, C(0));
+  if (step == 1) {
+    std::copy(src + lo, src + hi, d + lo);
+  } else {
+    for (int64_t i = lo; i < hi; ++i) d[i] = src[i * step];
+  }
+  std::fill(d + hi, d + n, C(0));
+}
+
 // Column rows (ci, ki, kj) x output positions of rows [oh0, oh1).
 template <typename C>
 void im2col(const C* x, const ConvGeometry& g, int64_t oh0, int64_t oh1, C* col) {
@@ -59,14 +71,8 @@ void im2col(const C* x, const ConvGeometry& g, int64_t oh0, int64_t oh1, C* col)
               std::fill(d, d + g.wo, C(0));
               continue;
             }
-            const C* src = plane + ih * g.w + off;  // src[ow * sw] is input column iw
-            std::fill(d, d + lo, C(0));
-            if (g.sw == 1) {
-              std::copy(src + lo, src + hi, d + lo);
-            } else {
-              for (int64_t ow = lo; ow < hi; ++ow) d[ow] = src[ow * g.sw];
-            }
-            std::fill(d + hi, d + g.wo, C(0));
+            // src[ow * sw] is input column iw
+            copy_padded_run(plane + ih * g.w + off, g.sw, lo, hi, g.wo, d);
           }
         }
       });
@@ -96,14 +102,8 @@ void im2col_transposed(const C* x, const ConvGeometry& g, int64_t oh0, int64_t o
               std::fill(d, d + g.kw, C(0));
               continue;
             }
-            const C* src = plane + ih * g.w + off;  // src[kj * dw] is input column iw
-            std::fill(d, d + lo, C(0));
-            if (g.dw == 1) {
-              std::copy(src + lo, src + hi, d + lo);
-            } else {
-              for (int64_t kj = lo; kj < hi; ++kj) d[kj] = src[kj * g.dw];
-            }
-            std::fill(d + hi, d + g.kw, C(0));
+            // src[kj * dw] is input column iw
+            copy_padded_run(plane + ih * g.w + off, g.dw, lo, hi, g.kw, d);
           }
         }
       });
