@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "compiler/jit/index_digits.h"
 #include "compiler/jit/small_contractions.h"
 #include "primitives/reduction.h"
 
@@ -170,10 +171,18 @@ int KernelEmitter::emit_index(int v, const std::vector<int>& idx) {
     Shape s_rest(s.begin() + keep, s.end()), us_rest(us.begin() + keep, us.end());
     Strides vs = row_major_strides(s_rest), ust = row_major_strides(us_rest);
     std::vector<int> idx_rest(idx.begin() + keep, idx.end());
-    int lin = b_->linear_index(idx_rest, std::vector<int64_t>(vs.begin(), vs.end()));
+    std::vector<IndexTerm> terms;
+    for (size_t j = 0; j < idx_rest.size(); ++j) terms.push_back({idx_rest[j], s_rest[j], vs[j]});
+    int lin = -1;  // the linear index, for digits that do not split (index_digits.h)
     for (size_t i = keep; i < us.size(); ++i) {
-      ui[i] =
-          us[i] == 1 ? zero() : b_->mod(b_->div(lin, b_->index(ust[i - keep])), b_->index(us[i]));
+      if (us[i] == 1) {
+        ui[i] = zero();
+      } else if (auto digit = index_digit(terms, ust[i - keep], us[i], *b_)) {
+        ui[i] = sum_of_terms(*digit, *b_);
+      } else {
+        if (lin < 0) lin = b_->linear_index(idx_rest, std::vector<int64_t>(vs.begin(), vs.end()));
+        ui[i] = b_->mod(b_->div(lin, b_->index(ust[i - keep])), b_->index(us[i]));
+      }
     }
   } else {
     throw std::logic_error("[jit] planner: unexpected inline node " + p.name());
