@@ -4,11 +4,12 @@
 // off, the kernels it compiled and their summed LLVM time (larger than the
 // wall time when kernels compile in parallel), then the steady-state step.
 //
-//   bench_compile [--quick] [--m 8,16,32] [--json FILE]
+//   bench_compile [--quick] [--m 8,16,32] [--steady SECONDS] [--json FILE]
 //
 // Paper size: 6 decoder layers, B = 8, N = 300, K = 91, D = 256; --quick:
 // 2 layers, B = 2, N = 100. Every M gets new kernels (static shapes), so each
-// row is one "new shape" as a training run meets it.
+// row is one "new shape" as a training run meets it. --steady sets how long
+// the steady step is timed (default 0.5 s; longer for a profiler).
 #include <fmt/format.h>
 #include <mfx/cpu.h>
 #include <mfx/criteria/criteria_trees.h>
@@ -49,16 +50,19 @@ int main(int argc, char** argv) {
   std::string json_path;
   std::vector<int> ms{8, 16, 32};
   int layers = 6, B = 8, N = 300, K = 91, D = 256;
+  double steady_s = 0.5;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") {
       layers = 2, B = 2, N = 100;
     } else if (a == "--m" && i + 1 < argc) {
       ms = parse_list(argv[++i]);
+    } else if (a == "--steady" && i + 1 < argc) {
+      steady_s = std::stod(argv[++i]);
     } else if (a == "--json" && i + 1 < argc) {
       json_path = argv[++i];
     } else {
-      fmt::print(stderr, "usage: {} [--quick] [--m 8,16,32] [--json FILE]\n", argv[0]);
+      fmt::print(stderr, "usage: {} [--quick] [--m 8,16,32] [--steady SECONDS] [--json FILE]\n", argv[0]);
       return 2;
     }
   }
@@ -101,7 +105,7 @@ int main(int argc, char** argv) {
     run();
     const double first_s = seconds_since(t0);
     const auto after = cache.stats();
-    const double step_ms = bench::median_ms(run, 3, 0.5, 10);
+    const double step_ms = bench::median_ms(run, 3, steady_s, steady_s > 0.5 ? 100000 : 10);
     const int64_t compiled = after.compiles - before.compiles;
     const double summed = after.compile_seconds - before.compile_seconds;
     fmt::print("| {} | {:.2f} | {} | {:.2f} | {:.1f} |\n", M, first_s, compiled, summed, step_ms);

@@ -21,6 +21,14 @@ namespace mfx::jit_detail {
 
 namespace {
 
+// Expressions of a kernel: a proxy for its LLVM time, which grows with the
+// size of the one function it becomes.
+size_t expression_count(const compiler::Kernel& k) {
+  size_t n = 0;
+  for (const auto& p : k.phases) n += p.exprs.size();
+  return n;
+}
+
 // Compiles the plan's kernels into the kernel cache on several threads (LLVM
 // works on one kernel per thread), so the in-order pass below finds them
 // there. A kernel that fails here fails again there, and falls back.
@@ -30,6 +38,12 @@ void precompile(const std::vector<StepDraft>& drafts, const std::vector<KernelDr
   for (const auto& d : drafts) {
     if (d.kernel >= 0) pending.push_back(d.kernel);
   }
+  // Largest first: a stitched kernel can take as long as all the others
+  // together, and started last it would leave the other threads idle.
+  std::vector<size_t> cost(kernels.size());
+  for (int k : pending) cost[k] = expression_count(kernels[k].k);
+  std::stable_sort(pending.begin(), pending.end(),
+                   [&](int a, int b) { return cost[a] > cost[b]; });
   const int threads = static_cast<int>(
       std::min<size_t>({pending.size(), std::max(1u, std::thread::hardware_concurrency()), 8}));
   if (threads < 2) return;

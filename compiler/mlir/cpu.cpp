@@ -197,7 +197,8 @@ std::unique_ptr<CpuKernel> compile_cpu(const Kernel& kernel, const CodegenOption
   eopts.transformer = transformer;
   eopts.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
   eopts.enableGDBNotificationListener = false;
-  eopts.enablePerfNotificationListener = false;
+  // MFX_JIT_PERF=1: a jitdump for `perf record -k 1` + `perf inject --jit`, which names kernels.
+  eopts.enablePerfNotificationListener = std::getenv("MFX_JIT_PERF") != nullptr;
   eopts.enableObjectDump = object_code != nullptr;
   auto engine = ExecutionEngine::create(*module, eopts);
   if (!engine) {
