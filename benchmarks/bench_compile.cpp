@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
   fmt::print("match-free loss fwd+bwd, {} layers, B={} N={} K={} D={}, cold jit per GT bucket M "
              "({} cores)\n\n",
              layers, B, N, K, D, std::thread::hardware_concurrency());
+  bench::print_blas_note();
   fmt::print("| M | first call s | kernels compiled | summed compile s | step ms |\n");
   fmt::print("|---:|---:|---:|---:|---:|\n");
   nlohmann::json rows = nlohmann::json::array();
@@ -116,7 +117,8 @@ int main(int argc, char** argv) {
                     {"step_ms", step_ms}});
   }
   if (!json_path.empty()) {
-    const nlohmann::json j{{"workload", {{"layers", layers}, {"B", B}, {"N", N}, {"K", K},
+    const nlohmann::json j{{"blas", bench::blas_info()},
+                           {"workload", {{"layers", layers}, {"B", B}, {"N", N}, {"K", K},
                                          {"D", D}, {"cores", std::thread::hardware_concurrency()}}},
                            {"rows", rows}};
     if (!bench::write_text(json_path, j.dump(1) + "\n")) return 1;

@@ -265,6 +265,7 @@ int main(int argc, char** argv) {
   }
   fmt::print("match-free loss + gradients, {} layers, B={} N={} K={} D={} M={}, on {}\n", layers,
              B, N, K, D, M, dev->device.str());
+  bench::print_blas_note();
   fmt::print(
       "  eager {:.1f} ms, jit {:.1f} ms (eager/jit {:.2f}); Hungarian (eager, host "
       "matching) {:.1f} ms\n",
@@ -291,6 +292,7 @@ int main(int argc, char** argv) {
   if (!json_path.empty()) {
     nlohmann::json j{{"device", dev->device.str()},
                      {"workload", workload},
+                     {"blas", bench::blas_info()},
                      {"timing",
                       "eager and Hungarian: median of >= 1 s; jit: best of --rounds, alternating "
                       "with the plan without block fusion"},

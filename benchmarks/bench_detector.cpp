@@ -346,6 +346,7 @@ int main(int argc, char** argv) {
     }
   }
 
+  bench::print_blas_note();
   fmt::print("{:<24} {:<6} {:<52} {:>12}\n", "config", "mode", "what", "ms");
   for (const auto& r : rows) {
     fmt::print("{:<24} {:<6} {:<52} {:>12.1f}\n", r.config, r.mode, r.what, r.ms);
@@ -358,6 +359,7 @@ int main(int argc, char** argv) {
       j["rows"].push_back({{"config", r.config}, {"mode", r.mode}, {"what", r.what}, {"ms", r.ms}});
     }
     j["workload"] = workload;
+    j["blas"] = bench::blas_info();
     j["peak_rss"] = rss;
     j["jit_vs_eager"] = check;
     std::ofstream(json_path) << j.dump(2) << "\n";

@@ -593,7 +593,11 @@ def main():
     import scipy
     import torch
     torch.set_num_threads(args.threads)
-    versions = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "unset"),
+    # mfx's BLAS kernels follow OPENBLAS_CORETYPE when it is set (a set
+    # without AVX-512 halves its matmul speed on a CPU with it); the peers
+    # bring their own BLAS.
+    versions = {"OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "unset"),
+                "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "unset"),
                 "python": sys.version.split()[0], "numpy": numpy.__version__,
                 "scipy": scipy.__version__, "torch": torch.__version__}
     if args.jax:
