@@ -75,6 +75,13 @@ std::vector<Case> make_cases() {
       {"sum_cols", "sum (1024,1024) axis 0", f4 * (1 << 20), false, [=] { return sum(m1, {0}); }});
   cases.push_back(
       {"max_rows", "max (1024,1024) axis -1", f4 * (1 << 20), false, [=] { return max(m1, {1}); }});
+  // Counter-based random numbers (Threefry-2x32-20); numpy's peer draws from
+  // its default generator (PCG64), a cheaper one.
+  const array k6 = k(6), k7 = k(7);
+  cases.push_back({"uniform", "uniform 1M float32", f4 * (1 << 20), false,
+                   [=] { return random::uniform(k6, {1 << 20}); }});
+  cases.push_back({"dropout", "dropout p=0.1 1M", 2 * f4 * (1 << 20), false,
+                   [=] { return dropout(v1, 0.1, k7); }});
   cases.push_back({"softmax_rows", "softmax (1024,1024) axis -1", 2 * f4 * (1 << 20), false,
                    [=] { return softmax(m1, -1); }});
   for (int n : {256, 512, 1024}) {

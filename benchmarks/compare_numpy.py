@@ -51,6 +51,8 @@ def numpy_cases():
         "sum_rows": lambda: m1.sum(axis=1),
         "sum_cols": lambda: m1.sum(axis=0),
         "max_rows": lambda: m1.max(axis=1),
+        "uniform": lambda: rng.random(1 << 20, dtype=np.float32),
+        "dropout": lambda: np.where(rng.random(1 << 20, dtype=np.float32) < f(0.9), v1 * f(1 / 0.9), f(0)),
         "softmax_rows": lambda: softmax(m1),
     }
     for n in (256, 512, 1024):

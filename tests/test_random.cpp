@@ -15,6 +15,7 @@
 #include <numeric>
 #include <set>
 
+#include "primitives/random.h"
 #include "test_utils.h"
 
 using namespace mfx;
@@ -124,6 +125,33 @@ TEST_CASE("bits are the pinned 32-bit words", "[random]") {
   CHECK(*mx > 0xff000000ll);  // the top byte is used
   CHECK(random::bits(random::key(1), {}).shape() == Shape{});
   CHECK(random::bits(random::key(1), {0, 4}).size() == 0);
+}
+
+TEST_CASE("bits, uniform and randint follow the block function at every counter", "[random]") {
+  // The CPU computes blocks many counters at a time (vector lanes) inside
+  // chunks of a parallel loop; every length across those boundaries gives
+  // the blocks of the scalar function, in order.
+  const uint32_t k0 = 0x9e3779b9u, k1 = 0x7f4a7c15u;
+  const array key = key_of(k0, k1);
+  for (int64_t n : {1, 63, 64, 65, 130, 4095, 4097, 20011}) {
+    INFO("n = " << n);
+    const auto bits = random::bits(key, {n}).to_vector<int64_t>();
+    const auto u32 = random::uniform(key, {n}, -2.0, 3.0).to_vector<float>();
+    const auto u64 = random::uniform(key, {n}, 0.0, 1.0, float64).to_vector<double>();
+    const auto ints = random::randint(key, -5, 1000, {n}, int64).to_vector<int64_t>();
+    int64_t wrong = -1;
+    for (int64_t i = 0; i < n && wrong < 0; ++i) {
+      const auto [y0, y1] =
+          threefry2x32(k0, k1, static_cast<uint32_t>(uint64_t(i) >> 32), static_cast<uint32_t>(i));
+      const uint64_t w64 = (uint64_t{y0} << 32) | y1;
+      const float f = static_cast<float>(std::fma(((y0 ^ y1) >> 9) * 0x1p-23, 5.0, -2.0));
+      const double d = static_cast<double>(w64 >> 12) * 0x1p-52;
+      const bool ok = bits[i] == int64_t{y0 ^ y1} && u32[i] == f && u64[i] == d &&
+                      ints[i] == -5 + static_cast<int64_t>(w64 % 1005);
+      if (!ok) wrong = i;
+    }
+    CHECK(wrong == -1);
+  }
 }
 
 TEST_CASE("uniform: pinned values and reproducibility", "[random]") {
