@@ -75,14 +75,15 @@ inline uint64_t word64(Key k, uint64_t i) {
 // Threefry blocks of kLanes consecutive counters, computed side by side: the
 // same 20 rounds as threefry2x32, written as loops over lanes so that the
 // compiler keeps 8 (AVX2) or 16 (AVX-512) counters in one vector register.
-// Only 32-bit adds, rotations and xors: every clone gives the same bits.
+// Only 32-bit adds, rotations and xors: every clone gives the same bits
+// (MFX_EXACT_SIMD_CLONES marks code for which that holds).
 constexpr int kLanes = 64;
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define MFX_INTEGER_SIMD_CLONES \
+#define MFX_EXACT_SIMD_CLONES \
   __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
-#define MFX_INTEGER_SIMD_CLONES
+#define MFX_EXACT_SIMD_CLONES
 #endif
 
 #define MFX_THREEFRY_ROUND(rot)                        \
@@ -103,7 +104,7 @@ constexpr int kLanes = 64;
   MFX_THREEFRY_ROUND(r3)
 
 // y0[j], y1[j] = the block at counter first + j, for j < kLanes.
-MFX_INTEGER_SIMD_CLONES void threefry_lanes(Key k, uint64_t first, uint32_t* y0, uint32_t* y1) {
+MFX_EXACT_SIMD_CLONES void threefry_lanes(Key k, uint64_t first, uint32_t* y0, uint32_t* y1) {
   const uint32_t ks0 = k.k0, ks1 = k.k1, ks2 = 0x1BD11BDAu ^ k.k0 ^ k.k1;
   uint32_t x0[kLanes], x1[kLanes];
   for (int j = 0; j < kLanes; ++j) {
@@ -128,14 +129,36 @@ MFX_INTEGER_SIMD_CLONES void threefry_lanes(Key k, uint64_t first, uint32_t* y0,
 #undef MFX_THREEFRY_INJECT
 #undef MFX_THREEFRY_ROUND
 
-// Calls f(i, y0, y1) for every counter i in [begin, end), kLanes blocks at a time.
+// Calls f(i, n, y0, y1) with the blocks of counters i .. i + n - 1 (n <= kLanes)
+// for consecutive runs covering [begin, end).
 template <typename F>
-void for_each_block(Key k, int64_t begin, int64_t end, F&& f) {
+void for_each_run(Key k, int64_t begin, int64_t end, F&& f) {
   alignas(64) uint32_t y0[kLanes], y1[kLanes];
   for (int64_t i = begin; i < end; i += kLanes) {
     threefry_lanes(k, static_cast<uint64_t>(i), y0, y1);
-    const int n = static_cast<int>(std::min<int64_t>(kLanes, end - i));
+    f(i, static_cast<int>(std::min<int64_t>(kLanes, end - i)), y0, y1);
+  }
+}
+
+// Calls f(i, y0, y1) for every counter i in [begin, end).
+template <typename F>
+void for_each_block(Key k, int64_t begin, int64_t end, F&& f) {
+  for_each_run(k, begin, end, [&](int64_t i, int n, const uint32_t* y0, const uint32_t* y1) {
     for (int j = 0; j < n; ++j) f(i + j, y0[j], y1[j]);
+  });
+}
+
+// float32 uniforms of a run of blocks, as fill_uniform computes them, in a
+// loop the compiler vectorises: fma rounds once in every clone, so all give
+// the same bits.
+MFX_EXACT_SIMD_CLONES void uniform_f32_run(const uint32_t* y0, const uint32_t* y1, int n,
+                                           double range, double low, float lo, float hi,
+                                           float* o) {
+  for (int j = 0; j < n; ++j) {
+    // < 2^23, so the signed conversion (which every clone has) is exact.
+    const double u = static_cast<double>(static_cast<int32_t>((y0[j] ^ y1[j]) >> 9)) * 0x1p-23;
+    const float v = static_cast<float>(std::fma(u, range, low));
+    o[j] = v < lo ? lo : (v > hi ? hi : v);
   }
 }
 
@@ -182,6 +205,14 @@ void fill_uniform(Key k, double low, double high, array& out) {
   }
   const double range = high - low;
   T* o = out.data_ptr<T>();
+  if constexpr (std::is_same_v<T, float>) {
+    cpu::parallel_for(out.size(), kRandomGrain, [&](int64_t begin, int64_t end) {
+      for_each_run(k, begin, end, [&](int64_t i, int n, const uint32_t* y0, const uint32_t* y1) {
+        uniform_f32_run(y0, y1, n, range, low, lo, hi, o + i);
+      });
+    });
+    return;
+  }
   cpu::parallel_for(out.size(), kRandomGrain, [&](int64_t begin, int64_t end) {
     for_each_block(k, begin, end, [&](int64_t i, uint32_t y0, uint32_t y1) {
       double u;
