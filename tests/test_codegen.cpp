@@ -293,6 +293,40 @@ TEST_CASE("codegen: row softmax in one kernel", "[codegen]") {
   }
 }
 
+TEST_CASE("codegen: a concatenation along the inner axis runs in pieces", "[codegen]") {
+  // out[r, j] = j < 3 ? a[r, j] : (j >= 8 ? 7 : b[r, clamp(j - 3, 0, 4)]):
+  // the inner loop splits at 3 and 8, so each piece is a plain copy.
+  const int64_t R = 5, C = 10;
+  Kernel k{"concat_pieces", {{float32, R * 3}, {float32, R * 5}, {float32, R * C, true}}, {R}, {},
+           {}};
+  k.phases.resize(1);
+  Phase& P = k.phases[0];
+  P.domain = {C};
+  PhaseBuilder p(P);
+  const int r = p.grid_index(0), j = p.domain_index(0);
+  const int a = p.load(0, float32, p.add(p.mul(r, p.index(3)), p.binary(BinaryOp::Minimum, j, p.index(2))));
+  const int jb = p.binary(BinaryOp::Minimum,
+                          p.binary(BinaryOp::Maximum, p.add(j, p.index(-3)), p.index(0)), p.index(4));
+  const int b = p.load(1, float32, p.add(p.mul(r, p.index(5)), jb));
+  const int tail = p.select(p.binary(BinaryOp::GreaterEqual, j, p.index(8)), p.constant(7, float32), b);
+  p.store(2, p.add(p.mul(r, p.index(C)), j),
+          p.select(p.binary(BinaryOp::Less, j, p.index(3)), a, tail));
+  array xa = random::normal(random::key(11), {R, 3});
+  array xb = random::normal(random::key(12), {R, 5});
+  auto ck = compile_cpu(k, {});
+  Buf ba = from_array(xa), bb = from_array(xb), out = empty_buf(float32, R * C);
+  run_all(*ck, {&ba, &bb, &out}, R);
+  array want = concatenate({xa, xb, full({R, 2}, 7.0f)}, 1);
+  check_equal(to_array(out, {R, C}), want, float32, 0, "concatenation");
+  // One loop over the grid, three over the pieces [0, 3), [3, 8), [8, 10).
+  const std::string mlir = ck->mlir();
+  size_t loops = 0;
+  for (size_t at = mlir.find("scf.for"); at != std::string::npos; at = mlir.find("scf.for", at + 1)) {
+    ++loops;
+  }
+  CHECK(loops == 4);
+}
+
 TEST_CASE("codegen: row and column max of a per-instance tile", "[codegen]") {
   const int64_t B = 3, M = 10, N = 30;
   array x = random::normal(random::key(6), {B, M, N});

@@ -12,6 +12,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
 
 #include "llvm/Support/raw_ostream.h"
@@ -184,7 +185,9 @@ class CpuSchedule : public PhaseSchedule {
 
   void map(const Phase& ph, DomainFn body) override {
     SmallVector<Value> d;
+    cuts_ = inner_cuts(ph);
     nest(ph.domain, 0, d, body);
+    cuts_.clear();
   }
 
   void reduce(const Phase& ph, ValuesFn values) override {
@@ -198,15 +201,59 @@ class CpuSchedule : public PhaseSchedule {
   }
 
  private:
+  // Where the innermost index of a map phase is compared with constants (a
+  // concatenation along that axis: each point selects one of its inputs),
+  // the loop runs in pieces between them: in each piece every comparison is
+  // constant, LLVM folds the selects and the clamped indices, and the piece
+  // is a unit-stride copy it vectorises instead of a loop of selects.
+  static SmallVector<int64_t> inner_cuts(const Phase& ph) {
+    if (ph.domain.empty()) return {};
+    const int last = static_cast<int>(ph.domain.size()) - 1;
+    const int64_t ext = ph.domain.back();
+    std::set<int64_t> cuts;
+    for (const auto& x : ph.exprs) {
+      if (x.kind != ExprKind::Binary || x.operands.size() != 2) continue;
+      const Expr& a = ph.exprs[x.operands[0]];
+      const Expr& b = ph.exprs[x.operands[1]];
+      if (a.kind != ExprKind::DomainIndex || a.axis != last || b.kind != ExprKind::Const) continue;
+      const auto c = static_cast<int64_t>(b.value);
+      switch (x.binary_op) {
+        case BinaryOp::Less:
+        case BinaryOp::GreaterEqual:
+          cuts.insert(c);
+          break;
+        case BinaryOp::LessEqual:
+        case BinaryOp::Greater:
+          cuts.insert(c + 1);
+          break;
+        default:
+          break;
+      }
+    }
+    SmallVector<int64_t> out;
+    for (int64_t c : cuts) {
+      if (c > 0 && c < ext) out.push_back(c);
+    }
+    if (out.size() > kMaxCuts) out.clear();  // the body is emitted once per piece
+    return out;
+  }
+  static constexpr size_t kMaxCuts = 4;
+
   void nest(ArrayRef<int64_t> ext, size_t a, SmallVector<Value>& idx, DomainFn body) {
     if (a == ext.size()) return body(idx);
-    loop(e.idx(0), e.idx(ext[a]), e.idx(1), {}, [&](Value iv, ValueRange) {
-      idx.push_back(iv);
-      nest(ext, a + 1, idx, body);
-      idx.pop_back();
-      return SmallVector<Value>{};
-    });
+    SmallVector<int64_t> bounds{0};
+    if (a + 1 == ext.size()) bounds.append(cuts_.begin(), cuts_.end());
+    bounds.push_back(ext[a]);
+    for (size_t p = 0; p + 1 < bounds.size(); ++p) {
+      loop(e.idx(bounds[p]), e.idx(bounds[p + 1]), e.idx(1), {}, [&](Value iv, ValueRange) {
+        idx.push_back(iv);
+        nest(ext, a + 1, idx, body);
+        idx.pop_back();
+        return SmallVector<Value>{};
+      });
+    }
   }
+  SmallVector<int64_t> cuts_;  // of the map phase being emitted (inner_cuts)
   SmallVector<Value> reduce_nest(const Phase& ph, const Split& s, ArrayRef<Value> kidx, size_t a,
                                  SmallVector<Value>& ridx, ValueRange accs, ValuesFn values) {
     if (a == s.red_ext.size()) return fold(ph, *kernel, accs, values(merge_idx(s, kidx, ridx)));
