@@ -3,6 +3,7 @@
 
 usage: python3 benchmarks/peers/run_peers.py [--build build] [--venv DIR] [--jax]
            [--torch-compile] [--rounds 5] [--threads 2] [--json FILE] [--no-detector] [--quick]
+           [--omp-passive]
 
 Creates a virtual environment (default benchmarks/peers/.venv) with numpy,
 scipy and CPU PyTorch (JAX too with --jax) unless it has them, and runs
@@ -578,16 +579,17 @@ def main():
     ap.add_argument("--torch-compile", action="store_true",
                     help="also torch.compile for the match-free loss (minutes to compile)")
     ap.add_argument("--no-detector", action="store_true", help="skip the detector train step")
-    ap.add_argument("--omp-active", action="store_true",
-                    help="leave OMP_WAIT_POLICY unset (PyTorch's default, spinning threads)")
+    ap.add_argument("--omp-passive", action="store_true",
+                    help="OMP_WAIT_POLICY=PASSIVE for PyTorch (sleeping threads; for a loaded machine)")
     ap.add_argument("--quick", action="store_true", help="the benchmarks' small sizes (a smoke test)")
     args = ap.parse_args()
     ensure_venv(args)
 
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    if not args.omp_active:
-        # PyTorch's OpenMP threads otherwise spin while they wait: on a
-        # machine with other work that made the peer 20-40x slower here.
+    if args.omp_passive:
+        # PyTorch's OpenMP threads spin while they wait by default (as mfx's
+        # pool does for 100 us): fastest on an idle machine, but on one with
+        # other work that made the peer 20-40x slower here.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import numpy
     import scipy
