@@ -1,5 +1,6 @@
 // jit: equality with eager, the signature cache, simplification statistics,
 // composition with grad/jvp/vmap in both orders, misuse errors.
+#include "compiler/jit/compiled.h"
 #include "grad_check.h"
 #include "mfx/jit.h"
 
@@ -89,6 +90,55 @@ TEST_CASE("grad of jit and jit of grad equal the eager gradient", "[jit][transfo
   auto hvp_eager = grad(
       [&](const array& wv) { return sum(grad([&](const array& u) { return mlp(x, u); })(wv)); })(w);
   check_close(hvp, values(hvp_eager), {4, 2}, 1e-10, 1e-10);
+}
+
+TEST_CASE("vjp of a jitted function: outputs and a pullback that does not rerun the forward",
+          "[jit][transforms]") {
+  // Two outputs, an integer argument (its cotangent is zeros), a loss that
+  // needs the forward's intermediates.
+  auto f = [](const std::vector<array>& a) {
+    array h = tanh(matmul(a[0], a[1]));
+    return std::vector<array>{sum(square(h)) + sum(softmax(a[0], -1) * a[0]),
+                              h * astype(a[2], float64)};
+  };
+  array x = rand_like({3, 4}, 21), w = rand_like({4, 2}, 22);
+  array n = astype(array({1, 2}), int32);
+  auto jf = jit(f, {.name = "vjp_case"});
+  JitVjp r = jf.vjp({x, w, n});
+  REQUIRE(r.outputs.size() == 2);
+  auto eager = f({x, w, n});
+  check_close(r.outputs[0], values(eager[0]), {}, 1e-12, 1e-12);
+  check_close(r.outputs[1], values(eager[1]), {3, 2}, 1e-12, 1e-12);
+  // Two different cotangents through the same pullback.
+  for (double scale : {1.0, -0.5}) {
+    std::vector<array> cts{array(scale), rand_like({3, 2}, 23) * scale};
+    auto got = r.pullback(cts);
+    auto want = mfx::vjp([&](const std::vector<array>& d) { return f({d[0], d[1], n}); }, {x, w},
+                         cts)
+                    .second;
+    REQUIRE(got.size() == 3);
+    check_close(got[0], values(want[0]), {3, 4}, 1e-12, 1e-12);
+    check_close(got[1], values(want[1]), {4, 2}, 1e-12, 1e-12);
+    CHECK(values(got[2]) == std::vector<double>{0, 0});
+  }
+  // The split: the forward program has the one product of f, the backward
+  // only the two of its gradients (a rerun forward would add a third).
+  jit_detail::CompiledFunction cf(jit_detail::trace(f, {{3, 4}, {4, 2}, {2}},
+                                                    {float64, float64, int32}, "split"),
+                                  {});
+  const auto& split = cf.split_vjp();
+  auto products = [](const jit_detail::Graph& g) {
+    int k = 0;
+    for (const auto& node : g.nodes) k += node.prim->name() == "Matmul";
+    return k;
+  };
+  CHECK(products(split.forward->traced()) == 1);
+  CHECK(products(split.backward->traced()) == 2);
+  CHECK(split.argnums == std::vector<int>{0, 1});
+  // Cotangents must match the outputs.
+  check_throws_with([&] { r.pullback({array(1.0)}); }, {"vjp_case", "takes 2 cotangents, got 1"});
+  check_throws_with([&] { r.pullback({array(1.0), zeros({2, 3}, float64)}); },
+                    {"vjp_case", "cotangent 1", "(3,2)", "(2,3)"});
 }
 
 TEST_CASE("jvp and vmap of a jitted function", "[jit][transforms]") {

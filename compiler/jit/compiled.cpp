@@ -100,9 +100,14 @@ std::vector<StepDraft> compile_kernel_steps(
 }
 
 CompiledFunction::CompiledFunction(Graph traced, JitOptions options)
-    : traced_(std::move(traced)), options_(std::move(options)) {
-  plan_ = make_plan(simplify(traced_, &simplify_stats_), options_,
-                    options_.plan_for_gpu ? PlanTarget::GpuProgram : PlanTarget::CpuProgram);
+    : traced_(std::move(traced)), options_(std::move(options)) {}
+
+const Plan& CompiledFunction::plan() const {
+  std::call_once(planned_, [&] {
+    plan_ = make_plan(simplify(traced_, &simplify_stats_), options_,
+                      options_.plan_for_gpu ? PlanTarget::GpuProgram : PlanTarget::CpuProgram);
+  });
+  return plan_;
 }
 
 const std::vector<array>& CompiledFunction::constants_on(Device device) const {
@@ -110,7 +115,7 @@ const std::vector<array>& CompiledFunction::constants_on(Device device) const {
   auto it = device_constants_.find(device.index);
   if (it != device_constants_.end()) return it->second;
   std::vector<array> copies;
-  for (const auto& c : plan_.program.constants) copies.push_back(to_device(c.data, device));
+  for (const auto& c : plan().program.constants) copies.push_back(to_device(c.data, device));
   mfx::eval(copies);
   return device_constants_.emplace(device.index, std::move(copies)).first->second;
 }
@@ -128,13 +133,13 @@ std::vector<array> CompiledFunction::run(const std::vector<array>& inputs) const
     if (in.on_gpu()) gpu = in.device();
   }
   if (!gpu) {
-    std::vector<array> outs = replay(plan_.program, inputs);
+    std::vector<array> outs = replay(plan().program, inputs);
     mfx::eval(outs);
     return outs;
   }
   const std::vector<array>& constants = constants_on(*gpu);
   auto step_by_step = [&](const std::vector<array>& in) {
-    std::vector<array> outs = replay(plan_.program, in, constants);
+    std::vector<array> outs = replay(plan().program, in, constants);
     mfx::eval(outs);
     return outs;
   };
@@ -146,13 +151,14 @@ std::vector<array> CompiledFunction::run(const std::vector<array>& inputs) const
 
 JitStats CompiledFunction::stats() const {
   JitStats s;
+  const Plan& p = plan();
   s.traced_nodes = simplify_stats_.traced_nodes;
   s.noops_removed = simplify_stats_.noops_removed;
   s.cse_merged = simplify_stats_.cse_merged;
   s.dead_removed = simplify_stats_.dead_removed;
   s.constants = simplify_stats_.constants;
   s.executed_nodes = s.traced_nodes - s.noops_removed - s.cse_merged - s.dead_removed;
-  s.kernels = plan_.launches();
+  s.kernels = p.launches();
   std::lock_guard<std::mutex> lock(constants_mutex_);
   if (!graphs_.empty()) {
     s.cuda_graph = graphs_.begin()->second->status();
@@ -208,6 +214,114 @@ JitFunction& CompiledFunction::backward(const std::vector<int>& nums) {
   JitOptions o = options_;
   o.name = options_.name + suffix("_vjp", nums);
   return backward_.emplace(nums, jit(bwd, o)).first->second;
+}
+
+namespace {
+
+// The part of `g` made of `nodes` (indices, in order) as a graph of its own
+// with the given inputs and outputs; values are renumbered, and the
+// constants it reads come along.
+Graph subgraph(const Graph& g, const std::vector<int>& in, const std::vector<size_t>& nodes,
+               const std::vector<int>& out) {
+  Graph s;
+  std::vector<int> id(g.values.size(), -1);
+  auto map = [&](int v) {
+    if (id[v] < 0) id[v] = s.add_value(g.values[v].shape, g.values[v].dtype);
+    return id[v];
+  };
+  for (int v : in) s.inputs.push_back(map(v));
+  std::vector<int> constant_of(g.values.size(), -1);
+  for (size_t c = 0; c < g.constants.size(); ++c) constant_of[g.constants[c].value] = static_cast<int>(c);
+  auto read = [&](int v) {
+    if (id[v] < 0 && constant_of[v] >= 0) {
+      s.constants.push_back({map(v), g.constants[constant_of[v]].data});
+    }
+    if (id[v] < 0) {
+      throw std::logic_error(fmt::format("[jit] internal: split vjp reads value {} it lacks", v));
+    }
+    return id[v];
+  };
+  for (size_t k : nodes) {
+    const auto& n = g.nodes[k];
+    Graph::Node copy{n.prim, {}, {}};
+    for (int v : n.inputs) copy.inputs.push_back(read(v));
+    for (int v : n.outputs) copy.outputs.push_back(map(v));
+    s.nodes.push_back(std::move(copy));
+  }
+  for (int v : out) s.outputs.push_back(read(v));
+  return s;
+}
+
+}  // namespace
+
+const CompiledFunction::SplitVjp& CompiledFunction::split_vjp() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (split_vjp_) return *split_vjp_;
+  const Graph& g = traced_;
+  const size_t n = g.inputs.size(), k = g.outputs.size();
+  std::vector<int> nums;
+  for (size_t a = 0; a < n; ++a) {
+    if (is_floating(g.values[g.inputs[a]].dtype)) nums.push_back(static_cast<int>(a));
+  }
+  // (primals..., cotangents...) -> (outputs..., cotangents of the primals at nums...).
+  ArrayFn joint = [&g, n, nums](const std::vector<array>& args) {
+    std::vector<array> primals(args.begin(), args.begin() + static_cast<long>(n));
+    std::vector<array> cts(args.begin() + static_cast<long>(n), args.end());
+    std::vector<array> diff;
+    for (int a : nums) diff.push_back(primals[a]);
+    ArrayFn fwd = [&](const std::vector<array>& d) { return substituted(g, primals, nums, d); };
+    auto [outs, grads] = mfx::vjp(fwd, diff, cts);
+    outs.insert(outs.end(), grads.begin(), grads.end());
+    return outs;
+  };
+  std::vector<Shape> shapes;
+  std::vector<Dtype> dtypes;
+  for (int v : g.inputs) shapes.push_back(g.values[v].shape), dtypes.push_back(g.values[v].dtype);
+  for (int v : g.outputs) shapes.push_back(g.values[v].shape), dtypes.push_back(g.values[v].dtype);
+  Graph j = trace(joint, shapes, dtypes, options_.name + "_vjp");
+  // Everything computed from a cotangent is backward; the rest is forward.
+  std::vector<char> from_ct(j.values.size(), 0), is_constant(j.values.size(), 0);
+  for (size_t i = n; i < j.inputs.size(); ++i) from_ct[j.inputs[i]] = 1;
+  for (const auto& c : j.constants) is_constant[c.value] = 1;
+  std::vector<size_t> fwd_nodes, bwd_nodes;
+  for (size_t i = 0; i < j.nodes.size(); ++i) {
+    bool b = false;
+    for (int v : j.nodes[i].inputs) b = b || from_ct[v];
+    for (int v : j.nodes[i].outputs) from_ct[v] = b;
+    (b ? bwd_nodes : fwd_nodes).push_back(i);
+  }
+  // Residuals: forward values (arguments included) the backward reads or returns.
+  std::vector<int> residuals;
+  std::vector<char> taken(j.values.size(), 0);
+  auto keep = [&](int v) {
+    if (!from_ct[v] && !is_constant[v] && !taken[v]) {
+      taken[v] = 1;
+      residuals.push_back(v);
+    }
+  };
+  for (size_t i : bwd_nodes) {
+    for (int v : j.nodes[i].inputs) keep(v);
+  }
+  for (size_t o = k; o < j.outputs.size(); ++o) keep(j.outputs[o]);
+  std::vector<int> f_in(j.inputs.begin(), j.inputs.begin() + static_cast<long>(n));
+  std::vector<int> f_out(j.outputs.begin(), j.outputs.begin() + static_cast<long>(k));
+  for (int v : f_out) {
+    if (from_ct[v]) throw std::logic_error("[jit] internal: an output depends on a cotangent");
+  }
+  f_out.insert(f_out.end(), residuals.begin(), residuals.end());
+  std::vector<int> b_in = residuals;
+  b_in.insert(b_in.end(), j.inputs.begin() + static_cast<long>(n), j.inputs.end());
+  std::vector<int> b_out(j.outputs.begin() + static_cast<long>(k), j.outputs.end());
+  JitOptions fo = options_, bo = options_;
+  fo.name = options_.name + "_fwd";
+  bo.name = options_.name + "_bwd";
+  auto split = std::make_unique<SplitVjp>();
+  split->forward = std::make_shared<CompiledFunction>(subgraph(j, f_in, fwd_nodes, f_out), fo);
+  split->backward = std::make_shared<CompiledFunction>(subgraph(j, b_in, bwd_nodes, b_out), bo);
+  split->outputs = k;
+  split->argnums = nums;
+  split_vjp_ = std::move(split);
+  return *split_vjp_;
 }
 
 JitFunction& CompiledFunction::forward_tangents(const std::vector<int>& nums) {

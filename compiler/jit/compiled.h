@@ -23,23 +23,39 @@ class CompiledFunction {
   std::vector<array> run(const std::vector<array>& inputs) const;
 
   const Graph& traced() const { return traced_; }
-  const Plan& plan() const { return plan_; }
+  /// The execution plan, made (and its kernels compiled) on first use: a
+  /// signature used only through split_vjp() never compiles its own plan.
+  const Plan& plan() const;
   const JitOptions& options() const { return options_; }
   JitStats stats() const;
 
   /// Compiled derivative and batching functions, made on first use per
   /// argument selection (the engine asks for the same ones every step).
   JitFunction& backward(const std::vector<int>& argnums);
+
+  /// The vjp w.r.t. every floating argument, split where the cotangents
+  /// enter: `forward` maps the arguments to the outputs followed by the
+  /// residuals (the forward values the backward reads); `backward` maps the
+  /// residuals followed by one cotangent per output to the cotangents of
+  /// the floating arguments (`argnums`). The forward runs once per step.
+  struct SplitVjp {
+    std::shared_ptr<CompiledFunction> forward, backward;
+    size_t outputs = 0;
+    std::vector<int> argnums;
+  };
+  const SplitVjp& split_vjp();
   JitFunction& forward_tangents(const std::vector<int>& argnums);
   JitFunction& batched(const std::vector<int>& axes);
 
  private:
   Graph traced_;
   JitOptions options_;
-  SimplifyStats simplify_stats_;
-  Plan plan_;
+  mutable SimplifyStats simplify_stats_;
+  mutable Plan plan_;
+  mutable std::once_flag planned_;
   std::mutex mutex_;
   std::map<std::vector<int>, JitFunction> backward_, forward_tangents_, batched_;
+  std::unique_ptr<SplitVjp> split_vjp_;
   // The plan's constants copied to each GPU the function ran on.
   mutable std::mutex constants_mutex_;
   mutable std::map<int, std::vector<array>> device_constants_;

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "compiler/jit/compiled.h"
+#include "mfx/ops.h"
 
 namespace mfx {
 
@@ -38,6 +39,77 @@ JitFunction::JitFunction(ArrayFn f, JitOptions options) : state_(std::make_share
 }
 
 std::vector<array> JitFunction::operator()(const std::vector<array>& args) const {
+  std::shared_ptr<CompiledFunction> fn = compiled_for(args);
+  fn->plan();  // plans and compiles now, so that its errors come from this call
+  std::vector<Shape> shapes;
+  std::vector<Dtype> dtypes;
+  for (int v : fn->traced().outputs) {
+    shapes.push_back(fn->traced().values[v].shape);
+    dtypes.push_back(fn->traced().values[v].dtype);
+  }
+  return array::make_arrays(shapes, dtypes, std::make_shared<jit_detail::Compiled>(fn), args);
+}
+
+namespace {
+
+// Lazy outputs of a compiled function called on `args`.
+std::vector<array> call(const std::shared_ptr<CompiledFunction>& fn, std::vector<array> args) {
+  std::vector<Shape> shapes;
+  std::vector<Dtype> dtypes;
+  for (int v : fn->traced().outputs) {
+    shapes.push_back(fn->traced().values[v].shape);
+    dtypes.push_back(fn->traced().values[v].dtype);
+  }
+  return array::make_arrays(shapes, dtypes, std::make_shared<jit_detail::Compiled>(fn),
+                            std::move(args));
+}
+
+}  // namespace
+
+JitVjp JitFunction::vjp(const std::vector<array>& args) const {
+  std::shared_ptr<CompiledFunction> fn = compiled_for(args);
+  const CompiledFunction::SplitVjp& split = fn->split_vjp();
+  std::vector<array> all = call(split.forward, args);
+  JitVjp r;
+  r.outputs.assign(all.begin(), all.begin() + static_cast<long>(split.outputs));
+  std::vector<array> residuals(all.begin() + static_cast<long>(split.outputs), all.end());
+  std::vector<Shape> out_shapes;
+  std::vector<Dtype> out_dtypes;
+  for (int v : fn->traced().outputs) {
+    out_shapes.push_back(fn->traced().values[v].shape);
+    out_dtypes.push_back(fn->traced().values[v].dtype);
+  }
+  std::vector<array> like = args;
+  const std::string name = state_->options.name;
+  auto backward = split.backward;
+  auto argnums = split.argnums;
+  r.pullback = [=](const std::vector<array>& cts) {
+    if (cts.size() != out_shapes.size()) {
+      throw std::invalid_argument(fmt::format("[jit] {}: pullback takes {} cotangents, got {}",
+                                              name, out_shapes.size(), cts.size()));
+    }
+    for (size_t i = 0; i < cts.size(); ++i) {
+      if (!cts[i].valid() || cts[i].shape() != out_shapes[i] || cts[i].dtype() != out_dtypes[i]) {
+        throw std::invalid_argument(fmt::format(
+            "[jit] {}: cotangent {} must have the output's shape {} and dtype {}, got {}", name,
+            i, shape_str(out_shapes[i]), dtype_name(out_dtypes[i]),
+            cts[i].valid()
+                ? fmt::format("{} {}", shape_str(cts[i].shape()), dtype_name(cts[i].dtype()))
+                : std::string("a null array")));
+      }
+    }
+    std::vector<array> in = residuals;
+    in.insert(in.end(), cts.begin(), cts.end());
+    std::vector<array> got = call(backward, in);
+    std::vector<array> res;
+    for (const auto& a : like) res.push_back(zeros_like(a));
+    for (size_t i = 0; i < argnums.size(); ++i) res[argnums[i]] = got[i];
+    return res;
+  };
+  return r;
+}
+
+std::shared_ptr<CompiledFunction> JitFunction::compiled_for(const std::vector<array>& args) const {
   for (size_t i = 0; i < args.size(); ++i) {
     if (!args[i].valid()) {
       throw std::invalid_argument(
@@ -75,13 +147,7 @@ std::vector<array> JitFunction::operator()(const std::vector<array>& args) const
     }
     state_->last = fn;
   }
-  std::vector<Shape> shapes;
-  std::vector<Dtype> dtypes;
-  for (int v : fn->traced().outputs) {
-    shapes.push_back(fn->traced().values[v].shape);
-    dtypes.push_back(fn->traced().values[v].dtype);
-  }
-  return array::make_arrays(shapes, dtypes, std::make_shared<jit_detail::Compiled>(fn), args);
+  return fn;
 }
 
 int JitFunction::cache_size() const {

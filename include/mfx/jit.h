@@ -13,6 +13,7 @@
 #pragma once
 
 #include <any>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -77,11 +78,32 @@ struct JitStats {
   int cuda_graph_nodes = 0;
 };
 
+namespace jit_detail {
+class CompiledFunction;
+}
+
+/// What JitFunction::vjp returns: the outputs and their pullback.
+struct JitVjp {
+  std::vector<array> outputs;
+  /// One cotangent per output (its shape and dtype) -> one cotangent per
+  /// argument (zeros for non-floating ones). Each call runs only the
+  /// backward program, from the values the forward saved.
+  std::function<std::vector<array>(const std::vector<array>&)> pullback;
+};
+
 class JitFunction {
  public:
   JitFunction(ArrayFn f, JitOptions options);
   /// Calls the compiled function (traces on the first call of a signature).
   std::vector<array> operator()(const std::vector<array>& args) const;
+  /// The outputs at `args` and their pullback, as jax.vjp(jit(f), *args):
+  /// the compiled vjp is split where the cotangents enter, into a forward
+  /// that also returns the values the backward needs (residuals) and a
+  /// backward from those. For a loss that must run eagerly on the outputs
+  /// (a host-side matching), this runs the forward once per step, where
+  /// grad of a jitted function recomputes it inside its backward. The
+  /// residuals stay alive as long as the pullback.
+  JitVjp vjp(const std::vector<array>& args) const;
   /// Number of distinct signatures traced so far.
   int cache_size() const;
   /// How often a call found its signature compiled already.
@@ -103,6 +125,8 @@ class JitFunction {
 
  private:
   std::shared_ptr<State> state_;
+  // The compiled signature of `args` (traced and planned on first use).
+  std::shared_ptr<jit_detail::CompiledFunction> compiled_for(const std::vector<array>& args) const;
 };
 
 /// jit(f): see the top of this header.

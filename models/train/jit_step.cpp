@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 
 #include "mfx/criteria/criteria_trees.h"
@@ -52,34 +53,64 @@ JitLossGrads matchfree(const Tree& params, const detr::Batch& batch, const detr:
   return {loss, components, grads};
 }
 
+// The detector's forward over flat leaves (the model's, then images, mask
+// and dropout key), with the structure of its outputs.
+struct FlatForward {
+  JitFunction fn;
+  std::shared_ptr<std::optional<Tree>> outputs_like;
+};
+
 JitLossGrads hungarian(const Tree& params, const detr::Batch& batch, const detr::LossConfig& cfg,
                        const array& key, const criteria::StepInputs& in, bool cuda_graph) {
   const detr::DetectorConfig model = cfg.model;
   const bool train = cfg.train;
-  auto make = [&] {
-    return jit_tree(
-        [model, train](const Tree& m, const array& images, const array& mask,
-                       const array& dropout_key) {
-          return criteria::outputs_tree(
-              detr::detector_forward(m, images, mask, model, train,
-                                     train ? std::optional<array>(dropout_key) : std::nullopt));
-        },
-        JitOptions{.name = "detector_train_forward", .cuda_graph = cuda_graph});
-  };
-  using Fn = decltype(make());
-  Fn& forward =
-      cached<Fn>(jit_step_cache_key(cfg, criteria::Criterion::hungarian, cuda_graph), make);
   const int layers = model.detr.dec_layers;
   const bool nested = params.is_dict() && params.dict().count("model");
-  auto loss_of = [&](const Tree& p) {
-    const Tree& m = nested ? p["model"] : p;
-    criteria::DecoderOutputs o =
-        criteria::outputs_from(forward(m, batch.images, batch.mask, key), layers);
-    criteria::LossResult r = criteria::hungarian_criterion(o, batch.targets, cfg.hungarian, in);
+  const Tree& m = nested ? params["model"] : params;
+  const size_t nm = m.leaves().size();
+  // The matching runs on the host, so the criterion runs eagerly on the
+  // jitted forward's outputs. Its gradient goes back through the forward's
+  // pullback (JitFunction::vjp), which starts from what the forward saved:
+  // grad of the jitted forward would run the forward again in its backward.
+  auto make = [&] {
+    auto outputs_like = std::make_shared<std::optional<Tree>>();
+    const Tree m_like = m;
+    ArrayFn f = [=](const std::vector<array>& a) {
+      const Tree mt = m_like.unflatten(std::vector<array>(a.begin(), a.begin() + nm));
+      Tree o = criteria::outputs_tree(detr::detector_forward(
+          mt, a[nm], a[nm + 1], model, train,
+          train ? std::optional<array>(a[nm + 2]) : std::nullopt));
+      *outputs_like = o;
+      return o.leaves();
+    };
+    return FlatForward{jit(f, JitOptions{.name = "detector_train_forward", .cuda_graph = cuda_graph}),
+                       outputs_like};
+  };
+  FlatForward& forward = cached<FlatForward>(
+      jit_step_cache_key(cfg, criteria::Criterion::hungarian, cuda_graph), make);
+  std::vector<array> args = m.leaves();
+  args.insert(args.end(), {batch.images, batch.mask, key});
+  JitVjp fwd = forward.fn.vjp(args);
+  const Tree outputs = forward.outputs_like->value().unflatten(fwd.outputs);
+  auto loss_of = [&](const Tree& o) {
+    criteria::LossResult r =
+        criteria::hungarian_criterion(criteria::outputs_from(o, layers), batch.targets,
+                                      cfg.hungarian, in);
     r.components["loss"] = r.loss;
     return std::make_pair(r.loss, r.components);
   };
-  auto [value, grads] = value_and_grad(loss_of)(params);
+  auto [value, g_outputs] = value_and_grad(loss_of)(outputs);
+  std::vector<array> g = fwd.pullback(g_outputs.leaves());
+  Tree gm = m.unflatten(std::vector<array>(g.begin(), g.begin() + nm));
+  Tree grads = gm;
+  if (nested) {
+    // The other entries of params do not enter the loss.
+    Tree::Dict d;
+    for (const auto& [k, sub] : params.dict()) {
+      d.emplace(k, k == "model" ? gm : sub.map([](const array& a) { return zeros_like(a); }));
+    }
+    grads = Tree(std::move(d));
+  }
   return {value.first, value.second, grads};
 }
 
