@@ -55,11 +55,13 @@ C erfinv_impl(C y) {
   return static_cast<C>(r);
 }
 
-// Contiguous float32 loops over the fast_math kernels. With GCC on x86-64 an
-// AVX2+FMA clone (8 lanes) is also built and picked at load time; the default
-// clone is the SSE2 baseline. FMA contraction may change the last bit.
+// Contiguous float32 loops over the fast_math kernels. With GCC on x86-64
+// AVX-512 (16 lanes) and AVX2+FMA (8 lanes) clones are also built and picked
+// at load time; the default clone is the SSE2 baseline. FMA contraction may
+// change the last bit (the two FMA clones contract alike).
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define MFX_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define MFX_SIMD_CLONES \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define MFX_SIMD_CLONES
 #endif
