@@ -135,6 +135,18 @@ TEST_CASE("vjp of a jitted function: outputs and a pullback that does not rerun 
   CHECK(products(split.forward->traced()) == 1);
   CHECK(products(split.backward->traced()) == 2);
   CHECK(split.argnums == std::vector<int>{0, 1});
+  // Only w: x's cotangent is zeros and the backward drops x's product.
+  JitVjp rw = jf.vjp({x, w, n}, {1});
+  std::vector<array> cts{array(1.0), rand_like({3, 2}, 24)};
+  auto gw = rw.pullback(cts);
+  auto want_w =
+      mfx::vjp([&](const std::vector<array>& d) { return f({x, d[0], n}); }, {w}, cts).second;
+  check_close(gw[1], values(want_w[0]), {4, 2}, 1e-12, 1e-12);
+  CHECK(values(gw[0]) == std::vector<double>(12, 0.0));
+  const auto& split_w = cf.split_vjp({1});
+  CHECK(products(split_w.backward->traced()) == 1);
+  CHECK(split_w.argnums == std::vector<int>{1});
+  check_throws_with([&] { jf.vjp({x, w, n}, {3}); }, {"vjp_case", "argnum 3", "3 arguments"});
   // Cotangents must match the outputs.
   check_throws_with([&] { r.pullback({array(1.0)}); }, {"vjp_case", "takes 2 cotangents, got 1"});
   check_throws_with([&] { r.pullback({array(1.0), zeros({2, 3}, float64)}); },

@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <optional>
 #include <thread>
@@ -120,6 +123,82 @@ const std::vector<array>& CompiledFunction::constants_on(Device device) const {
   return device_constants_.emplace(device.index, std::move(copies)).first->second;
 }
 
+bool CompiledFunction::profiling() {
+  static const bool on = [] {
+    const char* v = std::getenv("MFX_JIT_PROFILE");
+    return v && *v && std::string(v) != "0";
+  }();
+  return on;
+}
+
+// Step by step, each evaluated before the next, with its wall time.
+std::vector<array> CompiledFunction::run_profiled(const std::vector<array>& inputs) const {
+  const Plan& p = plan();
+  const Graph& g = p.program;
+  std::vector<array> vals(g.values.size());
+  for (size_t i = 0; i < g.inputs.size(); ++i) vals[g.inputs[i]] = inputs[i];
+  for (const auto& c : g.constants) vals[c.value] = c.data;
+  std::vector<double> seconds(g.nodes.size());
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    const auto& n = g.nodes[k];
+    std::vector<array> ins;
+    for (int v : n.inputs) ins.push_back(vals[v]);
+    std::vector<Shape> shapes;
+    std::vector<Dtype> dtypes;
+    for (int v : n.outputs) shapes.push_back(g.values[v].shape), dtypes.push_back(g.values[v].dtype);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto outs = array::make_arrays(shapes, dtypes, n.prim, std::move(ins));
+    mfx::eval(outs);
+    seconds[k] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (size_t o = 0; o < outs.size(); ++o) vals[n.outputs[o]] = std::move(outs[o]);
+  }
+  {
+    std::lock_guard<std::mutex> lock(profile_mutex_);
+    if (step_seconds_.empty()) step_seconds_.assign(g.nodes.size(), 0.0);
+    for (size_t k = 0; k < seconds.size(); ++k) step_seconds_[k] += seconds[k];
+    ++profiled_calls_;
+  }
+  std::vector<array> res;
+  for (int v : g.outputs) res.push_back(vals[v]);
+  return res;
+}
+
+std::string CompiledFunction::profile_text(size_t top) const {
+  std::lock_guard<std::mutex> lock(profile_mutex_);
+  if (profiled_calls_ == 0) return "";
+  const Plan& p = plan();
+  std::vector<size_t> order(step_seconds_.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return step_seconds_[a] > step_seconds_[b]; });
+  double total = 0;
+  for (double t : step_seconds_) total += t;
+  std::string out = fmt::format("{}: {} calls, {:.2f} ms per call in {} steps; the costliest:\n",
+                                options_.name, profiled_calls_, total * 1e3 / profiled_calls_,
+                                step_seconds_.size());
+  for (size_t i = 0; i < std::min(top, order.size()); ++i) {
+    const size_t k = order[i];
+    const auto& st = p.steps[k];
+    std::string ops;
+    for (size_t j = 0; j < st.source_ops.size() && j < 4; ++j) ops += (j ? " " : "") + st.source_ops[j];
+    if (st.source_ops.size() > 4) ops += fmt::format(" +{}", st.source_ops.size() - 4);
+    const auto& node = p.program.nodes[k];
+    const std::string shape =
+        node.outputs.empty() ? "" : shape_str(p.program.values[node.outputs[0]].shape);
+    out += fmt::format("  {:8.3f} ms {:5.1f} %  {:<9} {:<28} -> {:<18} {}\n",
+                       step_seconds_[k] * 1e3 / profiled_calls_, 100 * step_seconds_[k] / total,
+                       st.kind, st.name.substr(0, 28), shape, ops);
+  }
+  return out;
+}
+
+CompiledFunction::~CompiledFunction() {
+  if (profiling()) {
+    const std::string text = profile_text(20);
+    if (!text.empty()) std::fprintf(stderr, "[MFX_JIT_PROFILE] %s", text.c_str());
+  }
+}
+
 GraphReplay& CompiledFunction::graph_on(Device device) const {
   std::lock_guard<std::mutex> lock(constants_mutex_);
   auto& g = graphs_[device.index];
@@ -133,6 +212,7 @@ std::vector<array> CompiledFunction::run(const std::vector<array>& inputs) const
     if (in.on_gpu()) gpu = in.device();
   }
   if (!gpu) {
+    if (profiling()) return run_profiled(inputs);
     std::vector<array> outs = replay(plan().program, inputs);
     mfx::eval(outs);
     return outs;
@@ -254,14 +334,16 @@ Graph subgraph(const Graph& g, const std::vector<int>& in, const std::vector<siz
 
 }  // namespace
 
-const CompiledFunction::SplitVjp& CompiledFunction::split_vjp() {
+const CompiledFunction::SplitVjp& CompiledFunction::split_vjp(const std::vector<int>& wanted) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (split_vjp_) return *split_vjp_;
+  if (auto it = split_vjp_.find(wanted); it != split_vjp_.end()) return *it->second;
   const Graph& g = traced_;
   const size_t n = g.inputs.size(), k = g.outputs.size();
   std::vector<int> nums;
   for (size_t a = 0; a < n; ++a) {
-    if (is_floating(g.values[g.inputs[a]].dtype)) nums.push_back(static_cast<int>(a));
+    const bool asked =
+        wanted.empty() || std::find(wanted.begin(), wanted.end(), static_cast<int>(a)) != wanted.end();
+    if (asked && is_floating(g.values[g.inputs[a]].dtype)) nums.push_back(static_cast<int>(a));
   }
   // (primals..., cotangents...) -> (outputs..., cotangents of the primals at nums...).
   ArrayFn joint = [&g, n, nums](const std::vector<array>& args) {
@@ -320,8 +402,7 @@ const CompiledFunction::SplitVjp& CompiledFunction::split_vjp() {
   split->backward = std::make_shared<CompiledFunction>(subgraph(j, b_in, bwd_nodes, b_out), bo);
   split->outputs = k;
   split->argnums = nums;
-  split_vjp_ = std::move(split);
-  return *split_vjp_;
+  return *(split_vjp_[wanted] = std::move(split));
 }
 
 JitFunction& CompiledFunction::forward_tangents(const std::vector<int>& nums) {

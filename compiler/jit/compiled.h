@@ -16,6 +16,14 @@ namespace mfx::jit_detail {
 class CompiledFunction {
  public:
   CompiledFunction(Graph traced, JitOptions options);
+  /// With MFX_JIT_PROFILE set, prints the costliest steps of its calls to stderr.
+  ~CompiledFunction();
+
+  /// MFX_JIT_PROFILE=1 (read once): CPU calls run the plan one step at a time,
+  /// each evaluated before the next and timed.
+  static bool profiling();
+  /// The `top` costliest steps of the profiled calls so far, per call ("" if none).
+  std::string profile_text(size_t top) const;
 
   /// Runs the plan on evaluated inputs; returns evaluated outputs. With
   /// inputs on a GPU the plan's steps run there (its constants are copied
@@ -33,17 +41,18 @@ class CompiledFunction {
   /// argument selection (the engine asks for the same ones every step).
   JitFunction& backward(const std::vector<int>& argnums);
 
-  /// The vjp w.r.t. every floating argument, split where the cotangents
-  /// enter: `forward` maps the arguments to the outputs followed by the
-  /// residuals (the forward values the backward reads); `backward` maps the
-  /// residuals followed by one cotangent per output to the cotangents of
-  /// the floating arguments (`argnums`). The forward runs once per step.
+  /// The vjp w.r.t. the floating arguments among `argnums` (all floating
+  /// arguments when empty), split where the cotangents enter: `forward` maps
+  /// the arguments to the outputs followed by the residuals (the forward
+  /// values the backward reads); `backward` maps the residuals followed by
+  /// one cotangent per output to the cotangents of the arguments at
+  /// SplitVjp::argnums. The forward runs once per step.
   struct SplitVjp {
     std::shared_ptr<CompiledFunction> forward, backward;
     size_t outputs = 0;
     std::vector<int> argnums;
   };
-  const SplitVjp& split_vjp();
+  const SplitVjp& split_vjp(const std::vector<int>& argnums = {});
   JitFunction& forward_tangents(const std::vector<int>& argnums);
   JitFunction& batched(const std::vector<int>& axes);
 
@@ -55,13 +64,17 @@ class CompiledFunction {
   mutable std::once_flag planned_;
   std::mutex mutex_;
   std::map<std::vector<int>, JitFunction> backward_, forward_tangents_, batched_;
-  std::unique_ptr<SplitVjp> split_vjp_;
+  std::map<std::vector<int>, std::unique_ptr<SplitVjp>> split_vjp_;
   // The plan's constants copied to each GPU the function ran on.
   mutable std::mutex constants_mutex_;
   mutable std::map<int, std::vector<array>> device_constants_;
   const std::vector<array>& constants_on(Device device) const;
   // CUDA-graph replay per GPU (JitOptions::cuda_graph), made on first use.
   mutable std::map<int, std::unique_ptr<GraphReplay>> graphs_;
+  std::vector<array> run_profiled(const std::vector<array>& inputs) const;
+  mutable std::mutex profile_mutex_;
+  mutable std::vector<double> step_seconds_;
+  mutable int64_t profiled_calls_ = 0;
   GraphReplay& graph_on(Device device) const;
 };
 

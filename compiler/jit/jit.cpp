@@ -66,9 +66,15 @@ std::vector<array> call(const std::shared_ptr<CompiledFunction>& fn, std::vector
 
 }  // namespace
 
-JitVjp JitFunction::vjp(const std::vector<array>& args) const {
+JitVjp JitFunction::vjp(const std::vector<array>& args, const std::vector<int>& argnums) const {
+  for (int a : argnums) {
+    if (a < 0 || a >= static_cast<int>(args.size())) {
+      throw std::invalid_argument(fmt::format("[jit] {}: vjp argnum {} is out of range for {} arguments",
+                                              state_->options.name, a, args.size()));
+    }
+  }
   std::shared_ptr<CompiledFunction> fn = compiled_for(args);
-  const CompiledFunction::SplitVjp& split = fn->split_vjp();
+  const CompiledFunction::SplitVjp& split = fn->split_vjp(argnums);
   std::vector<array> all = call(split.forward, args);
   JitVjp r;
   r.outputs.assign(all.begin(), all.begin() + static_cast<long>(split.outputs));
@@ -82,7 +88,7 @@ JitVjp JitFunction::vjp(const std::vector<array>& args) const {
   std::vector<array> like = args;
   const std::string name = state_->options.name;
   auto backward = split.backward;
-  auto argnums = split.argnums;
+  auto differentiated = split.argnums;
   r.pullback = [=](const std::vector<array>& cts) {
     if (cts.size() != out_shapes.size()) {
       throw std::invalid_argument(fmt::format("[jit] {}: pullback takes {} cotangents, got {}",
@@ -103,7 +109,7 @@ JitVjp JitFunction::vjp(const std::vector<array>& args) const {
     std::vector<array> got = call(backward, in);
     std::vector<array> res;
     for (const auto& a : like) res.push_back(zeros_like(a));
-    for (size_t i = 0; i < argnums.size(); ++i) res[argnums[i]] = got[i];
+    for (size_t i = 0; i < differentiated.size(); ++i) res[differentiated[i]] = got[i];
     return res;
   };
   return r;

@@ -86,8 +86,9 @@ class CompiledFunction;
 struct JitVjp {
   std::vector<array> outputs;
   /// One cotangent per output (its shape and dtype) -> one cotangent per
-  /// argument (zeros for non-floating ones). Each call runs only the
-  /// backward program, from the values the forward saved.
+  /// argument (zeros for those not differentiated: not in argnums, or not
+  /// floating). Each call runs only the backward program, from the values
+  /// the forward saved.
   std::function<std::vector<array>(const std::vector<array>&)> pullback;
 };
 
@@ -102,8 +103,10 @@ class JitFunction {
   /// backward from those. For a loss that must run eagerly on the outputs
   /// (a host-side matching), this runs the forward once per step, where
   /// grad of a jitted function recomputes it inside its backward. The
-  /// residuals stay alive as long as the pullback.
-  JitVjp vjp(const std::vector<array>& args) const;
+  /// residuals stay alive as long as the pullback. `argnums` selects the
+  /// arguments to differentiate (empty: every floating one); leaving out
+  /// inputs such as images skips their (often costly) cotangents.
+  JitVjp vjp(const std::vector<array>& args, const std::vector<int>& argnums = {}) const;
   /// Number of distinct signatures traced so far.
   int cache_size() const;
   /// How often a call found its signature compiled already.

@@ -90,7 +90,11 @@ JitLossGrads hungarian(const Tree& params, const detr::Batch& batch, const detr:
       jit_step_cache_key(cfg, criteria::Criterion::hungarian, cuda_graph), make);
   std::vector<array> args = m.leaves();
   args.insert(args.end(), {batch.images, batch.mask, key});
-  JitVjp fwd = forward.fn.vjp(args);
+  // Only the model's leaves: the images' cotangent (a transposed stem
+  // convolution) would cost as much as the rest of the backward.
+  std::vector<int> model_args(nm);
+  for (size_t i = 0; i < nm; ++i) model_args[i] = static_cast<int>(i);
+  JitVjp fwd = forward.fn.vjp(args, model_args);
   const Tree outputs = forward.outputs_like->value().unflatten(fwd.outputs);
   auto loss_of = [&](const Tree& o) {
     criteria::LossResult r =
