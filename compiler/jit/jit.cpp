@@ -197,6 +197,11 @@ void JitFunction::write_report(const std::string& dir, bool with_ptx) const {
   jit_detail::write_plan_report(fn->plan(), fn->stats(), fn->options(), dir, with_ptx);
 }
 
+std::string JitFunction::profile(size_t top) const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->last ? state_->last->profile_text(top) : std::string();
+}
+
 JitFunction jit(ArrayFn f, JitOptions options) {
   return JitFunction(std::move(f), std::move(options));
 }

@@ -123,6 +123,12 @@ class JitFunction {
   /// variable MFX_FUSION_REPORT=DIR writes a report for every newly compiled
   /// signature into DIR/<name>_<n>/.
   void write_report(const std::string& dir, bool with_ptx = false) const;
+  /// With the environment variable MFX_JIT_PROFILE=1 (read once per
+  /// process), CPU calls run the plan one step at a time and time each step;
+  /// this returns the `top` costliest steps of the most recently used
+  /// signature, per call ("" without profiled calls). Every compiled
+  /// program also prints its table to stderr when it is destroyed.
+  std::string profile(size_t top = 20) const;
 
   struct State;
 
