@@ -133,34 +133,23 @@ bool CompiledFunction::profiling() {
 
 // Step by step, each evaluated before the next, with its wall time.
 std::vector<array> CompiledFunction::run_profiled(const std::vector<array>& inputs) const {
-  const Plan& p = plan();
-  const Graph& g = p.program;
-  std::vector<array> vals(g.values.size());
-  for (size_t i = 0; i < g.inputs.size(); ++i) vals[g.inputs[i]] = inputs[i];
-  for (const auto& c : g.constants) vals[c.value] = c.data;
+  const Graph& g = plan().program;
+  std::vector<array> constants;
+  for (const auto& c : g.constants) constants.push_back(c.data);
   std::vector<double> seconds(g.nodes.size());
-  for (size_t k = 0; k < g.nodes.size(); ++k) {
-    const auto& n = g.nodes[k];
-    std::vector<array> ins;
-    for (int v : n.inputs) ins.push_back(vals[v]);
-    std::vector<Shape> shapes;
-    std::vector<Dtype> dtypes;
-    for (int v : n.outputs) shapes.push_back(g.values[v].shape), dtypes.push_back(g.values[v].dtype);
-    const auto t0 = std::chrono::steady_clock::now();
-    auto outs = array::make_arrays(shapes, dtypes, n.prim, std::move(ins));
-    mfx::eval(outs);
-    seconds[k] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    for (size_t o = 0; o < outs.size(); ++o) vals[n.outputs[o]] = std::move(outs[o]);
-  }
+  std::vector<array> outs =
+      replay(g, inputs, constants, [&](size_t k, std::vector<array>& made) {
+        const auto t0 = std::chrono::steady_clock::now();
+        mfx::eval(made);
+        seconds[k] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      });
   {
     std::lock_guard<std::mutex> lock(profile_mutex_);
     if (step_seconds_.empty()) step_seconds_.assign(g.nodes.size(), 0.0);
     for (size_t k = 0; k < seconds.size(); ++k) step_seconds_[k] += seconds[k];
     ++profiled_calls_;
   }
-  std::vector<array> res;
-  for (int v : g.outputs) res.push_back(vals[v]);
-  return res;
+  return outs;
 }
 
 std::string CompiledFunction::profile_text(size_t top) const {

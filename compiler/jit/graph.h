@@ -3,6 +3,7 @@
 // before planning (no-op removal, structural CSE, dead-code elimination).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -69,7 +70,10 @@ Graph simplify(const Graph& graph, SimplifyStats* stats);
 std::vector<array> replay(const Graph& graph, const std::vector<array>& inputs);
 /// The same with the graph's constants replaced by `constants` (one per
 /// graph constant, in order): device copies when the inputs live on a GPU.
-std::vector<array> replay(const Graph& graph, const std::vector<array>& inputs,
-                          const std::vector<array>& constants);
+/// `after_node`, when given, is called with each node's index and its new
+/// outputs as soon as they are made (the profiler evaluates them there).
+std::vector<array> replay(
+    const Graph& graph, const std::vector<array>& inputs, const std::vector<array>& constants,
+    const std::function<void(size_t node, std::vector<array>& outputs)>& after_node = {});
 
 }  // namespace mfx::jit_detail

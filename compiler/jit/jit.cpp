@@ -31,6 +31,23 @@ std::string signature(const std::vector<array>& args) {
   return key;
 }
 
+// The shapes and dtypes of a compiled function's outputs.
+std::pair<std::vector<Shape>, std::vector<Dtype>> output_types(const CompiledFunction& fn) {
+  std::pair<std::vector<Shape>, std::vector<Dtype>> t;
+  for (int v : fn.traced().outputs) {
+    t.first.push_back(fn.traced().values[v].shape);
+    t.second.push_back(fn.traced().values[v].dtype);
+  }
+  return t;
+}
+
+// Lazy outputs of a compiled function called on `args`.
+std::vector<array> call(const std::shared_ptr<CompiledFunction>& fn, std::vector<array> args) {
+  auto [shapes, dtypes] = output_types(*fn);
+  return array::make_arrays(shapes, dtypes, std::make_shared<jit_detail::Compiled>(fn),
+                            std::move(args));
+}
+
 }  // namespace
 
 JitFunction::JitFunction(ArrayFn f, JitOptions options) : state_(std::make_shared<State>()) {
@@ -41,30 +58,8 @@ JitFunction::JitFunction(ArrayFn f, JitOptions options) : state_(std::make_share
 std::vector<array> JitFunction::operator()(const std::vector<array>& args) const {
   std::shared_ptr<CompiledFunction> fn = compiled_for(args);
   fn->plan();  // plans and compiles now, so that its errors come from this call
-  std::vector<Shape> shapes;
-  std::vector<Dtype> dtypes;
-  for (int v : fn->traced().outputs) {
-    shapes.push_back(fn->traced().values[v].shape);
-    dtypes.push_back(fn->traced().values[v].dtype);
-  }
-  return array::make_arrays(shapes, dtypes, std::make_shared<jit_detail::Compiled>(fn), args);
+  return call(fn, args);
 }
-
-namespace {
-
-// Lazy outputs of a compiled function called on `args`.
-std::vector<array> call(const std::shared_ptr<CompiledFunction>& fn, std::vector<array> args) {
-  std::vector<Shape> shapes;
-  std::vector<Dtype> dtypes;
-  for (int v : fn->traced().outputs) {
-    shapes.push_back(fn->traced().values[v].shape);
-    dtypes.push_back(fn->traced().values[v].dtype);
-  }
-  return array::make_arrays(shapes, dtypes, std::make_shared<jit_detail::Compiled>(fn),
-                            std::move(args));
-}
-
-}  // namespace
 
 JitVjp JitFunction::vjp(const std::vector<array>& args, const std::vector<int>& argnums) const {
   for (int a : argnums) {
@@ -79,13 +74,11 @@ JitVjp JitFunction::vjp(const std::vector<array>& args, const std::vector<int>& 
   JitVjp r;
   r.outputs.assign(all.begin(), all.begin() + static_cast<long>(split.outputs));
   std::vector<array> residuals(all.begin() + static_cast<long>(split.outputs), all.end());
-  std::vector<Shape> out_shapes;
-  std::vector<Dtype> out_dtypes;
-  for (int v : fn->traced().outputs) {
-    out_shapes.push_back(fn->traced().values[v].shape);
-    out_dtypes.push_back(fn->traced().values[v].dtype);
-  }
-  std::vector<array> like = args;
+  auto [out_shapes, out_dtypes] = output_types(*fn);
+  // Shapes, not the arrays: the pullback should not keep the arguments alive.
+  std::vector<Shape> arg_shapes;
+  std::vector<Dtype> arg_dtypes;
+  for (const auto& a : args) arg_shapes.push_back(a.shape()), arg_dtypes.push_back(a.dtype());
   const std::string name = state_->options.name;
   auto backward = split.backward;
   auto differentiated = split.argnums;
@@ -108,7 +101,7 @@ JitVjp JitFunction::vjp(const std::vector<array>& args, const std::vector<int>& 
     in.insert(in.end(), cts.begin(), cts.end());
     std::vector<array> got = call(backward, in);
     std::vector<array> res;
-    for (const auto& a : like) res.push_back(zeros_like(a));
+    for (size_t a = 0; a < arg_shapes.size(); ++a) res.push_back(zeros(arg_shapes[a], arg_dtypes[a]));
     for (size_t i = 0; i < differentiated.size(); ++i) res[differentiated[i]] = got[i];
     return res;
   };

@@ -84,12 +84,14 @@ std::vector<array> replay(const Graph& g, const std::vector<array>& inputs) {
   return replay(g, inputs, constants);
 }
 
-std::vector<array> replay(const Graph& g, const std::vector<array>& inputs,
-                          const std::vector<array>& constants) {
+std::vector<array> replay(
+    const Graph& g, const std::vector<array>& inputs, const std::vector<array>& constants,
+    const std::function<void(size_t node, std::vector<array>& outputs)>& after_node) {
   std::vector<array> vals(g.values.size());
   for (size_t i = 0; i < g.inputs.size(); ++i) vals[g.inputs[i]] = inputs[i];
   for (size_t i = 0; i < g.constants.size(); ++i) vals[g.constants[i].value] = constants[i];
-  for (auto& n : g.nodes) {
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    const auto& n = g.nodes[k];
     std::vector<array> ins;
     for (int v : n.inputs) {
       if (!vals[v].valid()) {
@@ -105,7 +107,8 @@ std::vector<array> replay(const Graph& g, const std::vector<array>& inputs,
       dtypes.push_back(g.values[v].dtype);
     }
     auto outs = array::make_arrays(shapes, dtypes, n.prim, std::move(ins));
-    for (size_t k = 0; k < outs.size(); ++k) vals[n.outputs[k]] = std::move(outs[k]);
+    if (after_node) after_node(k, outs);
+    for (size_t o = 0; o < outs.size(); ++o) vals[n.outputs[o]] = std::move(outs[o]);
   }
   std::vector<array> res;
   for (int v : g.outputs) {

@@ -8,6 +8,7 @@
 #include "cpu/copy.h"
 #include "cpu/elementwise_loops.h"
 #include "cpu/fast_math.h"
+#include "cpu/simd_clones.h"
 #include "cpu/wrapping.h"
 #include "primitives/elementwise.h"
 #include "primitives/elementwise_names.h"
@@ -55,16 +56,9 @@ C erfinv_impl(C y) {
   return static_cast<C>(r);
 }
 
-// Contiguous float32 loops over the fast_math kernels. With GCC on x86-64
-// AVX-512 (16 lanes) and AVX2+FMA (8 lanes) clones are also built and picked
-// at load time; the default clone is the SSE2 baseline. FMA contraction may
-// change the last bit (the two FMA clones contract alike).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define MFX_SIMD_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define MFX_SIMD_CLONES
-#endif
+// Contiguous float32 loops over the fast_math kernels, in AVX-512, AVX2+FMA
+// and baseline clones (simd_clones.h). FMA contraction may change the last
+// bit (the two FMA clones contract alike).
 
 MFX_SIMD_CLONES void fast_unary_f32(UnaryOp op, const float* x, float* o, int64_t n) {
   switch (op) {

@@ -9,6 +9,7 @@
 
 #include "cpu/dispatch.h"
 #include "cpu/parallel.h"
+#include "cpu/simd_clones.h"
 #include "primitives/random.h"
 
 namespace mfx {
@@ -67,24 +68,20 @@ inline std::pair<uint32_t, uint32_t> block(Key k, uint64_t i) {
   return threefry2x32(k.k0, k.k1, static_cast<uint32_t>(i >> 32), static_cast<uint32_t>(i));
 }
 
+// The 64-bit value of a block: word 0 high, word 1 low.
+inline uint64_t join64(uint32_t y0, uint32_t y1) { return (static_cast<uint64_t>(y0) << 32) | y1; }
+
 inline uint64_t word64(Key k, uint64_t i) {
   auto [y0, y1] = block(k, i);
-  return (static_cast<uint64_t>(y0) << 32) | y1;
+  return join64(y0, y1);
 }
 
 // Threefry blocks of kLanes consecutive counters, computed side by side: the
 // same 20 rounds as threefry2x32, written as loops over lanes so that the
 // compiler keeps 8 (AVX2) or 16 (AVX-512) counters in one vector register.
 // Only 32-bit adds, rotations and xors: every clone gives the same bits
-// (MFX_EXACT_SIMD_CLONES marks code for which that holds).
+// (MFX_SIMD_CLONES, simd_clones.h).
 constexpr int kLanes = 64;
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define MFX_EXACT_SIMD_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define MFX_EXACT_SIMD_CLONES
-#endif
 
 #define MFX_THREEFRY_ROUND(rot)                        \
   for (int j = 0; j < kLanes; ++j) {                   \
@@ -104,7 +101,7 @@ constexpr int kLanes = 64;
   MFX_THREEFRY_ROUND(r3)
 
 // y0[j], y1[j] = the block at counter first + j, for j < kLanes.
-MFX_EXACT_SIMD_CLONES void threefry_lanes(Key k, uint64_t first, uint32_t* y0, uint32_t* y1) {
+MFX_SIMD_CLONES void threefry_lanes(Key k, uint64_t first, uint32_t* y0, uint32_t* y1) {
   const uint32_t ks0 = k.k0, ks1 = k.k1, ks2 = 0x1BD11BDAu ^ k.k0 ^ k.k1;
   uint32_t x0[kLanes], x1[kLanes];
   for (int j = 0; j < kLanes; ++j) {
@@ -151,7 +148,7 @@ void for_each_block(Key k, int64_t begin, int64_t end, F&& f) {
 // float32 uniforms of a run of blocks, as fill_uniform computes them, in a
 // loop the compiler vectorises: fma rounds once in every clone, so all give
 // the same bits.
-MFX_EXACT_SIMD_CLONES void uniform_f32_run(const uint32_t* y0, const uint32_t* y1, int n,
+MFX_SIMD_CLONES void uniform_f32_run(const uint32_t* y0, const uint32_t* y1, int n,
                                            double range, double low, float lo, float hi,
                                            float* o) {
   for (int j = 0; j < n; ++j) {
@@ -217,7 +214,7 @@ void fill_uniform(Key k, double low, double high, array& out) {
     for_each_block(k, begin, end, [&](int64_t i, uint32_t y0, uint32_t y1) {
       double u;
       if constexpr (std::is_same_v<T, double>) {
-        u = static_cast<double>(((static_cast<uint64_t>(y0) << 32) | y1) >> 12) * 0x1p-52;
+        u = static_cast<double>(join64(y0, y1) >> 12) * 0x1p-52;
       } else {
         u = static_cast<double>((y0 ^ y1) >> 9) * 0x1p-23;
       }
@@ -292,8 +289,7 @@ void RandomInteger::eval_cpu(const std::vector<array>& in, std::vector<array>& o
     T* p = o.data_ptr<T>();
     cpu::parallel_for(o.size(), kRandomGrain, [&](int64_t begin, int64_t end) {
       for_each_block(k, begin, end, [&](int64_t i, uint32_t y0, uint32_t y1) {
-        const uint64_t w = (static_cast<uint64_t>(y0) << 32) | y1;
-        p[i] = static_cast<T>(static_cast<int64_t>(base + w % range));
+        p[i] = static_cast<T>(static_cast<int64_t>(base + join64(y0, y1) % range));
       });
     });
   });

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <optional>
 #include <stdexcept>
 
@@ -74,7 +75,8 @@ JitLossGrads hungarian(const Tree& params, const detr::Batch& batch, const detr:
   // grad of the jitted forward would run the forward again in its backward.
   auto make = [&] {
     auto outputs_like = std::make_shared<std::optional<Tree>>();
-    const Tree m_like = m;
+    // The model's structure only: its arrays would stay alive with the cache.
+    const Tree m_like = m.map([](const array&) { return array(0.0f); });
     ArrayFn f = [=](const std::vector<array>& a) {
       const Tree mt = m_like.unflatten(std::vector<array>(a.begin(), a.begin() + nm));
       Tree o = criteria::outputs_tree(detr::detector_forward(
@@ -93,7 +95,7 @@ JitLossGrads hungarian(const Tree& params, const detr::Batch& batch, const detr:
   // Only the model's leaves: the images' cotangent (a transposed stem
   // convolution) would cost as much as the rest of the backward.
   std::vector<int> model_args(nm);
-  for (size_t i = 0; i < nm; ++i) model_args[i] = static_cast<int>(i);
+  std::iota(model_args.begin(), model_args.end(), 0);
   JitVjp fwd = forward.fn.vjp(args, model_args);
   const Tree outputs = forward.outputs_like->value().unflatten(fwd.outputs);
   auto loss_of = [&](const Tree& o) {
