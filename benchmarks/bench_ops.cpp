@@ -108,6 +108,20 @@ std::vector<Case> make_cases() {
          flops, true, [=] {
            return conv2d(x, w, {c.stride, c.stride}, {c.pad, c.pad});
          }});
+    // The weight gradient, and the same as a convolution of the input with
+    // the cotangent as its kernel (batch and channels swapped, stride and
+    // dilation exchanged): the formulation it replaced, as the baseline.
+    array ct = evaluated(random::normal(k(102), {c.x[0], c.w[0], ho, wo}));
+    const Pair s{c.stride, c.stride}, p{c.pad, c.pad}, kernel{c.w[2], c.w[3]};
+    cases.push_back({fmt::format("{}_wgrad", c.name), "weight gradient (im2col^T gemm)", flops,
+                     true, [=] { return conv2d_weight_grad(x, ct, kernel, s, p); }});
+    cases.push_back({fmt::format("{}_wgrad_as_conv", c.name), "same as a convolution", flops, true,
+                     [=] {
+                       array dw = conv2d(transpose(x, {1, 0, 2, 3}), transpose(ct, {1, 0, 2, 3}),
+                                         {1, 1}, p, s);
+                       dw = slice(dw, {0, 0, 0, 0}, {c.w[1], c.w[0], c.w[2], c.w[3]});
+                       return transpose(dw, {1, 0, 2, 3});
+                     }});
   }
   return cases;
 }

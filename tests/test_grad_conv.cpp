@@ -1,7 +1,10 @@
 // vjp/jvp rules of Conv2d, checked against central differences over the
 // geometry variants: stride, padding, dilation, groups, non-square kernels
-// and sizes whose last stride leaves input rows unread.
+// and sizes whose last stride leaves input rows unread. Conv2dWeightGrad (the
+// weight gradient's own primitive) against the correlation sum, and its own
+// rules (second derivatives of conv2d).
 #include "grad_check.h"
+#include "mfx/nn.h"
 
 using namespace mfx;
 using namespace mfx::test;
@@ -78,4 +81,114 @@ TEST_CASE("grad: conv2d float32 cotangents keep the dtype") {
   CHECK(g[0].shape() == x.shape());
   CHECK(g[1].dtype() == float32);
   CHECK(g[1].shape() == w.shape());
+}
+
+namespace {
+
+// dW[o, j, a, b] = sum_{n,y,z} ct[n, o, y, z] x[n, g(o) C/g + j, y sh - ph + a dh, z sw - pw + b dw],
+// summed directly in float64.
+std::vector<double> weight_grad_by_sum(const array& x, const array& ct, const Case& c) {
+  const auto xv = values(x), cv = values(ct);
+  const int64_t n = c.x[0], ch = c.x[1], h = c.x[2], wd = c.x[3];
+  const int64_t o = c.w[0], cg = c.w[1], kh = c.w[2], kw = c.w[3];
+  const int64_t ho = ct.shape()[2], wo = ct.shape()[3], og = o / c.groups;
+  std::vector<double> dw(static_cast<size_t>(o * cg * kh * kw), 0.0);
+  for (int64_t oi = 0; oi < o; ++oi)
+    for (int64_t j = 0; j < cg; ++j)
+      for (int64_t a = 0; a < kh; ++a)
+        for (int64_t b = 0; b < kw; ++b) {
+          double s = 0;
+          for (int64_t ni = 0; ni < n; ++ni)
+            for (int64_t y = 0; y < ho; ++y)
+              for (int64_t z = 0; z < wo; ++z) {
+                const int64_t iy = y * c.stride.first - c.padding.first + a * c.dilation.first;
+                const int64_t iz = z * c.stride.second - c.padding.second + b * c.dilation.second;
+                if (iy < 0 || iy >= h || iz < 0 || iz >= wd) continue;
+                const int64_t ci = (oi / og) * cg + j;
+                s += cv[static_cast<size_t>(((ni * o + oi) * ho + y) * wo + z)] *
+                     xv[static_cast<size_t>(((ni * ch + ci) * h + iy) * wd + iz)];
+              }
+          dw[static_cast<size_t>(((oi * cg + j) * kh + a) * kw + b)] = s;
+        }
+  return dw;
+}
+
+const std::vector<Case> kWeightGradCases = {
+    {{2, 3, 5, 5}, {4, 3, 3, 3}, {1, 1}, {0, 0}, {1, 1}, 1},
+    {{2, 2, 6, 7}, {3, 2, 3, 3}, {2, 3}, {0, 1}, {1, 1}, 1},  // unread rows
+    {{2, 2, 8, 9}, {2, 2, 3, 2}, {2, 2}, {1, 1}, {2, 2}, 1},  // dilation
+    {{2, 4, 5, 5}, {6, 2, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 2},  // groups
+    {{2, 3, 6, 6}, {3, 1, 3, 3}, {2, 2}, {1, 1}, {1, 1}, 3},  // depthwise
+    {{3, 4, 4, 5}, {2, 4, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1},  // 1x1: the plane as columns
+    {{1, 2, 9, 9}, {2, 2, 9, 9}, {1, 1}, {0, 0}, {1, 1}, 1},  // kernel = input, 1x1 output
+};
+
+array conv_output_like(const Case& c, uint64_t seed) {
+  array y = conv2d(rand_like(c.x, 1), rand_like(c.w, 2), c.stride, c.padding, c.dilation, c.groups);
+  return rand_like(y.shape(), seed);
+}
+
+}  // namespace
+
+TEST_CASE("conv2d_weight_grad equals the correlation sum, and is conv2d's weight vjp") {
+  uint64_t seed = 40;
+  for (const Case& c : kWeightGradCases) {
+    INFO("x " << shape_str(c.x) << " w " << shape_str(c.w) << " groups " << c.groups);
+    array x = rand_like(c.x, seed++), ct = conv_output_like(c, seed++);
+    const Pair kernel{c.w[2], c.w[3]};
+    array dw = conv2d_weight_grad(x, ct, kernel, c.stride, c.padding, c.dilation, c.groups);
+    REQUIRE(dw.shape() == c.w);
+    CHECK(dw.primitive().name() == "Conv2dWeightGrad");
+    const auto want = weight_grad_by_sum(x, ct, c);
+    check_close(dw, want, c.w, 1e-12, 1e-12);
+    // float32 through the BLAS kernels, and float16 accumulated in float32.
+    array dw32 = conv2d_weight_grad(astype(x, float32), astype(ct, float32), kernel, c.stride,
+                                    c.padding, c.dilation, c.groups);
+    CHECK(dw32.dtype() == float32);
+    check_close(dw32, want, c.w, 1e-4, 1e-4);
+    array dw16 = conv2d_weight_grad(astype(x, float16), astype(ct, float16), kernel, c.stride,
+                                    c.padding, c.dilation, c.groups);
+    CHECK(dw16.dtype() == float16);
+    check_close(dw16, want, c.w, 2e-2, 2e-2);
+    // The graph conv2d's vjp builds.
+    array w = rand_like(c.w, seed++);
+    array y = conv2d(x, w, c.stride, c.padding, c.dilation, c.groups);
+    auto g = y.primitive().vjp(y.inputs(), {ct}, {1}, y.outputs());
+    CHECK(g[0].primitive().name() == "Conv2dWeightGrad");
+    check_close(g[0], want, c.w, 1e-12, 1e-12);
+  }
+}
+
+TEST_CASE("grad: Conv2dWeightGrad rules (second derivatives of conv2d)") {
+  uint64_t seed = 60;
+  for (const Case& c : kWeightGradCases) {
+    INFO("x " << shape_str(c.x) << " w " << shape_str(c.w) << " groups " << c.groups);
+    check_grads(
+        [&](auto& in) {
+          return conv2d_weight_grad(in[0], in[1], {c.w[2], c.w[3]}, c.stride, c.padding,
+                                    c.dilation, c.groups);
+        },
+        {rand_like(c.x, seed), conv_output_like(c, seed + 1)}, "Conv2dWeightGrad");
+    seed += 2;
+  }
+}
+
+TEST_CASE("conv2d_weight_grad refuses a cotangent that is not the convolution's output") {
+  array x = rand_like({2, 3, 5, 5}, 1);
+  auto call = [&](Shape ct, Pair kernel, int groups) {
+    return [=] {
+      conv2d_weight_grad(x, rand_like(ct, 2), kernel, {1, 1}, {0, 0}, {1, 1}, groups);
+    };
+  };
+  check_throws_with(call({2, 4, 4, 4}, {3, 3}, 1),
+                    {"[conv2d_weight_grad] cotangent (2,4,4,4)", "input (2,3,5,5)", "kernel (3,3)"});
+  check_throws_with(call({1, 4, 3, 3}, {3, 3}, 1), {"[conv2d_weight_grad] cotangent (1,4,3,3)"});
+  check_throws_with(call({2, 4, 3, 3}, {3, 3}, 2), {"[conv2d_weight_grad]", "groups=2"});
+  check_throws_with(call({2, 4, 3, 3}, {0, 3}, 1), {"[conv2d_weight_grad] kernel must be >= 1"});
+  check_throws_with(
+      [&] {
+        conv2d_weight_grad(rand_like({2, 3, 5}, 1), rand_like({2, 4, 3, 3}, 2), {3, 3}, {1, 1},
+                           {0, 0}, {1, 1}, 1);
+      },
+      {"[conv2d_weight_grad] expected floating input [N,C,H,W]", "(2,3,5)"});
 }

@@ -141,6 +141,14 @@ TEST_CASE("vmap of conv2d, pooling, interpolation and normalisation", "[vmap]") 
   check_vmap(conv, {x, w}, {0, {}});
   check_vmap(conv, {x, wb}, {0, 0});
   check_vmap(conv, {take(x, array(0), 0), wb}, {{}, 0});
+  // The weight gradient: batched input, cotangent or both (groups fold the batch).
+  array ct = rand_like({2, 1, 4, 3, 3}, 22);
+  auto wgrad = binary([](const array& a, const array& c) {
+    return conv2d_weight_grad(a, c, {3, 3}, {1, 1}, {0, 0}, {1, 1}, 1);
+  });
+  check_vmap(wgrad, {x, ct}, {0, 0});
+  check_vmap(wgrad, {take(x, array(0), 0), ct}, {{}, 0});
+  check_vmap(wgrad, {x, take(ct, array(1), 0)}, {0, {}});
   check_axes([](const array& a) { return max_pool2d(a, {2, 2}); }, rand_like({1, 2, 4, 4}, 21));
   check_vmap(unary([](const array& a) {
                return interpolate(a, {7, 3}, InterpolateMode::bilinear);

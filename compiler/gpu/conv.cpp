@@ -16,6 +16,24 @@ namespace mfx::gpu_detail {
 
 namespace {
 
+// x [N, C, H, W] with ph rows and pw columns of zeros on each side (x itself
+// when both are 0), by the Pad primitive's one-op kernel.
+array zero_pad(const array& x, int64_t ph, int64_t pw, compiler::Target target, Device device) {
+  if (ph == 0 && pw == 0) return x;
+  const Shape& s = x.shape();
+  auto pad_prim = std::make_shared<Pad>(Shape{0, 0, ph, pw}, Shape{0, 0, ph, pw});
+  std::vector<array> pad_out = {
+      array(Shape{s[0], s[1], s[2] + 2 * ph, s[3] + 2 * pw}, x.dtype(), nullptr, {})};
+  array zero = array::empty({}, x.dtype(), device);  // all-zero bytes are 0 in every dtype
+  if (device.type == Device::Type::gpu) {
+    cuda::fill_zero_async(zero.raw_data(), zero.nbytes(), device.index);  // graphs record it
+  } else {
+    std::memset(zero.raw_data(), 0, zero.nbytes());
+  }
+  eval_one_op(*pad_prim, {x, zero}, pad_out, target, device);
+  return pad_out[0];
+}
+
 bool conv2d_im2col(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
                    compiler::Target target, Device device) {
   auto* conv = static_cast<Conv2d*>(&p);
@@ -35,20 +53,8 @@ bool conv2d_im2col(Primitive& p, const std::vector<array>& inputs, std::vector<a
     return true;
   }
   // 1. Zero padding (the Pad primitive's one-op kernel).
-  array padded = x;
   const int64_t Hp = H + 2 * ph, Wp = W + 2 * pw;
-  if (ph > 0 || pw > 0) {
-    auto pad_prim = std::make_shared<Pad>(Shape{0, 0, ph, pw}, Shape{0, 0, ph, pw});
-    std::vector<array> pad_out = {array(Shape{N, C, Hp, Wp}, dt, nullptr, {})};
-    array zero = array::empty({}, dt, device);  // all-zero bytes are 0 in every dtype
-    if (device.type == Device::Type::gpu) {
-      cuda::fill_zero_async(zero.raw_data(), zero.nbytes(), device.index);  // graphs record it
-    } else {
-      std::memset(zero.raw_data(), 0, zero.nbytes());
-    }
-    eval_one_op(*pad_prim, {x, zero}, pad_out, target, device);
-    padded = pad_out[0];
-  }
+  const array padded = zero_pad(x, ph, pw, target, device);
   // 2. im2col: cols[n, g, (c, a, b), (y, z)] = padded[n, g*Cg + c, y*sh + a*dh, z*sw + b*dw].
   const int64_t K = Cg * KH * KW, P = Ho * Wo;
   array cols = array::empty({N, G, K, P}, dt, device);
@@ -70,10 +76,62 @@ bool conv2d_im2col(Primitive& p, const std::vector<array>& inputs, std::vector<a
   return true;
 }
 
+// dW [G, Og, K] = ct as [G, Og, N*P] x the patches as [G, N*P, K]: one
+// batched product over the groups, the sum over images inside it.
+bool conv2d_weight_grad_im2col(Primitive& p, const std::vector<array>& inputs,
+                               std::vector<array>& outputs, compiler::Target target,
+                               Device device) {
+  auto* conv = static_cast<Conv2dWeightGrad*>(&p);
+  const array x = dense_copy(inputs[0], target);
+  const array ct = dense_copy(inputs[1], target);
+  const Dtype dt = x.dtype();
+  array& out = outputs[0];
+  const int64_t N = x.shape()[0], C = x.shape()[1];
+  const int64_t O = out.shape()[0], Cg = out.shape()[1], KH = out.shape()[2], KW = out.shape()[3];
+  const int64_t Ho = ct.shape()[2], Wo = ct.shape()[3];
+  const int64_t G = conv->groups(), Og = O / G, K = Cg * KH * KW, P = Ho * Wo;
+  const auto [sh, sw] = conv->stride();
+  const auto [ph, pw] = conv->padding();
+  const auto [dh, dw] = conv->dilation();
+  if (out.size() == 0) {
+    out.allocate(device);
+    return true;
+  }
+  if (N * P == 0) {
+    out.allocate(device);
+    if (device.type == Device::Type::gpu) {
+      cuda::fill_zero_async(out.raw_data(), out.nbytes(), device.index);
+    } else {
+      std::memset(out.raw_data(), 0, out.nbytes());
+    }
+    return true;
+  }
+  const array padded = zero_pad(x, ph, pw, target, device);
+  const int64_t Hp = padded.shape()[2], Wp = padded.shape()[3];
+  // patches[g, n, y, z, (c, a, b)] = padded[n, g*Cg + c, y*sh + a*dh, z*sw + b*dw]
+  array patches = array::empty({G, N * P, K}, dt, device);
+  launch(strided_copy_kernel(dt, {G, N, Ho, Wo, Cg, KH, KW},
+                             {Cg * Hp * Wp, C * Hp * Wp, sh * Wp, sw, Hp * Wp, dh * Wp, dw}),
+         {padded.raw_data(), patches.raw_data()}, target, device);
+  // cts[g, o, n, q] = ct[n, g*Og + o, q]
+  array cts = array::empty({G, Og, N * P}, dt, device);
+  launch(strided_copy_kernel(dt, {G, Og, N, P}, {Og * P, P, O * P, 1}),
+         {ct.raw_data(), cts.raw_data()}, target, device);
+  array prod(Shape{G, Og, K}, dt, nullptr, {});
+  std::vector<array> prod_out = {prod};
+  auto mm = std::make_shared<Matmul>();
+  evaluate(*mm, {cts, patches}, prod_out, target, device);
+  // [G, Og, K] is [O, Cg, KH, KW] row-major.
+  const array& r = prod_out[0];
+  out.set_view(r, row_major_strides(out.shape()), 0, r.size(), {true, true});
+  return true;
+}
+
 }  // namespace
 
 void register_conv_kernels(GpuKernelRegistry& r) {
   r.add<Conv2d>(conv2d_im2col, "im2col kernels + cuBLAS");
+  r.add<Conv2dWeightGrad>(conv2d_weight_grad_im2col, "im2col kernels + cuBLAS");
 }
 
 }  // namespace mfx::gpu_detail

@@ -23,6 +23,14 @@ using Pair = std::pair<int64_t, int64_t>;
 /// and kernels larger than the padded input.
 array conv2d(const array& x, const array& w, Pair stride = {1, 1}, Pair padding = {0, 0},
              Pair dilation = {1, 1}, int groups = 1);
+/// The gradient of conv2d(x, w, stride, padding, dilation, groups) with
+/// respect to w, for the cotangent `ct` of its output (PyTorch's
+/// torch.nn.grad.conv2d_weight): x [N,C,H,W], ct [N,O,H_out,W_out] ->
+/// [O,C/groups,kH,kW] with `kernel` = (kH, kW), in x's dtype (ct is cast).
+/// CPU: im2col of each image times ct, summed over images in the gemm.
+/// Throws unless ct has the shape conv2d would give.
+array conv2d_weight_grad(const array& x, const array& ct, Pair kernel, Pair stride = {1, 1},
+                         Pair padding = {0, 0}, Pair dilation = {1, 1}, int groups = 1);
 /// Transposed convolution (PyTorch conv_transpose2d, the gradient of conv2d
 /// with respect to its input). x [N,C,H,W], w [C,O/groups,kH,kW] ->
 /// [N,O,H_out,W_out], H_out = (H - 1) stride - 2 pad + dil (kH - 1) +

@@ -1,7 +1,9 @@
-// CPU kernel of Conv2d: im2col + gemm per batch element and group. The
-// column buffer is built for a block of output rows at a time so its size
-// stays bounded for large images; 1x1 convolutions with unit stride and no
-// padding use the input plane as the column matrix directly.
+// CPU kernels of Conv2d and Conv2dWeightGrad: im2col + gemm per batch element
+// and group. The column buffer is built for a block of output rows at a time
+// so its size stays bounded for large images; 1x1 convolutions with unit
+// stride and no padding use the input plane as the column matrix directly.
+// The weight gradient multiplies the cotangent by the same columns,
+// transposed, summing over images and row blocks.
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -175,6 +177,53 @@ void conv_impl(const array& x, const array& w, array& out, const ConvGeometry& g
   }
 }
 
+// dW[g] [O/g, (c, a, b)] = sum over images n of ct[n, g] [O/g, Ho*Wo] x
+// im2col(x[n, g])^T [Ho*Wo, (c, a, b)].
+template <typename T>
+void conv_weight_grad_impl(const array& x, const array& ct, array& out, const ConvGeometry& g) {
+  using C = compute_t<T>;
+  constexpr bool same = std::is_same_v<T, C>;
+  out.allocate();
+  if (out.size() == 0) return;
+  const int64_t og = g.o / g.groups, kdim = g.cg * g.kh * g.kw, plane = g.ho * g.wo;
+  std::vector<C> acc(same ? 0 : out.size());
+  C* dw = same ? reinterpret_cast<C*>(out.data_ptr<T>()) : acc.data();
+  std::fill(dw, dw + out.size(), C(0));
+  if (plane > 0 && g.n > 0) {
+    array xkeep, ckeep;
+    std::vector<C> xs, cs;
+    const C* xp = compute_buffer<T, C>(x, xkeep, xs);
+    const C* cp = compute_buffer<T, C>(ct, ckeep, cs);
+    const bool direct =
+        g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+    const int64_t block = std::clamp<int64_t>(kColumnBudget / (kdim * g.wo), 1, g.ho);
+    std::vector<C> col(direct ? 0 : kdim * block * g.wo);
+    auto bi = [](int64_t v) { return cpu::blas_int(v, "conv2d_weight_grad"); };
+    for (int64_t n = 0; n < g.n; ++n) {
+      for (int64_t gi = 0; gi < g.groups; ++gi) {
+        const C* xg = xp + (n * g.c + gi * g.cg) * g.h * g.w;
+        const C* cg = cp + (n * g.o + gi * og) * plane;
+        C* dwg = dw + gi * og * kdim;
+        if (direct) {
+          cpu::gemm(false, true, bi(og), bi(kdim), bi(plane), cg, bi(plane), xg, bi(plane), dwg,
+                    bi(kdim), true);
+          continue;
+        }
+        for (int64_t oh0 = 0; oh0 < g.ho; oh0 += block) {
+          const int64_t oh1 = std::min(g.ho, oh0 + block), width = (oh1 - oh0) * g.wo;
+          im2col(xg, g, oh0, oh1, col.data());
+          cpu::gemm(false, true, bi(og), bi(kdim), bi(width), cg + oh0 * g.wo, bi(plane),
+                    col.data(), bi(width), dwg, bi(kdim), true);
+        }
+      }
+    }
+  }
+  if constexpr (!same) {
+    T* o = out.data_ptr<T>();
+    for (int64_t i = 0; i < out.size(); ++i) o[i] = T(acc[i]);
+  }
+}
+
 }  // namespace
 
 void Conv2d::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
@@ -192,6 +241,29 @@ void Conv2d::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
     using T = typename decltype(tag)::type;
     conv_impl<T>(x, w, out[0], g);
   });
+}
+
+void Conv2dWeightGrad::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
+  const array &x = in[0], &ct = in[1];
+  const Shape &xs = x.shape(), &cs = ct.shape(), &os = out[0].shape();
+  ConvGeometry g;
+  g.n = xs[0], g.c = xs[1], g.h = xs[2], g.w = xs[3];
+  g.o = os[0], g.cg = os[1], g.kh = os[2], g.kw = os[3];
+  g.ho = cs[2], g.wo = cs[3];
+  g.sh = stride_.first, g.sw = stride_.second;
+  g.ph = padding_.first, g.pw = padding_.second;
+  g.dh = dilation_.first, g.dw = dilation_.second;
+  g.groups = groups_;
+  cpu::dispatch_float(x.dtype(), "conv2d_weight_grad", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    conv_weight_grad_impl<T>(x, ct, out[0], g);
+  });
+}
+
+bool Conv2dWeightGrad::is_equivalent(const Primitive& other) const {
+  auto* o = dynamic_cast<const Conv2dWeightGrad*>(&other);
+  return o && o->kernel_ == kernel_ && o->stride_ == stride_ && o->padding_ == padding_ &&
+         o->dilation_ == dilation_ && o->groups_ == groups_;
 }
 
 bool Conv2d::is_equivalent(const Primitive& other) const {

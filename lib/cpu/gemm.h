@@ -23,15 +23,15 @@ namespace mfx::cpu {
 namespace detail {
 
 inline void blas_gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda,
-                      const float* b, int ldb, float* c, int ldc) {
+                      const float* b, int ldb, float* c, int ldc, bool accumulate) {
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
-              k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+              k, 1.0f, a, lda, b, ldb, accumulate ? 1.0f : 0.0f, c, ldc);
 }
 
 inline void blas_gemm(bool ta, bool tb, int m, int n, int k, const double* a, int lda,
-                      const double* b, int ldb, double* c, int ldc) {
+                      const double* b, int ldb, double* c, int ldc, bool accumulate) {
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
-              k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
+              k, 1.0, a, lda, b, ldb, accumulate ? 1.0 : 0.0, c, ldc);
 }
 
 // Products below this many multiply-adds run as one call (a hand-off to the
@@ -42,16 +42,17 @@ inline constexpr int64_t kGemmBlock = 32;
 
 }  // namespace detail
 
-/// C[m, n] = op(A) op(B), row-major, split over mfx's thread pool.
+/// C[m, n] = op(A) op(B) (with `accumulate`: C += op(A) op(B)), row-major,
+/// split over mfx's thread pool.
 template <typename T>
 void gemm(bool ta, bool tb, int m, int n, int k, const T* a, int lda, const T* b, int ldb, T* c,
-          int ldc) {
+          int ldc, bool accumulate = false) {
   static std::once_flag single;
   std::call_once(single, [] { openblas_set_num_threads(1); });
   const int64_t work = int64_t{m} * n * k;
   if (work < detail::kGemmSplitWork || num_threads() == 1 ||
       std::max(m, n) < 2 * detail::kGemmBlock) {
-    detail::blas_gemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
+    detail::blas_gemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
     return;
   }
   if (m >= n) {
@@ -60,13 +61,14 @@ void gemm(bool ta, bool tb, int m, int n, int k, const T* a, int lda, const T* b
     parallel_for(m, detail::kGemmBlock, [&](int64_t i0, int64_t i1) {
       const T* ai = ta ? a + i0 : a + i0 * lda;
       detail::blas_gemm(ta, tb, static_cast<int>(i1 - i0), n, k, ai, lda, b, ldb, c + i0 * ldc,
-                        ldc);
+                        ldc, accumulate);
     });
   } else {
     // Columns [j0, j1) of C need columns [j0, j1) of op(B).
     parallel_for(n, detail::kGemmBlock, [&](int64_t j0, int64_t j1) {
       const T* bj = tb ? b + j0 * ldb : b + j0;
-      detail::blas_gemm(ta, tb, m, static_cast<int>(j1 - j0), k, a, lda, bj, ldb, c + j0, ldc);
+      detail::blas_gemm(ta, tb, m, static_cast<int>(j1 - j0), k, a, lda, bj, ldb, c + j0, ldc,
+                        accumulate);
     });
   }
 }

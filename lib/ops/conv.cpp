@@ -85,6 +85,39 @@ array conv2d(const array& x, const array& w, Pair stride, Pair padding, Pair dil
                {astype(x, t), astype(w, t)});
 }
 
+array conv2d_weight_grad(const array& x, const array& ct, Pair kernel, Pair stride, Pair padding,
+                         Pair dilation, int groups) {
+  const char* op = "conv2d_weight_grad";
+  check_valid(x, op);
+  check_valid(ct, op);
+  if (x.ndim() != 4 || ct.ndim() != 4 || !is_floating(x.dtype()) || !is_floating(ct.dtype())) {
+    throw std::invalid_argument(
+        fmt::format("[{}] expected floating input [N,C,H,W] and cotangent [N,O,Ho,Wo], got {} {} "
+                    "and {} {}",
+                    op, dtype_name(x.dtype()), shape_str(x.shape()), dtype_name(ct.dtype()),
+                    shape_str(ct.shape())));
+  }
+  check_pair(kernel, 1, "kernel", op);
+  check_pair(stride, 1, "stride", op);
+  check_pair(dilation, 1, "dilation", op);
+  check_pair(padding, 0, "padding", op);
+  const int64_t n = x.shape()[0], c = x.shape()[1], o = ct.shape()[1];
+  const int64_t eh = x.shape()[2] + 2 * padding.first - dilation.first * (kernel.first - 1) - 1;
+  const int64_t ew = x.shape()[3] + 2 * padding.second - dilation.second * (kernel.second - 1) - 1;
+  if (groups < 1 || c % groups != 0 || o % groups != 0 || ct.shape()[0] != n || eh < 0 ||
+      ew < 0 || ct.shape()[2] != eh / stride.first + 1 || ct.shape()[3] != ew / stride.second + 1) {
+    throw std::invalid_argument(fmt::format(
+        "[{}] cotangent {} is not the output of conv2d of input {} with kernel {}, stride {}, "
+        "padding {}, dilation {}, groups={}",
+        op, shape_str(ct.shape()), shape_str(x.shape()), pair_str(kernel), pair_str(stride),
+        pair_str(padding), pair_str(dilation), groups));
+  }
+  Shape out{o, c / groups, kernel.first, kernel.second};
+  return array(out, x.dtype(),
+               std::make_shared<Conv2dWeightGrad>(kernel, stride, padding, dilation, groups),
+               {x, astype(ct, x.dtype())});
+}
+
 array conv_transpose2d(const array& x, const array& w, Pair stride, Pair padding,
                        Pair output_padding, Pair dilation, int groups) {
   const char* op = "conv_transpose2d";

@@ -30,4 +30,31 @@ class Conv2d : public Primitive {
   int groups_;
 };
 
+/// The weight gradient of Conv2d: for x [N, C, H, W] and the output's
+/// cotangent ct [N, O, H_out, W_out], dW [O, C/groups, kH, kW] with
+///   dW[o, j, a, b] = sum_{n,y,z} ct[n, o, y, z] x_pad[n, g(o) C/g + j, y sh + a dh, z sw + b dw].
+/// Its own primitive because the CPU computes it as one product per image of
+/// the cotangent with the forward's patch matrix (im2col), instead of a
+/// convolution whose kernel is the whole output plane.
+class Conv2dWeightGrad : public Primitive {
+ public:
+  using Pair = std::pair<int64_t, int64_t>;
+  Conv2dWeightGrad(Pair kernel, Pair stride, Pair padding, Pair dilation, int groups)
+      : kernel_(kernel), stride_(stride), padding_(padding), dilation_(dilation), groups_(groups) {}
+  Pair kernel() const { return kernel_; }
+  Pair stride() const { return stride_; }
+  Pair padding() const { return padding_; }
+  Pair dilation() const { return dilation_; }
+  int groups() const { return groups_; }
+  std::string name() const override { return "Conv2dWeightGrad"; }
+  void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
+  bool is_equivalent(const Primitive& other) const override;
+  MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
+
+ private:
+  Pair kernel_, stride_, padding_, dilation_;
+  int groups_;
+};
+
 }  // namespace mfx

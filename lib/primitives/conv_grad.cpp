@@ -1,7 +1,7 @@
-// Differentiation rules of Conv2d (bilinear in input and weight). The input
-// gradient is the transposed convolution of the cotangent with the same
-// weights; the weight gradient correlates the input with the cotangent, with
-// batch and channels swapped and stride and dilation exchanged.
+// Differentiation rules of Conv2d and of its weight gradient (both bilinear).
+// The input gradient is the transposed convolution of the cotangent with the
+// same weights; the weight gradient is its own primitive, Conv2dWeightGrad,
+// whose derivatives are again a convolution and a transposed convolution.
 #include "mfx/mfx.h"
 #include "primitives/conv.h"
 
@@ -15,35 +15,31 @@ int64_t unread(int64_t in, int64_t out, int64_t k, int64_t s, int64_t p, int64_t
   return in + 2 * p - d * (k - 1) - 1 - s * (out - 1);
 }
 
+// The input gradient of conv2d(x, w) for the output cotangent ct.
+array conv2d_input_grad(const array& x, const array& w, const array& ct, Pair stride, Pair padding,
+                        Pair dilation, int groups) {
+  const Pair out_pad{unread(x.shape()[2], ct.shape()[2], w.shape()[2], stride.first,
+                            padding.first, dilation.first),
+                     unread(x.shape()[3], ct.shape()[3], w.shape()[3], stride.second,
+                            padding.second, dilation.second)};
+  return conv_transpose2d(ct, w, stride, padding, out_pad, dilation, groups);
+}
+
 }  // namespace
 
 std::vector<array> Conv2d::vjp(const std::vector<array>& primals, const std::vector<array>& cts,
                                const std::vector<int>& argnums, const std::vector<array>&) {
   const array &x = primals[0], &w = primals[1];
   const array ct = astype(cts[0], x.dtype());
-  const int64_t n = x.shape()[0], c = x.shape()[1], h = x.shape()[2], wd = x.shape()[3];
-  const int64_t o = w.shape()[0], kh = w.shape()[2], kw = w.shape()[3];
-  const int64_t ho = ct.shape()[2], wo = ct.shape()[3];
-  const int64_t g = groups_, cg = c / g;
   std::vector<array> res;
   for (int k : argnums) {
     if (k == 0) {
-      Pair out_pad{unread(h, ho, kh, stride_.first, padding_.first, dilation_.first),
-                   unread(wd, wo, kw, stride_.second, padding_.second, dilation_.second)};
-      res.push_back(astype(conv_transpose2d(ct, w, stride_, padding_, out_pad, dilation_, groups_),
-                           x.dtype()));
+      res.push_back(
+          astype(conv2d_input_grad(x, w, ct, stride_, padding_, dilation_, groups_), x.dtype()));
     } else {
-      // dW[o, j, a, b] = sum_{n,y,z} ct[n, o, y, z] x_pad[n, gi*cg + j, y s + a d, z s + b d]
-      // (gi the group of o): a grouped conv2d of x as [C/g, g*N, H, W]
-      // (group gi holds its N batch rows) with ct as the kernel [O, N, Ho, Wo].
-      array xs =
-          reshape(transpose(reshape(x, {n, g, cg, h, wd}), {2, 1, 0, 3, 4}), {cg, g * n, h, wd});
-      array ks = transpose(ct, {1, 0, 2, 3});
-      // stride and dilation swap roles; the result is [C/g, O, >= kH, >= kW]
-      // when the last stride leaves unread rows.
-      array dw = conv2d(xs, ks, dilation_, padding_, stride_, groups_);
-      dw = slice(dw, {0, 0, 0, 0}, {cg, o, kh, kw});
-      res.push_back(astype(transpose(dw, {1, 0, 2, 3}), w.dtype()));
+      res.push_back(astype(conv2d_weight_grad(x, ct, {w.shape()[2], w.shape()[3]}, stride_,
+                                              padding_, dilation_, groups_),
+                           w.dtype()));
     }
   }
   return res;
@@ -62,6 +58,41 @@ std::vector<array> Conv2d::jvp(const std::vector<array>& primals,
   }
   if (!out.valid()) {
     return {zeros_like(conv2d(primals[0], primals[1], stride_, padding_, dilation_, groups_))};
+  }
+  return {out};
+}
+
+std::vector<array> Conv2dWeightGrad::vjp(const std::vector<array>& primals,
+                                         const std::vector<array>& cts,
+                                         const std::vector<int>& argnums,
+                                         const std::vector<array>&) {
+  // <G, dW(x, ct)> = <ct, conv2d(x, G)> = <x, input gradient of conv2d(., G) at ct>.
+  const array &x = primals[0], &ct = primals[1];
+  const array g = astype(cts[0], x.dtype());
+  std::vector<array> res;
+  for (int k : argnums) {
+    if (k == 0) {
+      res.push_back(conv2d_input_grad(x, g, ct, stride_, padding_, dilation_, groups_));
+    } else {
+      res.push_back(astype(conv2d(x, g, stride_, padding_, dilation_, groups_), ct.dtype()));
+    }
+  }
+  return res;
+}
+
+std::vector<array> Conv2dWeightGrad::jvp(const std::vector<array>& primals,
+                                         const std::vector<array>& tangents,
+                                         const std::vector<int>& argnums) {
+  array out;
+  for (size_t k = 0; k < argnums.size(); ++k) {
+    const array& x = argnums[k] == 0 ? tangents[k] : primals[0];
+    const array& ct = argnums[k] == 1 ? tangents[k] : primals[1];
+    array t = conv2d_weight_grad(x, ct, kernel_, stride_, padding_, dilation_, groups_);
+    out = out.valid() ? out + t : t;
+  }
+  if (!out.valid()) {
+    return {zeros_like(
+        conv2d_weight_grad(primals[0], primals[1], kernel_, stride_, padding_, dilation_, groups_))};
   }
   return {out};
 }

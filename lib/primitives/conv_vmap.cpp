@@ -39,4 +39,28 @@ std::pair<std::vector<array>, std::vector<int>> Conv2d::vmap(const std::vector<a
   return {{reshape(y, {n, batch, o, ho, wo})}, {1}};
 }
 
+std::pair<std::vector<array>, std::vector<int>> Conv2dWeightGrad::vmap(
+    const std::vector<array>& inputs, const std::vector<int>& axes,
+    const std::vector<array>& outputs) {
+  // Both batched (an unbatched one broadcast): batch element b becomes
+  // groups b*g .. b*g+g-1 of x [N, B*C, H, W] and ct [N, B*O, Ho, Wo].
+  const int64_t batch = batching::batch_size(inputs, axes);
+  std::vector<array> in;
+  for (size_t i = 0; i < 2; ++i) {
+    array a = batching::to_front(inputs[i], axes[i]);
+    if (axes[i] < 0) {
+      Shape s = a.shape();
+      s.insert(s.begin(), batch);
+      a = broadcast_to(a, s);
+    }
+    const Shape& s = a.shape();  // [B, N, C, H, W]
+    in.push_back(reshape(transpose(a, {1, 0, 2, 3, 4}), {s[1], batch * s[2], s[3], s[4]}));
+  }
+  array dw = conv2d_weight_grad(in[0], in[1], kernel_, stride_, padding_, dilation_,
+                                static_cast<int>(batch * groups_));
+  Shape s = outputs[0].shape();
+  s.insert(s.begin(), batch);
+  return {{reshape(dw, s)}, {0}};
+}
+
 }  // namespace mfx
