@@ -144,13 +144,13 @@ int main(int argc, char** argv) {
     }
   }
   auto cases = make_cases();
-  fmt::print("{:<18} {:<44} {:>10} {:>14}\n", "op", "shape", "median ms", "throughput");
+  fmt::print("{:<28} {:<44} {:>10} {:>14}\n", "op", "shape", "median ms", "throughput");
   std::string json = "[\n";
   for (size_t i = 0; i < cases.size(); ++i) {
     auto& c = cases[i];
     double ms = median_ms(c.build, min_seconds, 5);
     double rate = c.work / (ms * 1e-3) / 1e9;
-    fmt::print("{:<18} {:<44} {:>10.3f} {:>9.2f} {}\n", c.name, c.shape, ms, rate,
+    fmt::print("{:<28} {:<44} {:>10.3f} {:>9.2f} {}\n", c.name, c.shape, ms, rate,
                c.flops ? "GF/s" : "GB/s");
     json += fmt::format(
         "  {{\"name\": \"{}\", \"shape\": \"{}\", \"ms\": {:.6f}, \"{}\": {:.4f}}}{}\n", c.name,

@@ -81,9 +81,16 @@ void FusedKernel::eval_cpu(const std::vector<array>& inputs, std::vector<array>&
     for (auto e : p.domain) d *= e;
     work = std::max(work, d);
   }
-  // About 32K inner iterations per task.
+  // About 32K inner iterations per task. Grid points that each hold that
+  // much are claimed one at a time: the lanes of a stitched kernel differ
+  // in cost, and equal static halves left one thread idle for most of it.
   int64_t grain = std::max<int64_t>(1, cpu::kElementwiseGrain / work);
-  cpu::parallel_for(n, grain, [&](int64_t b, int64_t e) { k.run(buffers.data(), b, e); });
+  auto run = [&](int64_t b, int64_t e) { k.run(buffers.data(), b, e); };
+  if (grain == 1) {
+    cpu::parallel_for_each(n, run);
+  } else {
+    cpu::parallel_for(n, grain, run);
+  }
 }
 
 }  // namespace mfx::jit_detail

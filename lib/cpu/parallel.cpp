@@ -163,4 +163,13 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
   });
 }
 
+void parallel_for_each(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  if (n == 1 || num_threads() == 1 || in_worker || n > INT32_MAX) {
+    fn(0, n);
+    return;
+  }
+  pool().run(static_cast<int>(n), [&](int i) { fn(i, i + 1); });
+}
+
 }  // namespace mfx::cpu

@@ -16,6 +16,12 @@ int num_threads();
 /// Nested calls from inside a worker run inline.
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
+/// Runs fn(i, i + 1) for every i in [0, n), each item claimed by the next
+/// free thread: for a few uneven items (the lanes of a stitched kernel),
+/// where equal static chunks would leave one thread waiting for the other.
+/// Nested calls from inside a worker run inline.
+void parallel_for_each(int64_t n, const std::function<void(int64_t, int64_t)>& fn);
+
 /// Items per chunk below which an elementwise loop is not worth splitting.
 inline constexpr int64_t kElementwiseGrain = 1 << 15;
 
