@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -162,9 +164,27 @@ std::string CompiledFunction::profile_text(size_t top) const {
             [&](size_t a, size_t b) { return step_seconds_[a] > step_seconds_[b]; });
   double total = 0;
   for (double t : step_seconds_) total += t;
-  std::string out = fmt::format("{}: {} calls, {:.2f} ms per call in {} steps; the costliest:\n",
-                                options_.name, profiled_calls_, total * 1e3 / profiled_calls_,
+  std::string out = fmt::format("{}: {} calls, {:.2f} ms per call in {} steps\n", options_.name,
+                                profiled_calls_, total * 1e3 / profiled_calls_,
                                 step_seconds_.size());
+  // Totals per library call / primitive (fused kernels together), largest first.
+  std::map<std::string, std::pair<double, int>> by_kind;
+  for (size_t k = 0; k < step_seconds_.size(); ++k) {
+    const auto& st = p.steps[k];
+    auto& e = by_kind[st.kind == "fused" ? "fused kernels" : st.name];
+    e.first += step_seconds_[k];
+    ++e.second;
+  }
+  std::vector<std::pair<std::string, std::pair<double, int>>> kinds(by_kind.begin(), by_kind.end());
+  std::sort(kinds.begin(), kinds.end(),
+            [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+  out += "  by kind:";
+  for (size_t i = 0; i < std::min<size_t>(8, kinds.size()); ++i) {
+    const auto& [name, e] = kinds[i];
+    out += fmt::format("{} {} x{} {:.1f} ms ({:.0f} %)", i ? "," : "", name, e.second,
+                       e.first * 1e3 / profiled_calls_, 100 * e.first / total);
+  }
+  out += "\n  the costliest steps:\n";
   for (size_t i = 0; i < std::min(top, order.size()); ++i) {
     const size_t k = order[i];
     const auto& st = p.steps[k];
