@@ -15,6 +15,8 @@
 // times only the eager, jitted and Hungarian steps (no reports), so that
 // the runner can interleave whole runs with the peer's. --rounds R times
 // the jitted step R times (alternating with the unfused plan; default 12).
+// --n N and --m M change the queries and the GT slots (image b has
+// min(5 + 3b mod 25, M) GTs), for sweeps over sizes.
 #include <fmt/format.h>
 #include <mfx/cpu.h>
 #include <mfx/criteria/criteria_trees.h>
@@ -50,6 +52,12 @@ int main(int argc, char** argv) {
     if (a == "--report" && i + 1 < argc) report_dir = argv[++i];
     if (a == "--device" && i + 1 < argc) device_spec = argv[++i];
     if (a == "--quick") layers = 2, B = 2, N = 100;
+    if (a == "--n" && i + 1 < argc) N = std::stoi(argv[++i]);
+    if (a == "--m" && i + 1 < argc) M = std::stoi(argv[++i]);
+  }
+  if (N < 1 || M < 1) {
+    fmt::print(stderr, "bench_criteria: --n (queries) and --m (GT slots) must be >= 1\n");
+    return 2;
   }
   const std::optional<bench::BenchDevice> dev = bench::use_device(device_spec);
   if (!dev) return 0;
@@ -63,7 +71,7 @@ int main(int argc, char** argv) {
   std::vector<array> labels, boxes;
   std::vector<int> gt_counts;
   for (int b = 0; b < B; ++b) {
-    int m = 5 + 3 * b % 25;
+    int m = std::min(5 + 3 * b % 25, M);  // every image's GTs fit the M slots
     gt_counts.push_back(m);
     labels.push_back(random::randint(random::fold_in(key, 100 + b), 0, K, {m}));
     boxes.push_back(sigmoid(rnd({m, 4}, 200 + b)) * 0.5f + 0.25f);

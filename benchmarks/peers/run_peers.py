@@ -3,7 +3,7 @@
 
 usage: python3 benchmarks/peers/run_peers.py [--build build] [--venv DIR] [--jax]
            [--torch-compile] [--rounds 5] [--threads 2] [--json FILE] [--no-detector] [--quick]
-           [--omp-passive]
+           [--omp-passive] [--sizes N:M,...]
 
 Creates a virtual environment (default benchmarks/peers/.venv) with numpy,
 scipy and CPU PyTorch (JAX too with --jax) unless it has them, and runs
@@ -26,7 +26,9 @@ the mfx benchmark writes, and its inputs from the safetensors file it writes
 (bench_criteria --inputs, bench_detector --inputs): the peer computes on
 exactly the same numbers. Before timing, the peer's losses and gradients (and
 the detector's outputs) are recomputed in float64 and compared with mfx's
-float64 values; a mismatch stops the run.
+float64 values; a mismatch stops the run. --sizes N:M,... runs the criteria
+rows at those query counts N and GT slots M instead of the paper's size
+(bench_criteria --n N --m M), one table row group per size.
 
 Timing: float32, the same thread count for both (MFX_NUM_THREADS and
 torch.set_num_threads), whole mfx benchmark runs interleaved with the peer's
@@ -359,12 +361,15 @@ def jax_matchfree(workload):
 # ------------------------------------------------------------ the workloads
 
 
-def criteria_rows(args, results, checks):
+def criteria_rows(args, results, checks, size=None):
+    """The criteria rows at the benchmark's size, or at size = (N, M)."""
     import numpy as np
     import torch
 
     bench = str(Path(args.build) / "benchmarks" / "bench_criteria")
     quick = ["--quick"] if args.quick else []
+    if size:
+        quick += ["--n", str(size[0]), "--m", str(size[1])]
     with tempfile.TemporaryDirectory() as d:
         inputs = os.path.join(d, "inputs.safetensors")
         env = dict(os.environ, MFX_NUM_THREADS=str(args.threads))
@@ -582,7 +587,17 @@ def main():
     ap.add_argument("--omp-passive", action="store_true",
                     help="OMP_WAIT_POLICY=PASSIVE for PyTorch (sleeping threads; for a loaded machine)")
     ap.add_argument("--quick", action="store_true", help="the benchmarks' small sizes (a smoke test)")
+    ap.add_argument("--sizes", help="criteria at these N:M sizes instead (comma-separated, e.g. "
+                    "100:8,300:32,900:64,2700:128; N queries, M GT slots)")
     args = ap.parse_args()
+    sizes = []
+    if args.sizes:
+        try:
+            sizes = [tuple(int(v) for v in s.split(":")) for s in args.sizes.split(",")]
+        except ValueError:
+            sizes = [()]
+        if not sizes or any(len(s) != 2 or min(s) < 1 for s in sizes):
+            ap.error(f"--sizes: expected N:M pairs of positive integers, got {args.sizes!r}")
     ensure_venv(args)
 
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -608,7 +623,16 @@ def main():
     print("peers: " + ", ".join(f"{k} {v}" for k, v in versions.items()), flush=True)
 
     results, checks = [], {}
-    crit_workload, crit_samples = criteria_rows(args, results, checks)
+    if sizes:
+        crit_workload, crit_samples = [], []
+        for size in sizes:
+            c = {}
+            w, smp = criteria_rows(args, results, c, size)
+            crit_workload.append(w)
+            crit_samples.append(smp)
+            checks[f"N={size[0]} M={size[1]}"] = c
+    else:
+        crit_workload, crit_samples = criteria_rows(args, results, checks)
     det_workload, det_samples = ({}, [])
     if not args.no_detector:
         det_workload, det_samples = detector_rows(args, results, checks)
