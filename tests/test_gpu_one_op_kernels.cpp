@@ -261,8 +261,8 @@ TEST_CASE("views are materialised by the strided copy kernel") {
 }
 
 TEST_CASE("conv2d through the GPU path (im2col view + matmul) equals eager CPU") {
-  // Strides, padding, dilation, groups; and the derivatives, which are
-  // conv2d themselves around pads, flips and transposes.
+  // Strides, padding, dilation, groups; and the derivatives (their own
+  // primitives, Conv2dInputGrad and Conv2dWeightGrad, with their own routes).
   struct Conv {
     Shape x, w;
     std::pair<int64_t, int64_t> stride, padding, dilation;
@@ -272,7 +272,9 @@ TEST_CASE("conv2d through the GPU path (im2col view + matmul) equals eager CPU")
   for (const Conv& c : {Conv{{2, 3, 9, 8}, {4, 3, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1},
                         Conv{{1, 4, 11, 7}, {6, 2, 3, 2}, {2, 1}, {0, 2}, {1, 2}, 2},
                         Conv{{2, 2, 6, 6}, {2, 2, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1},
-                        Conv{{1, 3, 8, 8}, {5, 3, 3, 3}, {2, 2}, {3, 1}, {2, 1}, 1}}) {
+                        Conv{{1, 3, 8, 8}, {5, 3, 3, 3}, {2, 2}, {3, 1}, {2, 1}, 1},
+                        // Padding beyond the dilated kernel: border outputs see only padding.
+                        Conv{{2, 2, 7, 6}, {3, 2, 1, 2}, {2, 3}, {1, 2}, {1, 1}, 1}}) {
     INFO("x " << shape_str(c.x) << " w " << shape_str(c.w) << " groups " << c.groups);
     array x = random_array(c.x, float32, seed++), w = random_array(c.w, float32, seed++);
     auto f = [&](const std::vector<array>& in) {

@@ -1,8 +1,8 @@
 // vjp/jvp rules of Conv2d, checked against central differences over the
 // geometry variants: stride, padding, dilation, groups, non-square kernels
-// and sizes whose last stride leaves input rows unread. Conv2dWeightGrad (the
-// weight gradient's own primitive) against the correlation sum, and its own
-// rules (second derivatives of conv2d).
+// and sizes whose last stride leaves input rows unread. Conv2dInputGrad and
+// Conv2dWeightGrad (the gradients' own primitives) against direct sums, and
+// their own rules (second derivatives of conv2d).
 #include "grad_check.h"
 #include "mfx/nn.h"
 
@@ -191,4 +191,92 @@ TEST_CASE("conv2d_weight_grad refuses a cotangent that is not the convolution's 
                            {0, 0}, {1, 1}, 1);
       },
       {"[conv2d_weight_grad] expected floating input [N,C,H,W]", "(2,3,5)"});
+}
+
+namespace {
+
+// dx[n, g C/g + j, y sh - ph + a dh, z sw - pw + b dw] += ct[n, o, y, z] w[o, j, a, b]
+// (o in group g), summed directly in float64.
+std::vector<double> input_grad_by_sum(const array& ct, const array& w, const Case& c) {
+  const auto cv = values(ct), wv = values(w);
+  const int64_t n = c.x[0], ch = c.x[1], h = c.x[2], wd = c.x[3];
+  const int64_t o = c.w[0], cg = c.w[1], kh = c.w[2], kw = c.w[3];
+  const int64_t ho = ct.shape()[2], wo = ct.shape()[3], og = o / c.groups;
+  std::vector<double> dx(static_cast<size_t>(n * ch * h * wd), 0.0);
+  for (int64_t ni = 0; ni < n; ++ni)
+    for (int64_t oi = 0; oi < o; ++oi)
+      for (int64_t y = 0; y < ho; ++y)
+        for (int64_t z = 0; z < wo; ++z)
+          for (int64_t j = 0; j < cg; ++j)
+            for (int64_t a = 0; a < kh; ++a)
+              for (int64_t b = 0; b < kw; ++b) {
+                const int64_t iy = y * c.stride.first - c.padding.first + a * c.dilation.first;
+                const int64_t iz = z * c.stride.second - c.padding.second + b * c.dilation.second;
+                if (iy < 0 || iy >= h || iz < 0 || iz >= wd) continue;
+                const int64_t ci = (oi / og) * cg + j;
+                dx[static_cast<size_t>(((ni * ch + ci) * h + iy) * wd + iz)] +=
+                    cv[static_cast<size_t>(((ni * o + oi) * ho + y) * wo + z)] *
+                    wv[static_cast<size_t>(((oi * cg + j) * kh + a) * kw + b)];
+              }
+  return dx;
+}
+
+}  // namespace
+
+TEST_CASE("conv2d_input_grad equals the scatter sum, and is conv2d's input vjp") {
+  uint64_t seed = 80;
+  std::vector<Case> cases = kWeightGradCases;
+  // Padding beyond the dilated kernel (border outputs read only padding).
+  cases.push_back({{2, 2, 7, 6}, {3, 2, 1, 2}, {2, 3}, {1, 2}, {1, 1}, 1});
+  for (const Case& c : cases) {
+    INFO("x " << shape_str(c.x) << " w " << shape_str(c.w) << " groups " << c.groups);
+    array w = rand_like(c.w, seed++), ct = conv_output_like(c, seed++);
+    const Pair size{c.x[2], c.x[3]};
+    array dx = conv2d_input_grad(ct, w, size, c.stride, c.padding, c.dilation, c.groups);
+    REQUIRE(dx.shape() == c.x);
+    CHECK(dx.primitive().name() == "Conv2dInputGrad");
+    const auto want = input_grad_by_sum(ct, w, c);
+    check_close(dx, want, c.x, 1e-12, 1e-12);
+    array dx32 = conv2d_input_grad(astype(ct, float32), astype(w, float32), size, c.stride,
+                                   c.padding, c.dilation, c.groups);
+    CHECK(dx32.dtype() == float32);
+    check_close(dx32, want, c.x, 1e-4, 1e-4);
+    array dx16 = conv2d_input_grad(astype(ct, bfloat16), astype(w, bfloat16), size, c.stride,
+                                   c.padding, c.dilation, c.groups);
+    CHECK(dx16.dtype() == bfloat16);
+    check_close(dx16, want, c.x, 5e-2, 5e-2);
+    array x = rand_like(c.x, seed++);
+    array y = conv2d(x, w, c.stride, c.padding, c.dilation, c.groups);
+    auto g = y.primitive().vjp(y.inputs(), {ct}, {0}, y.outputs());
+    CHECK(g[0].primitive().name() == "Conv2dInputGrad");
+    check_close(g[0], want, c.x, 1e-12, 1e-12);
+  }
+}
+
+TEST_CASE("grad: Conv2dInputGrad rules") {
+  uint64_t seed = 120;
+  for (const Case& c : kWeightGradCases) {
+    INFO("x " << shape_str(c.x) << " w " << shape_str(c.w) << " groups " << c.groups);
+    check_grads(
+        [&](auto& in) {
+          return conv2d_input_grad(in[0], in[1], {c.x[2], c.x[3]}, c.stride, c.padding,
+                                   c.dilation, c.groups);
+        },
+        {conv_output_like(c, seed), rand_like(c.w, seed + 1)}, "Conv2dInputGrad");
+    seed += 2;
+  }
+}
+
+TEST_CASE("conv2d_input_grad refuses shapes that do not belong to one convolution") {
+  array w = rand_like({4, 3, 3, 3}, 1);
+  auto call = [&](Shape ct, Pair size, int groups) {
+    return [=] { conv2d_input_grad(rand_like(ct, 2), w, size, {1, 1}, {0, 0}, {1, 1}, groups); };
+  };
+  check_throws_with(call({2, 4, 4, 4}, {5, 5}, 1),
+                    {"[conv2d_input_grad] cotangent (2,4,4,4)", "(5,5) input", "(4,3,3,3)"});
+  check_throws_with(call({2, 5, 3, 3}, {5, 5}, 1), {"[conv2d_input_grad] cotangent (2,5,3,3)"});
+  check_throws_with(call({2, 4, 3, 3}, {5, 5}, 3), {"[conv2d_input_grad]", "groups=3"});
+  check_throws_with(call({2, 4, 3, 3}, {0, 5}, 1), {"[conv2d_input_grad] input_size must be >= 1"});
+  check_throws_with([&] { conv2d_input_grad(rand_like({2, 4, 3}, 2), w, {5, 5}); },
+                    {"[conv2d_input_grad] expected cotangent [N,O,Ho,Wo]", "(2,4,3)"});
 }

@@ -149,6 +149,14 @@ TEST_CASE("vmap of conv2d, pooling, interpolation and normalisation", "[vmap]") 
   check_vmap(wgrad, {x, ct}, {0, 0});
   check_vmap(wgrad, {take(x, array(0), 0), ct}, {{}, 0});
   check_vmap(wgrad, {x, take(ct, array(1), 0)}, {0, {}});
+  // The input gradient: batched cotangent, weights or both.
+  auto igrad = binary([](const array& c, const array& k) {
+    return conv2d_input_grad(c, k, {5, 5}, {1, 1}, {0, 0}, {1, 1}, 1);
+  });
+  array wb4 = rand_like({2, 4, 3, 3, 3}, 23);
+  check_vmap(igrad, {ct, take(wb4, array(0), 0)}, {0, {}});
+  check_vmap(igrad, {ct, wb4}, {0, 0});
+  check_vmap(igrad, {take(ct, array(1), 0), wb4}, {{}, 0});
   check_axes([](const array& a) { return max_pool2d(a, {2, 2}); }, rand_like({1, 2, 4, 4}, 21));
   check_vmap(unary([](const array& a) {
                return interpolate(a, {7, 3}, InterpolateMode::bilinear);

@@ -24,6 +24,14 @@ using Pair = std::pair<int64_t, int64_t>;
 array conv2d(const array& x, const array& w, Pair stride = {1, 1}, Pair padding = {0, 0},
              Pair dilation = {1, 1}, int groups = 1);
 /// The gradient of conv2d(x, w, stride, padding, dilation, groups) with
+/// respect to x, for the cotangent `ct` of its output and x of spatial size
+/// `input_size` (PyTorch's torch.nn.grad.conv2d_input): ct [N,O,H_out,W_out],
+/// w [O,C/groups,kH,kW] -> [N,C,H,W]. Dtypes promote like conv2d. CPU: the
+/// transposed weights times ct into patch columns, added back into the image
+/// (col2im). Throws unless ct has the shape conv2d of such an x would give.
+array conv2d_input_grad(const array& ct, const array& w, Pair input_size, Pair stride = {1, 1},
+                        Pair padding = {0, 0}, Pair dilation = {1, 1}, int groups = 1);
+/// The gradient of conv2d(x, w, stride, padding, dilation, groups) with
 /// respect to w, for the cotangent `ct` of its output (PyTorch's
 /// torch.nn.grad.conv2d_weight): x [N,C,H,W], ct [N,O,H_out,W_out] ->
 /// [O,C/groups,kH,kW] with `kernel` = (kH, kW), in x's dtype (ct is cast).
@@ -34,9 +42,9 @@ array conv2d_weight_grad(const array& x, const array& ct, Pair kernel, Pair stri
 /// Transposed convolution (PyTorch conv_transpose2d, the gradient of conv2d
 /// with respect to its input). x [N,C,H,W], w [C,O/groups,kH,kW] ->
 /// [N,O,H_out,W_out], H_out = (H - 1) stride - 2 pad + dil (kH - 1) +
-/// output_padding + 1. Computed as conv2d of the zero-inserted, padded input
-/// with the flipped, channel-swapped kernel. output_padding must be smaller
-/// than stride or dilation; a non-positive output size throws. Dtypes as conv2d.
+/// output_padding + 1. Computed as conv2d_input_grad of a convolution from
+/// [N,O,H_out,W_out] with weights w. output_padding must be smaller than
+/// stride or dilation; a non-positive output size throws. Dtypes as conv2d.
 array conv_transpose2d(const array& x, const array& w, Pair stride = {1, 1}, Pair padding = {0, 0},
                        Pair output_padding = {0, 0}, Pair dilation = {1, 1}, int groups = 1);
 /// Max pooling over the last two axes of [N,C,H,W] (or [C,H,W]); padding

@@ -1,9 +1,11 @@
-// CPU kernels of Conv2d and Conv2dWeightGrad: im2col + gemm per batch element
-// and group. The column buffer is built for a block of output rows at a time
+// CPU kernels of Conv2d, Conv2dInputGrad and Conv2dWeightGrad: im2col + gemm
+// per batch element and group. The column buffer is built for a block of output rows at a time
 // so its size stays bounded for large images; 1x1 convolutions with unit
 // stride and no padding use the input plane as the column matrix directly.
 // The weight gradient multiplies the cotangent by the same columns,
-// transposed, summing over images and row blocks.
+// transposed, summing over images and row blocks; the input gradient
+// multiplies the transposed weights by the cotangent into columns and adds
+// them back into the image (col2im).
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -81,8 +83,7 @@ void im2col(const C* x, const ConvGeometry& g, int64_t oh0, int64_t oh1, C* col)
 }
 
 // The same columns transposed, [output positions of rows [oh0, oh1)] x
-// (ci, ki, kj), for kernels wider than the output (the weight gradient is a
-// convolution with the cotangent as its kernel): each piece copied is then
+// (ci, ki, kj), for kernels wider than the output: each piece copied is then
 // a run of input pixels along kj instead of a handful of output columns.
 template <typename C>
 void im2col_transposed(const C* x, const ConvGeometry& g, int64_t oh0, int64_t oh1, C* colt) {
@@ -106,6 +107,39 @@ void im2col_transposed(const C* x, const ConvGeometry& g, int64_t oh0, int64_t o
             }
             // src[kj * dw] is input column iw
             copy_padded_run(plane + ih * g.w + off, g.dw, lo, hi, g.kw, d);
+          }
+        }
+      });
+}
+
+// The adjoint of im2col: adds column rows (ci, ki, kj) x output positions of
+// rows [oh0, oh1) back into the image planes they were copied from. Threads
+// take whole channels, so no two write the same pixel.
+template <typename C>
+void col2im_add(const C* col, const ConvGeometry& g, int64_t oh0, int64_t oh1, C* x) {
+  const int64_t width = (oh1 - oh0) * g.wo, taps = g.kh * g.kw;
+  cpu::parallel_for(
+      g.cg, std::max<int64_t>(1, cpu::kElementwiseGrain / std::max<int64_t>(1, taps * width)),
+      [&](int64_t c0, int64_t c1) {
+        for (int64_t ci = c0; ci < c1; ++ci) {
+          C* plane = x + ci * g.h * g.w;
+          for (int64_t ki = 0; ki < g.kh; ++ki) {
+            for (int64_t kj = 0; kj < g.kw; ++kj) {
+              const int64_t off = kj * g.dw - g.pw;
+              const auto [lo, hi] = inside_columns(off, g.sw, g.w, g.wo);
+              const C* src = col + ((ci * g.kh + ki) * g.kw + kj) * width;
+              for (int64_t oh = oh0; oh < oh1; ++oh) {
+                const int64_t ih = oh * g.sh - g.ph + ki * g.dh;
+                if (ih < 0 || ih >= g.h) continue;
+                C* d = plane + ih * g.w + off;
+                const C* s = src + (oh - oh0) * g.wo;
+                if (g.sw == 1) {
+                  for (int64_t ow = lo; ow < hi; ++ow) d[ow] += s[ow];
+                } else {
+                  for (int64_t ow = lo; ow < hi; ++ow) d[ow * g.sw] += s[ow];
+                }
+              }
+            }
           }
         }
       });
@@ -177,6 +211,53 @@ void conv_impl(const array& x, const array& w, array& out, const ConvGeometry& g
   }
 }
 
+// dx[n, g] = col2im(w[g]^T [(c, a, b), O/g] x ct[n, g] [O/g, Ho*Wo]); for 1x1
+// kernels at unit stride without padding the product is dx itself.
+template <typename T>
+void conv_input_grad_impl(const array& ct, const array& w, array& out, const ConvGeometry& g) {
+  using C = compute_t<T>;
+  constexpr bool same = std::is_same_v<T, C>;
+  out.allocate();
+  if (out.size() == 0) return;
+  const int64_t og = g.o / g.groups, kdim = g.cg * g.kh * g.kw, plane = g.ho * g.wo;
+  std::vector<C> acc(same ? 0 : out.size());
+  C* dx = same ? reinterpret_cast<C*>(out.data_ptr<T>()) : acc.data();
+  std::fill(dx, dx + out.size(), C(0));
+  if (plane > 0 && og > 0) {
+    array ckeep, wkeep;
+    std::vector<C> cs, ws;
+    const C* cp = compute_buffer<T, C>(ct, ckeep, cs);
+    const C* wp = compute_buffer<T, C>(w, wkeep, ws);
+    const bool direct =
+        g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+    const int64_t block = std::clamp<int64_t>(kColumnBudget / (kdim * g.wo), 1, g.ho);
+    std::vector<C> col(direct ? 0 : kdim * block * g.wo);
+    auto bi = [](int64_t v) { return cpu::blas_int(v, "conv2d_input_grad"); };
+    for (int64_t n = 0; n < g.n; ++n) {
+      for (int64_t gi = 0; gi < g.groups; ++gi) {
+        const C* ctg = cp + (n * g.o + gi * og) * plane;
+        const C* wg = wp + gi * og * kdim;
+        C* dxg = dx + (n * g.c + gi * g.cg) * g.h * g.w;
+        if (direct) {
+          cpu::gemm(true, false, bi(kdim), bi(plane), bi(og), wg, bi(kdim), ctg, bi(plane), dxg,
+                    bi(plane));
+          continue;
+        }
+        for (int64_t oh0 = 0; oh0 < g.ho; oh0 += block) {
+          const int64_t oh1 = std::min(g.ho, oh0 + block), width = (oh1 - oh0) * g.wo;
+          cpu::gemm(true, false, bi(kdim), bi(width), bi(og), wg, bi(kdim), ctg + oh0 * g.wo,
+                    bi(plane), col.data(), bi(width));
+          col2im_add(col.data(), g, oh0, oh1, dxg);
+        }
+      }
+    }
+  }
+  if constexpr (!same) {
+    T* o = out.data_ptr<T>();
+    for (int64_t i = 0; i < out.size(); ++i) o[i] = T(acc[i]);
+  }
+}
+
 // dW[g] [O/g, (c, a, b)] = sum over images n of ct[n, g] [O/g, Ho*Wo] x
 // im2col(x[n, g])^T [Ho*Wo, (c, a, b)].
 template <typename T>
@@ -241,6 +322,29 @@ void Conv2d::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
     using T = typename decltype(tag)::type;
     conv_impl<T>(x, w, out[0], g);
   });
+}
+
+void Conv2dInputGrad::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
+  const array &ct = in[0], &w = in[1];
+  const Shape &cs = ct.shape(), &ws = w.shape(), &os = out[0].shape();
+  ConvGeometry g;
+  g.n = os[0], g.c = os[1], g.h = os[2], g.w = os[3];
+  g.o = ws[0], g.cg = ws[1], g.kh = ws[2], g.kw = ws[3];
+  g.ho = cs[2], g.wo = cs[3];
+  g.sh = stride_.first, g.sw = stride_.second;
+  g.ph = padding_.first, g.pw = padding_.second;
+  g.dh = dilation_.first, g.dw = dilation_.second;
+  g.groups = groups_;
+  cpu::dispatch_float(ct.dtype(), "conv2d_input_grad", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    conv_input_grad_impl<T>(ct, w, out[0], g);
+  });
+}
+
+bool Conv2dInputGrad::is_equivalent(const Primitive& other) const {
+  auto* o = dynamic_cast<const Conv2dInputGrad*>(&other);
+  return o && o->input_size_ == input_size_ && o->stride_ == stride_ &&
+         o->padding_ == padding_ && o->dilation_ == dilation_ && o->groups_ == groups_;
 }
 
 void Conv2dWeightGrad::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {

@@ -1,6 +1,6 @@
-// conv2d (the Conv2d primitive) and conv_transpose2d (a composite: conv2d of
-// the zero-inserted, padded input with the flipped, channel-swapped kernel,
-// so its gradients follow from conv2d's and the view ops').
+// conv2d (the Conv2d primitive), its input and weight gradients
+// (Conv2dInputGrad, Conv2dWeightGrad) and conv_transpose2d (the input
+// gradient of the convolution it transposes).
 #include "primitives/conv.h"
 #include "mfx/nn.h"
 #include "ops/op_utils.h"
@@ -42,15 +42,6 @@ void check_rank4(const array& x, const array& w, const char* op, const char* wla
   }
 }
 
-// Pads axis `axis` by (before, after); negative amounts crop instead.
-array pad_or_crop(const array& x, int axis, int64_t before, int64_t after) {
-  std::vector<std::pair<int64_t, int64_t>> widths(x.ndim(), {0, 0});
-  widths[axis] = {std::max<int64_t>(before, 0), std::max<int64_t>(after, 0)};
-  array y = pad(x, widths);
-  int64_t n = y.shape()[axis];
-  return slice_axis(y, axis, std::max<int64_t>(-before, 0), n - std::max<int64_t>(-after, 0));
-}
-
 }  // namespace
 
 array conv2d(const array& x, const array& w, Pair stride, Pair padding, Pair dilation, int groups) {
@@ -83,6 +74,38 @@ array conv2d(const array& x, const array& w, Pair stride, Pair padding, Pair dil
   Shape out{n, o, eh / stride.first + 1, ew / stride.second + 1};
   return array(out, t, std::make_shared<Conv2d>(stride, padding, dilation, groups),
                {astype(x, t), astype(w, t)});
+}
+
+array conv2d_input_grad(const array& ct, const array& w, Pair input_size, Pair stride,
+                        Pair padding, Pair dilation, int groups) {
+  const char* op = "conv2d_input_grad";
+  check_valid(ct, op);
+  check_valid(w, op);
+  if (ct.ndim() != 4 || w.ndim() != 4) {
+    throw std::invalid_argument(
+        fmt::format("[{}] expected cotangent [N,O,Ho,Wo] and weight [O,C/groups,kH,kW], got "
+                    "shapes {} and {}",
+                    op, shape_str(ct.shape()), shape_str(w.shape())));
+  }
+  const Dtype t = conv_dtype(ct, w, op);
+  check_pair(input_size, 1, "input_size", op);
+  check_pair(stride, 1, "stride", op);
+  check_pair(dilation, 1, "dilation", op);
+  check_pair(padding, 0, "padding", op);
+  const int64_t o = w.shape()[0], kh = w.shape()[2], kw = w.shape()[3];
+  const int64_t eh = input_size.first + 2 * padding.first - dilation.first * (kh - 1) - 1;
+  const int64_t ew = input_size.second + 2 * padding.second - dilation.second * (kw - 1) - 1;
+  if (groups < 1 || o % groups != 0 || ct.shape()[1] != o || kh < 1 || kw < 1 || eh < 0 ||
+      ew < 0 || ct.shape()[2] != eh / stride.first + 1 || ct.shape()[3] != ew / stride.second + 1) {
+    throw std::invalid_argument(fmt::format(
+        "[{}] cotangent {} is not the output of conv2d of a ({},{}) input with weight {}, "
+        "stride {}, padding {}, dilation {}, groups={}",
+        op, shape_str(ct.shape()), input_size.first, input_size.second, shape_str(w.shape()),
+        pair_str(stride), pair_str(padding), pair_str(dilation), groups));
+  }
+  Shape out{ct.shape()[0], w.shape()[1] * groups, input_size.first, input_size.second};
+  return array(out, t, std::make_shared<Conv2dInputGrad>(input_size, stride, padding, dilation, groups),
+               {astype(ct, t), astype(w, t)});
 }
 
 array conv2d_weight_grad(const array& x, const array& ct, Pair kernel, Pair stride, Pair padding,
@@ -137,8 +160,8 @@ array conv_transpose2d(const array& x, const array& w, Pair stride, Pair padding
         fmt::format("[{}] output_padding {} must be smaller than stride {} or dilation {}", op,
                     pair_str(output_padding), pair_str(stride), pair_str(dilation)));
   }
-  const int64_t n = x.shape()[0], c = x.shape()[1], h = x.shape()[2], wd = x.shape()[3];
-  const int64_t og = w.shape()[1], kh = w.shape()[2], kw = w.shape()[3];
+  const int64_t c = x.shape()[1], h = x.shape()[2], wd = x.shape()[3];
+  const int64_t kh = w.shape()[2], kw = w.shape()[3];
   if (w.shape()[0] != c || c % groups != 0) {
     throw std::invalid_argument(
         fmt::format("[{}] input {} with {} channels and weight {} do not match for groups={} (need "
@@ -156,25 +179,15 @@ array conv_transpose2d(const array& x, const array& w, Pair stride, Pair padding
                     op, shape_str(x.shape()), shape_str(w.shape()), pair_str(stride),
                     pair_str(padding), ho, wo));
   }
+  // The input gradient of the convolution from [N,O,Ho,Wo] with weights w.
+  // With output_padding >= stride (allowed below the dilation) that
+  // convolution has more output rows than x: they are zero rows of its
+  // cotangent.
+  const int64_t hx = (ho + 2 * padding.first - dilation.first * (kh - 1) - 1) / stride.first + 1;
+  const int64_t wx = (wo + 2 * padding.second - dilation.second * (kw - 1) - 1) / stride.second + 1;
   array xi = astype(x, t);
-  // Insert stride-1 zeros between input pixels.
-  if (stride.first > 1 || stride.second > 1) {
-    xi = reshape(xi, {n, c, h, 1, wd, 1});
-    xi = pad(xi, {{0, 0}, {0, 0}, {0, 0}, {0, stride.first - 1}, {0, 0}, {0, stride.second - 1}});
-    xi = reshape(xi, {n, c, h * stride.first, wd * stride.second});
-    xi = slice(xi, {0, 0, 0, 0}, {n, c, (h - 1) * stride.first + 1, (wd - 1) * stride.second + 1});
-  }
-  // A full correlation pads by the dilated kernel extent - 1; `padding`
-  // trims that, `output_padding` adds to the bottom/right.
-  const int64_t fh = dilation.first * (kh - 1) - padding.first;
-  const int64_t fw = dilation.second * (kw - 1) - padding.second;
-  xi = pad_or_crop(xi, 2, fh, fh + output_padding.first);
-  xi = pad_or_crop(xi, 3, fw, fw + output_padding.second);
-  // [C, O/g, kH, kW] -> [O, C/g, kH, kW] per group, spatially flipped.
-  array wt = reshape(astype(w, t), {groups, c / groups, og, kh, kw});
-  wt = reshape(transpose(wt, {0, 2, 1, 3, 4}), {groups * og, c / groups, kh, kw});
-  wt = flip(wt, {2, 3});
-  return conv2d(xi, wt, {1, 1}, {0, 0}, dilation, groups);
+  if (hx > h || wx > wd) xi = pad(xi, {{0, 0}, {0, 0}, {0, hx - h}, {0, wx - wd}});
+  return conv2d_input_grad(xi, astype(w, t), {ho, wo}, stride, padding, dilation, groups);
 }
 
 }  // namespace mfx

@@ -30,6 +30,39 @@ class Conv2d : public Primitive {
   int groups_;
 };
 
+/// The input gradient of Conv2d (and conv_transpose2d): for the output's
+/// cotangent ct [N, O, H_out, W_out] and w [O, C/groups, kH, kW], dx
+/// [N, C, H, W] (H, W = input_size) with
+///   dx[n, g C/g + j, y sh + a dh - ph, z sw + b dw - pw] += ct[n, g O/g + o, y, z] w[g O/g + o, j, a, b].
+/// The CPU multiplies the transposed weights by the cotangent into patch
+/// columns and adds them back into the image (col2im): the FLOPs of the
+/// forward, where a convolution of the zero-inserted cotangent would
+/// multiply stride^2 times as many, mostly zeros.
+class Conv2dInputGrad : public Primitive {
+ public:
+  using Pair = std::pair<int64_t, int64_t>;
+  Conv2dInputGrad(Pair input_size, Pair stride, Pair padding, Pair dilation, int groups)
+      : input_size_(input_size),
+        stride_(stride),
+        padding_(padding),
+        dilation_(dilation),
+        groups_(groups) {}
+  Pair input_size() const { return input_size_; }
+  Pair stride() const { return stride_; }
+  Pair padding() const { return padding_; }
+  Pair dilation() const { return dilation_; }
+  int groups() const { return groups_; }
+  std::string name() const override { return "Conv2dInputGrad"; }
+  void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override;
+  bool is_equivalent(const Primitive& other) const override;
+  MFX_DECLARE_GRAD_RULES;
+  MFX_DECLARE_VMAP_RULE;
+
+ private:
+  Pair input_size_, stride_, padding_, dilation_;
+  int groups_;
+};
+
 /// The weight gradient of Conv2d: for x [N, C, H, W] and the output's
 /// cotangent ct [N, O, H_out, W_out], dW [O, C/groups, kH, kW] with
 ///   dW[o, j, a, b] = sum_{n,y,z} ct[n, o, y, z] x_pad[n, g(o) C/g + j, y sh + a dh, z sw + b dw].

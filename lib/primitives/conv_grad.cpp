@@ -1,31 +1,11 @@
-// Differentiation rules of Conv2d and of its weight gradient (both bilinear).
-// The input gradient is the transposed convolution of the cotangent with the
-// same weights; the weight gradient is its own primitive, Conv2dWeightGrad,
-// whose derivatives are again a convolution and a transposed convolution.
+// Differentiation rules of Conv2d and of its input and weight gradients
+// (Conv2dInputGrad, Conv2dWeightGrad). All three are bilinear, and each one's
+// derivatives are the other two:
+//   <ct, conv2d(x, w)> = <conv2d_input_grad(ct, w), x> = <conv2d_weight_grad(x, ct), w>.
 #include "mfx/mfx.h"
 #include "primitives/conv.h"
 
 namespace mfx {
-
-namespace {
-
-// Trailing input rows the convolution never reads (in [0, stride)): the
-// output_padding that makes the transposed convolution give the input size.
-int64_t unread(int64_t in, int64_t out, int64_t k, int64_t s, int64_t p, int64_t d) {
-  return in + 2 * p - d * (k - 1) - 1 - s * (out - 1);
-}
-
-// The input gradient of conv2d(x, w) for the output cotangent ct.
-array conv2d_input_grad(const array& x, const array& w, const array& ct, Pair stride, Pair padding,
-                        Pair dilation, int groups) {
-  const Pair out_pad{unread(x.shape()[2], ct.shape()[2], w.shape()[2], stride.first,
-                            padding.first, dilation.first),
-                     unread(x.shape()[3], ct.shape()[3], w.shape()[3], stride.second,
-                            padding.second, dilation.second)};
-  return conv_transpose2d(ct, w, stride, padding, out_pad, dilation, groups);
-}
-
-}  // namespace
 
 std::vector<array> Conv2d::vjp(const std::vector<array>& primals, const std::vector<array>& cts,
                                const std::vector<int>& argnums, const std::vector<array>&) {
@@ -34,8 +14,9 @@ std::vector<array> Conv2d::vjp(const std::vector<array>& primals, const std::vec
   std::vector<array> res;
   for (int k : argnums) {
     if (k == 0) {
-      res.push_back(
-          astype(conv2d_input_grad(x, w, ct, stride_, padding_, dilation_, groups_), x.dtype()));
+      res.push_back(astype(conv2d_input_grad(ct, w, {x.shape()[2], x.shape()[3]}, stride_,
+                                             padding_, dilation_, groups_),
+                           x.dtype()));
     } else {
       res.push_back(astype(conv2d_weight_grad(x, ct, {w.shape()[2], w.shape()[3]}, stride_,
                                               padding_, dilation_, groups_),
@@ -72,7 +53,9 @@ std::vector<array> Conv2dWeightGrad::vjp(const std::vector<array>& primals,
   std::vector<array> res;
   for (int k : argnums) {
     if (k == 0) {
-      res.push_back(conv2d_input_grad(x, g, ct, stride_, padding_, dilation_, groups_));
+      res.push_back(astype(conv2d_input_grad(ct, g, {x.shape()[2], x.shape()[3]}, stride_,
+                                             padding_, dilation_, groups_),
+                           x.dtype()));
     } else {
       res.push_back(astype(conv2d(x, g, stride_, padding_, dilation_, groups_), ct.dtype()));
     }
@@ -93,6 +76,42 @@ std::vector<array> Conv2dWeightGrad::jvp(const std::vector<array>& primals,
   if (!out.valid()) {
     return {zeros_like(
         conv2d_weight_grad(primals[0], primals[1], kernel_, stride_, padding_, dilation_, groups_))};
+  }
+  return {out};
+}
+
+std::vector<array> Conv2dInputGrad::vjp(const std::vector<array>& primals,
+                                        const std::vector<array>& cts,
+                                        const std::vector<int>& argnums,
+                                        const std::vector<array>&) {
+  // <G, dx(ct, w)> = <conv2d(G, w), ct> = <wgrad(G, ct), w>.
+  const array &ct = primals[0], &w = primals[1];
+  const array g = astype(cts[0], ct.dtype());
+  std::vector<array> res;
+  for (int k : argnums) {
+    if (k == 0) {
+      res.push_back(conv2d(g, w, stride_, padding_, dilation_, groups_));
+    } else {
+      res.push_back(conv2d_weight_grad(g, ct, {w.shape()[2], w.shape()[3]}, stride_, padding_,
+                                       dilation_, groups_));
+    }
+  }
+  return res;
+}
+
+std::vector<array> Conv2dInputGrad::jvp(const std::vector<array>& primals,
+                                        const std::vector<array>& tangents,
+                                        const std::vector<int>& argnums) {
+  array out;
+  for (size_t k = 0; k < argnums.size(); ++k) {
+    const array& ct = argnums[k] == 0 ? tangents[k] : primals[0];
+    const array& w = argnums[k] == 1 ? tangents[k] : primals[1];
+    array t = conv2d_input_grad(ct, w, input_size_, stride_, padding_, dilation_, groups_);
+    out = out.valid() ? out + t : t;
+  }
+  if (!out.valid()) {
+    return {zeros_like(conv2d_input_grad(primals[0], primals[1], input_size_, stride_, padding_,
+                                         dilation_, groups_))};
   }
   return {out};
 }

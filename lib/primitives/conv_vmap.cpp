@@ -1,6 +1,7 @@
-// Batching rule of Conv2d: the batch folds into the image batch (batched
-// input), into the output channels (batched weights; group-major so each
-// group keeps its channels), or into the groups (both batched).
+// Batching rules of Conv2d and its gradients: the batch folds into the image
+// batch (batched images or cotangents), into the output channels (batched
+// weights; group-major so each group keeps its channels), or into the groups
+// (both batched).
 #include "mfx/nn.h"
 #include "mfx/ops.h"
 #include "primitives/conv.h"
@@ -61,6 +62,34 @@ std::pair<std::vector<array>, std::vector<int>> Conv2dWeightGrad::vmap(
   Shape s = outputs[0].shape();
   s.insert(s.begin(), batch);
   return {{reshape(dw, s)}, {0}};
+}
+
+std::pair<std::vector<array>, std::vector<int>> Conv2dInputGrad::vmap(
+    const std::vector<array>& inputs, const std::vector<int>& axes,
+    const std::vector<array>& outputs) {
+  const int64_t batch = batching::batch_size(inputs, axes);
+  const Shape& out = outputs[0].shape();  // [N, C, H, W]
+  array ct = batching::to_front(inputs[0], axes[0]);
+  if (axes[1] < 0) {
+    const Shape& s = ct.shape();  // [B, N, O, Ho, Wo]
+    array dx = conv2d_input_grad(reshape(ct, {batch * s[1], s[2], s[3], s[4]}), inputs[1],
+                                 input_size_, stride_, padding_, dilation_, groups_);
+    return {{reshape(dx, {batch, out[0], out[1], out[2], out[3]})}, {0}};
+  }
+  // Batched weights: batch element b becomes groups b*g .. b*g+g-1 of the
+  // cotangent [N, B*O, Ho, Wo] and the weights [B*O, C/g, kH, kW].
+  array w = batching::to_front(inputs[1], axes[1]);
+  if (axes[0] < 0) {
+    Shape s = ct.shape();
+    s.insert(s.begin(), batch);
+    ct = broadcast_to(ct, s);
+  }
+  const Shape &cs = ct.shape(), &ws = w.shape();
+  array dx = conv2d_input_grad(
+      reshape(transpose(ct, {1, 0, 2, 3, 4}), {cs[1], batch * cs[2], cs[3], cs[4]}),
+      reshape(w, {batch * ws[1], ws[2], ws[3], ws[4]}), input_size_, stride_, padding_, dilation_,
+      static_cast<int>(batch * groups_));
+  return {{reshape(dx, {out[0], batch, out[1], out[2], out[3]})}, {1}};
 }
 
 }  // namespace mfx
