@@ -122,6 +122,23 @@ std::vector<Case> make_cases() {
                        dw = slice(dw, {0, 0, 0, 0}, {c.w[1], c.w[0], c.w[2], c.w[3]});
                        return transpose(dw, {1, 0, 2, 3});
                      }});
+    // The input gradient, and the same as a convolution of the zero-inserted,
+    // padded cotangent with the flipped, channel-swapped weights.
+    cases.push_back({fmt::format("{}_dgrad", c.name), "input gradient (col2im if strided)", flops,
+                     true, [=] { return conv2d_input_grad(ct, w, {c.x[2], c.x[3]}, s, p); }});
+    cases.push_back(
+        {fmt::format("{}_dgrad_as_conv", c.name), "same as a convolution", flops, true, [=] {
+           const int64_t n = c.x[0], o = c.w[0], st = c.stride;
+           array z = reshape(ct, {n, o, ho, 1, wo, 1});
+           z = pad(z, {{0, 0}, {0, 0}, {0, 0}, {0, st - 1}, {0, 0}, {0, st - 1}});
+           z = reshape(z, {n, o, ho * st, wo * st});
+           z = slice(z, {0, 0, 0, 0}, {n, o, (ho - 1) * st + 1, (wo - 1) * st + 1});
+           const int64_t top = c.w[2] - 1 - c.pad, left = c.w[3] - 1 - c.pad;
+           const int64_t bottom = top + c.x[2] + 2 * c.pad - c.w[2] - st * (ho - 1);
+           const int64_t right = left + c.x[3] + 2 * c.pad - c.w[3] - st * (wo - 1);
+           z = pad(z, {{0, 0}, {0, 0}, {top, bottom}, {left, right}});
+           return conv2d(z, flip(transpose(w, {1, 0, 2, 3}), {2, 3}));
+         }});
   }
   return cases;
 }

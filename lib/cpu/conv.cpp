@@ -158,23 +158,11 @@ const C* compute_buffer(const array& a, array& keep, std::vector<C>& scratch) {
   }
 }
 
-template <typename T>
-void conv_impl(const array& x, const array& w, array& out, const ConvGeometry& g) {
-  using C = compute_t<T>;
+// The convolution of row-major x and w (in the compute type) into o.
+template <typename T, typename C>
+void conv_rows(const C* xp, const C* wp, T* o, const ConvGeometry& g) {
   constexpr bool same = std::is_same_v<T, C>;
-  out.allocate();
-  if (out.size() == 0) return;
-  T* o = out.data_ptr<T>();
   const int64_t og = g.o / g.groups, kdim = g.cg * g.kh * g.kw, plane = g.ho * g.wo;
-  if (kdim == 0) {
-    std::fill(o, o + out.size(), T(0));
-    return;
-  }
-  array xkeep, wkeep;
-  std::vector<C> xs, ws;
-  const C* xp = compute_buffer<T, C>(x, xkeep, xs);
-  const C* wp = compute_buffer<T, C>(w, wkeep, ws);
-
   const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
   const bool transposed = g.kw > g.wo;  // see im2col_transposed
   const int64_t block = std::clamp<int64_t>(kColumnBudget / (kdim * g.wo), 1, g.ho);
@@ -211,49 +199,118 @@ void conv_impl(const array& x, const array& w, array& out, const ConvGeometry& g
   }
 }
 
-// dx[n, g] = col2im(w[g]^T [(c, a, b), O/g] x ct[n, g] [O/g, Ho*Wo]); for 1x1
-// kernels at unit stride without padding the product is dx itself.
+template <typename T>
+void conv_impl(const array& x, const array& w, array& out, const ConvGeometry& g) {
+  using C = compute_t<T>;
+  out.allocate();
+  if (out.size() == 0) return;
+  T* o = out.data_ptr<T>();
+  if (g.cg * g.kh * g.kw == 0) {
+    std::fill(o, o + out.size(), T(0));
+    return;
+  }
+  array xkeep, wkeep;
+  std::vector<C> xs, ws;
+  const C* xp = compute_buffer<T, C>(x, xkeep, xs);
+  const C* wp = compute_buffer<T, C>(w, wkeep, ws);
+  conv_rows(xp, wp, o, g);
+}
+
+// At unit stride the input gradient is a convolution of the cotangent,
+// padded to a full correlation, with the flipped, channel-swapped weights:
+// its product is as wide as the forward's, where col2im's writes kH*kW
+// times as many columns.
+template <typename T, typename C>
+void input_grad_as_conv(const C* cp, const C* wp, T* o, const ConvGeometry& g) {
+  const int64_t og = g.o / g.groups;
+  const int64_t top = g.dh * (g.kh - 1) - g.ph, left = g.dw * (g.kw - 1) - g.pw;
+  ConvGeometry t = g;  // from [N, O, Hp, Wp] to [N, C, H, W]
+  t.c = g.o, t.h = g.h + g.dh * (g.kh - 1), t.w = g.w + g.dw * (g.kw - 1);
+  t.o = g.c, t.cg = og;
+  t.ho = g.h, t.wo = g.w;
+  t.ph = t.pw = 0;
+  // Cotangent columns [z0, z1) land inside the padded rows (at z + left).
+  const int64_t z0 = std::clamp<int64_t>(-left, 0, g.wo);
+  const int64_t z1 = std::clamp<int64_t>(t.w - left, z0, g.wo);
+  std::vector<C> padded;
+  const C* xp = cp;  // 1x1 kernels without padding: the cotangent itself
+  if (t.h != g.ho || t.w != g.wo) {
+    padded.assign(static_cast<size_t>(g.n * g.o * t.h * t.w), C(0));
+    cpu::parallel_for(g.n * g.o, std::max<int64_t>(1, cpu::kElementwiseGrain / (t.h * t.w)),
+                      [&](int64_t p0, int64_t p1) {
+                        for (int64_t pl = p0; pl < p1; ++pl) {
+                          for (int64_t y = 0; y < g.ho; ++y) {
+                            const int64_t r = y + top;
+                            if (r < 0 || r >= t.h) continue;
+                            const C* src = cp + (pl * g.ho + y) * g.wo;
+                            std::copy(src + z0, src + z1,
+                                      padded.data() + (pl * t.h + r) * t.w + z0 + left);
+                          }
+                        }
+                      });
+    xp = padded.data();
+  }
+  // wt[gi C/g + c, o, a, b] = w[gi O/g + o, c, kH-1-a, kW-1-b]
+  std::vector<C> wt(static_cast<size_t>(g.o * g.cg * g.kh * g.kw));
+  for (int64_t gi = 0; gi < g.groups; ++gi)
+    for (int64_t c = 0; c < g.cg; ++c)
+      for (int64_t oi = 0; oi < og; ++oi)
+        for (int64_t a = 0; a < g.kh; ++a)
+          for (int64_t b = 0; b < g.kw; ++b)
+            wt[(((gi * g.cg + c) * og + oi) * g.kh + a) * g.kw + b] =
+                wp[(((gi * og + oi) * g.cg + c) * g.kh + (g.kh - 1 - a)) * g.kw + (g.kw - 1 - b)];
+  conv_rows(xp, wt.data(), o, t);
+}
+
+// dx[n, g] = col2im(w[g]^T [(c, a, b), O/g] x ct[n, g] [O/g, Ho*Wo]) for
+// strided convolutions (a convolution of the zero-inserted cotangent would
+// multiply stride^2 times as many terms, mostly zeros); at unit stride, the
+// convolution of input_grad_as_conv.
 template <typename T>
 void conv_input_grad_impl(const array& ct, const array& w, array& out, const ConvGeometry& g) {
   using C = compute_t<T>;
   constexpr bool same = std::is_same_v<T, C>;
   out.allocate();
   if (out.size() == 0) return;
+  T* o = out.data_ptr<T>();
   const int64_t og = g.o / g.groups, kdim = g.cg * g.kh * g.kw, plane = g.ho * g.wo;
+  if (plane == 0 || og == 0) {
+    std::fill(o, o + out.size(), T(0));
+    return;
+  }
+  array ckeep, wkeep;
+  std::vector<C> cs, ws;
+  const C* cp = compute_buffer<T, C>(ct, ckeep, cs);
+  const C* wp = compute_buffer<T, C>(w, wkeep, ws);
+  if (g.sh == 1 && g.sw == 1) {
+    input_grad_as_conv(cp, wp, o, g);
+    return;
+  }
   std::vector<C> acc(same ? 0 : out.size());
-  C* dx = same ? reinterpret_cast<C*>(out.data_ptr<T>()) : acc.data();
+  C* dx = same ? reinterpret_cast<C*>(o) : acc.data();
   std::fill(dx, dx + out.size(), C(0));
-  if (plane > 0 && og > 0) {
-    array ckeep, wkeep;
-    std::vector<C> cs, ws;
-    const C* cp = compute_buffer<T, C>(ct, ckeep, cs);
-    const C* wp = compute_buffer<T, C>(w, wkeep, ws);
-    const bool direct =
-        g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
-    const int64_t block = std::clamp<int64_t>(kColumnBudget / (kdim * g.wo), 1, g.ho);
-    std::vector<C> col(direct ? 0 : kdim * block * g.wo);
-    auto bi = [](int64_t v) { return cpu::blas_int(v, "conv2d_input_grad"); };
-    for (int64_t n = 0; n < g.n; ++n) {
-      for (int64_t gi = 0; gi < g.groups; ++gi) {
-        const C* ctg = cp + (n * g.o + gi * og) * plane;
-        const C* wg = wp + gi * og * kdim;
-        C* dxg = dx + (n * g.c + gi * g.cg) * g.h * g.w;
-        if (direct) {
-          cpu::gemm(true, false, bi(kdim), bi(plane), bi(og), wg, bi(kdim), ctg, bi(plane), dxg,
-                    bi(plane));
-          continue;
-        }
-        for (int64_t oh0 = 0; oh0 < g.ho; oh0 += block) {
-          const int64_t oh1 = std::min(g.ho, oh0 + block), width = (oh1 - oh0) * g.wo;
-          cpu::gemm(true, false, bi(kdim), bi(width), bi(og), wg, bi(kdim), ctg + oh0 * g.wo,
-                    bi(plane), col.data(), bi(width));
-          col2im_add(col.data(), g, oh0, oh1, dxg);
-        }
+  // w[g]^T [(c, a, b), O/g] per group, so the products read A untransposed.
+  std::vector<C> wt(static_cast<size_t>(g.o * kdim));
+  for (int64_t gi = 0; gi < g.groups; ++gi)
+    for (int64_t oi = 0; oi < og; ++oi)
+      for (int64_t r = 0; r < kdim; ++r) wt[(gi * kdim + r) * og + oi] = wp[(gi * og + oi) * kdim + r];
+  const int64_t block = std::clamp<int64_t>(kColumnBudget / (kdim * g.wo), 1, g.ho);
+  std::vector<C> col(kdim * block * g.wo);
+  auto bi = [](int64_t v) { return cpu::blas_int(v, "conv2d_input_grad"); };
+  for (int64_t n = 0; n < g.n; ++n) {
+    for (int64_t gi = 0; gi < g.groups; ++gi) {
+      const C* ctg = cp + (n * g.o + gi * og) * plane;
+      const C* wg = wt.data() + gi * kdim * og;
+      C* dxg = dx + (n * g.c + gi * g.cg) * g.h * g.w;
+      for (int64_t oh0 = 0; oh0 < g.ho; oh0 += block) {
+        const int64_t oh1 = std::min(g.ho, oh0 + block), width = (oh1 - oh0) * g.wo;
+        cpu::gemm(false, false, bi(kdim), bi(width), bi(og), wg, bi(og), ctg + oh0 * g.wo,
+                  bi(plane), col.data(), bi(width));
+        col2im_add(col.data(), g, oh0, oh1, dxg);
       }
     }
   }
   if constexpr (!same) {
-    T* o = out.data_ptr<T>();
     for (int64_t i = 0; i < out.size(); ++i) o[i] = T(acc[i]);
   }
 }
