@@ -14,6 +14,7 @@
 #include "cpu/dispatch.h"
 #include "cpu/gemm.h"
 #include "cpu/parallel.h"
+#include "cpu/simd_clones.h"
 #include "primitives/conv.h"
 
 namespace mfx {
@@ -43,12 +44,24 @@ std::pair<int64_t, int64_t> inside_columns(int64_t off, int64_t sw, int64_t w, i
   return {lo, hi};
 }
 
+// d[i] = src[i * step] for i in [0, n), step > 1: strided columns of a
+// strided convolution, in vector lanes (permutes for step 2, gathers else).
+MFX_SIMD_CLONES void copy_strided_f32(const float* src, int64_t step, int64_t n, float* d) {
+  if (step == 2) {
+    for (int64_t i = 0; i < n; ++i) d[i] = src[2 * i];
+  } else {
+    for (int64_t i = 0; i < n; ++i) d[i] = src[i * step];
+  }
+}
+
 // d[i] = src[i * step] for i in [lo, hi), 0 elsewhere in [0, n).
 template <typename C>
 void copy_padded_run(const C* src, int64_t step, int64_t lo, int64_t hi, int64_t n, C* d) {
   std::fill(d, d + lo, C(0));
   if (step == 1) {
     std::copy(src + lo, src + hi, d + lo);
+  } else if constexpr (std::is_same_v<C, float>) {
+    copy_strided_f32(src + lo * step, step, hi - lo, d + lo);
   } else {
     for (int64_t i = lo; i < hi; ++i) d[i] = src[i * step];
   }
@@ -250,15 +263,20 @@ void input_grad_as_conv(const C* cp, const C* wp, T* o, const ConvGeometry& g) {
                       });
     xp = padded.data();
   }
-  // wt[gi C/g + c, o, a, b] = w[gi O/g + o, c, kH-1-a, kW-1-b]
-  std::vector<C> wt(static_cast<size_t>(g.o * g.cg * g.kh * g.kw));
-  for (int64_t gi = 0; gi < g.groups; ++gi)
-    for (int64_t c = 0; c < g.cg; ++c)
-      for (int64_t oi = 0; oi < og; ++oi)
-        for (int64_t a = 0; a < g.kh; ++a)
-          for (int64_t b = 0; b < g.kw; ++b)
-            wt[(((gi * g.cg + c) * og + oi) * g.kh + a) * g.kw + b] =
-                wp[(((gi * og + oi) * g.cg + c) * g.kh + (g.kh - 1 - a)) * g.kw + (g.kw - 1 - b)];
+  // wt[gi C/g + c, o, a, b] = w[gi O/g + o, c, kH-1-a, kW-1-b]: the taps of
+  // each (output, input) pair reversed.
+  const int64_t taps = g.kh * g.kw;
+  std::vector<C> wt(static_cast<size_t>(g.o * g.cg * taps));
+  cpu::parallel_for(g.groups * g.cg, std::max<int64_t>(1, cpu::kElementwiseGrain / (og * taps)),
+                    [&](int64_t r0, int64_t r1) {
+                      for (int64_t r = r0; r < r1; ++r) {
+                        const int64_t gi = r / g.cg, c = r % g.cg;
+                        for (int64_t oi = 0; oi < og; ++oi) {
+                          const C* src = wp + ((gi * og + oi) * g.cg + c) * taps;
+                          std::reverse_copy(src, src + taps, wt.data() + (r * og + oi) * taps);
+                        }
+                      }
+                    });
   conv_rows(xp, wt.data(), o, t);
 }
 
@@ -291,9 +309,15 @@ void conv_input_grad_impl(const array& ct, const array& w, array& out, const Con
   std::fill(dx, dx + out.size(), C(0));
   // w[g]^T [(c, a, b), O/g] per group, so the products read A untransposed.
   std::vector<C> wt(static_cast<size_t>(g.o * kdim));
-  for (int64_t gi = 0; gi < g.groups; ++gi)
-    for (int64_t oi = 0; oi < og; ++oi)
-      for (int64_t r = 0; r < kdim; ++r) wt[(gi * kdim + r) * og + oi] = wp[(gi * og + oi) * kdim + r];
+  cpu::parallel_for(g.groups * kdim, std::max<int64_t>(1, cpu::kElementwiseGrain / og),
+                    [&](int64_t r0, int64_t r1) {
+                      for (int64_t q = r0; q < r1; ++q) {
+                        const int64_t gi = q / kdim, r = q % kdim;
+                        for (int64_t oi = 0; oi < og; ++oi) {
+                          wt[q * og + oi] = wp[(gi * og + oi) * kdim + r];
+                        }
+                      }
+                    });
   const int64_t block = std::clamp<int64_t>(kColumnBudget / (kdim * g.wo), 1, g.ho);
   std::vector<C> col(kdim * block * g.wo);
   auto bi = [](int64_t v) { return cpu::blas_int(v, "conv2d_input_grad"); };
