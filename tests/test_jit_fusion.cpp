@@ -325,6 +325,18 @@ TEST_CASE("a long column reduction runs as the library reduction", "[jit][fusion
   }
   CHECK(library_sum);
   CHECK(fused == 1);
+  // From 256 rows on (here the 800 = B x N rows of a small match-free step).
+  array r = rand_like({800, 256}, 31);
+  auto mid = check_against_eager(
+      [](const std::vector<array>& a) { return std::vector<array>{sum(a[0] * a[0], 0)}; }, {r},
+      "mid_column_sum");
+  INFO(mid.report_json());
+  const auto mid_report = nlohmann::json::parse(mid.report_json());
+  bool mid_library = false;
+  for (auto& k : mid_report["kernels"]) {
+    mid_library |= k["name"] == "Sum" && k["reason"] == "LIBRARY_REDUCTION";
+  }
+  CHECK(mid_library);
   // Short column reductions (here 40 rows) stay fused.
   array s = rand_like({40, 300}, 30);
   auto short_sum = check_against_eager(
