@@ -82,6 +82,25 @@ std::vector<Case> make_cases() {
                    [=] { return random::uniform(k6, {1 << 20}); }});
   cases.push_back({"dropout", "dropout p=0.1 1M", 2 * f4 * (1 << 20), false,
                    [=] { return dropout(v1, 0.1, k7); }});
+  // One AdamW step on the small detector's 3,041,354 parameters as one
+  // tensor: fused on evaluated parameters; through two reshapes (views, no
+  // copy) they are unevaluated and the update runs as its elementwise ops.
+  {
+    const int64_t n = 3041354;
+    const optim::AdamW opt({.lr = optim::constant(1e-3), .weight_decay = 1e-4});
+    const Tree params{{"w", evaluated(random::normal(k(8), {n}))}};
+    const Tree grads{{"w", evaluated(random::normal(k(9), {n}))}};
+    Tree state = opt.init(params);
+    state = opt.update(params, grads, state).second;  // non-zero moments
+    for (auto& x : state.leaves()) x.eval();
+    cases.push_back({"adamw_3M", "AdamW step, 3.04M params (fused)", 7 * f4 * n, false,
+                     [=] { return opt.update(params, grads, state).first.at("w"); }});
+    cases.push_back({"adamw_3M_ops", "same as elementwise ops", 7 * f4 * n, false, [=] {
+                       // A fresh view each call: once evaluated it would fuse.
+                       const Tree lazy{{"w", reshape(reshape(params.at("w"), {n, 1}), {n})}};
+                       return opt.update(lazy, grads, state).first.at("w");
+                     }});
+  }
   cases.push_back({"softmax_rows", "softmax (1024,1024) axis -1", 2 * f4 * (1 << 20), false,
                    [=] { return softmax(m1, -1); }});
   for (int n : {256, 512, 1024}) {

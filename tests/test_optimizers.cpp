@@ -2,7 +2,8 @@
 // torch.optim update equations (reference values from numpy re-implementations).
 #include <cmath>
 
-#include "test_utils.h"
+#include "grad_check.h"
+#include "mfx/random.h"
 
 using namespace mfx;
 using mfx::test::check_close;
@@ -82,4 +83,69 @@ TEST_CASE("optimiser misuse gives clear errors", "[optim][errors]") {
                     {"[AdamW]", "do not match"});
   check_throws_with([&] { opt.update(params, params, Tree{}); }, {"[AdamW]", "step"});
   check_throws_with([&] { optim::clip_by_global_norm(params, 0.0); }, {"[clip_by_global_norm]"});
+}
+
+namespace {
+
+// Parameters [w: 64 x 48, b: 48] and gradients whose w part is a transposed
+// view (as a product's gradient often is), in `dt`.
+std::pair<Tree, Tree> adamw_case(Dtype dt, uint64_t seed) {
+  auto normal = [&](Shape s, uint64_t i) {
+    return astype(random::normal(random::key(seed + i), s), dt);
+  };
+  Tree params{{"w", normal({64, 48}, 0)}, {"b", normal({48}, 1)}};
+  Tree grads{{"w", transpose(normal({48, 64}, 2))}, {"b", normal({48}, 3)}};
+  for (auto& x : params.leaves()) x.eval();
+  return {params, grads};
+}
+
+// p + 0: the same values, unevaluated, so AdamW takes the composite ops.
+Tree lazy(const Tree& t) {
+  return t.map([](const array& a) { return a + zeros_like(a); });
+}
+
+}  // namespace
+
+TEST_CASE("AdamW's fused update equals the elementwise ops bit for bit", "[optim]") {
+  for (Dtype dt : {float32, float64}) {
+    for (double wd : {0.0, 0.05}) {
+      INFO(dtype_name(dt) << " weight decay " << wd);
+      optim::AdamW opt({.lr = optim::constant(1e-2), .weight_decay = wd});
+      auto [params, grads] = adamw_case(dt, 7);
+      Tree pf = params, sf = opt.init(params), pc = params, sc = opt.init(params);
+      for (int step = 0; step < 3; ++step) {
+        std::tie(pf, sf) = opt.update(pf, grads, sf);
+        CHECK(pf.at("w").primitive().name() == "AdamWStep");
+        std::tie(pc, sc) = opt.update(lazy(pc), grads, sc);
+        CHECK(pc.at("w").primitive().name() != "AdamWStep");
+        for (Tree* t : {&pf, &sf, &pc, &sc}) {
+          for (auto& x : t->leaves()) x.eval();
+        }
+        for (const char* k : {"w", "b"}) {
+          INFO("step " << step << " leaf " << k);
+          CHECK(mfx::test::values(pf.at(k)) == mfx::test::values(pc.at(k)));
+          CHECK(mfx::test::values(sf["m"].at(k)) == mfx::test::values(sc["m"].at(k)));
+          CHECK(mfx::test::values(sf["v"].at(k)) == mfx::test::values(sc["v"].at(k)));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("the fused AdamW update's vjp and jvp match finite differences", "[optim]") {
+  // On evaluated float64 CPU arrays AdamW::update makes an AdamWStep node;
+  // check_grads checks that primitive's own rules, one input at a time.
+  optim::AdamW opt({.lr = optim::constant(1e-2), .weight_decay = 0.05});
+  auto f = [&](const std::vector<array>& in) {
+    Tree state{{"step", array(int64_t{2})},
+               {"m", Tree{{"w", in[2]}}},
+               {"v", Tree{{"w", in[3]}}}};
+    return opt.update(Tree{{"w", in[0]}}, Tree{{"w", in[1]}}, state).first.at("w");
+  };
+  array v = abs(mfx::test::rand_like({6, 5}, 4)) + 0.1;  // second moments stay positive
+  v.eval();
+  mfx::test::check_grads(f,
+                         {mfx::test::rand_like({6, 5}, 1), mfx::test::rand_like({6, 5}, 2),
+                          mfx::test::rand_like({6, 5}, 3), v},
+                         "AdamWStep", 1e-6, 1e-6);
 }

@@ -5,6 +5,7 @@
 
 #include "mfx/ops.h"
 #include "mfx/optimizers.h"
+#include "optim/adamw_step.h"
 
 namespace mfx::optim {
 
@@ -60,13 +61,13 @@ std::pair<Tree, Tree> AdamW::update(const Tree& params, const Tree& grads, const
     double lr = base_lr * (grp ? grp->lr_scale : 1.0);
     double wd = grp && grp->weight_decay ? *grp->weight_decay : config_.weight_decay;
     array gi = astype(g[i], p.dtype());
-    array mi = config_.beta1 * m[i] + (1.0 - config_.beta1) * gi;
-    array vi = config_.beta2 * v[i] + (1.0 - config_.beta2) * square(gi);
-    array denom = sqrt(vi / bc2) + config_.eps;
-    array decayed = wd != 0.0 ? p * (1.0 - lr * wd) : p;
-    new_p.push_back(decayed - (lr / bc1) * mi / denom);
-    new_m.push_back(mi);
-    new_v.push_back(vi);
+    const detail::AdamWScalars s{lr, wd, config_.beta1, config_.beta2, config_.eps, bc1, bc2};
+    const std::vector<array> r = detail::adamw_fusable(p, gi, m[i], v[i])
+                                     ? detail::adamw_fused(p, gi, m[i], v[i], s)
+                                     : detail::adamw_composite(p, gi, m[i], v[i], s);
+    new_p.push_back(r[0]);
+    new_m.push_back(r[1]);
+    new_v.push_back(r[2]);
   }
   Tree new_state{{"step", array(t)},
                  {"m", state["m"].unflatten(new_m)},
