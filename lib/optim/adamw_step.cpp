@@ -5,6 +5,7 @@
 
 #include "cpu/copy.h"
 #include "cpu/parallel.h"
+#include "cpu/strided.h"
 #include "mfx/ops.h"
 #include "mfx/transforms.h"
 
@@ -18,15 +19,18 @@ class AdamWStep : public Primitive {
   std::string name() const override { return "AdamWStep"; }
 
   void eval_cpu(const std::vector<array>& in, std::vector<array>& out) override {
-    // Gradients often arrive as views (a transposed product); the loop
-    // wants every input dense.
-    std::vector<array> dense;
-    for (const array& a : in) dense.push_back(a.flags().row_contiguous ? a : cpu::row_contiguous(a));
+    // Parameters and moments are dense in practice; gradients often arrive
+    // as views (a transposed product) and are read in place, where a dense
+    // copy would add a pass over them.
+    std::vector<array> args = in;
+    for (size_t k : {size_t{0}, size_t{2}, size_t{3}}) {
+      if (!args[k].flags().row_contiguous) args[k] = cpu::row_contiguous(args[k]);
+    }
     for (auto& o : out) o.allocate();
     if (in[0].dtype() == float32) {
-      run<float>(dense, out);
+      run<float>(args, out);
     } else {
-      run<double>(dense, out);
+      run<double>(args, out);
     }
   }
 
@@ -77,18 +81,29 @@ class AdamWStep : public Primitive {
     const T step = static_cast<T>(s_.lr / s_.bias_correction1);
     const bool decay = s_.weight_decay != 0.0;
     const T keep = static_cast<T>(1.0 - s_.lr * s_.weight_decay);
-    cpu::parallel_for(in[0].size(), cpu::kElementwiseGrain, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        const T gi = g[i];
-        const T mi = b1 * m[i] + c1 * gi;
-        const T vi = b2 * v[i] + c2 * (gi * gi);
-        const T denom = std::sqrt(vi / bc2) + eps;
-        const T decayed = decay ? p[i] * keep : p[i];
-        po[i] = decayed - step * mi / denom;
-        mo[i] = mi;
-        vo[i] = vi;
-      }
-    });
+    // Element i (row-major index) given its gradient gi.
+    auto update = [&](int64_t i, T gi) {
+      const T mi = b1 * m[i] + c1 * gi;
+      const T vi = b2 * v[i] + c2 * (gi * gi);
+      const T denom = std::sqrt(vi / bc2) + eps;
+      const T decayed = decay ? p[i] * keep : p[i];
+      po[i] = decayed - step * mi / denom;
+      mo[i] = mi;
+      vo[i] = vi;
+    };
+    if (in[1].flags().row_contiguous) {
+      cpu::parallel_for(in[0].size(), cpu::kElementwiseGrain, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) update(i, g[i]);
+      });
+      return;
+    }
+    const Strides dense = row_major_strides(in[0].shape());
+    cpu::for_each_row<2>(
+        in[0].shape(), {&dense, &in[1].strides()},
+        [&](const std::array<int64_t, 2>& off, int64_t n, const std::array<int64_t, 2>& step_of) {
+          for (int64_t j = 0; j < n; ++j) update(off[0] + j * step_of[0], g[off[1] + j * step_of[1]]);
+        },
+        true);
   }
 
   AdamWScalars s_;
