@@ -127,6 +127,39 @@ OpDef reduction(const char* name, ReduceFn f, bool smooth) {
           }};
 }
 
+// A convolution's gradient: mostly a valid geometry with the cotangent of
+// the output's shape, sometimes a wild shape, dtype or parameter.
+void draw_conv_grad(Rng& r, Case& c, bool weight) {
+  const int64_t n = pick(r, 1, 2), g = pick(r, 1, 2), cg = pick(r, 1, 3), og = pick(r, 1, 3);
+  const int64_t kh = pick(r, 1, 3), kw = pick(r, 1, 3), h = pick(r, 1, 7), w = pick(r, 1, 7);
+  const int64_t s = pick(r, 1, 2), d = pick(r, 1, 2);
+  const int64_t p = chance(r, 0.9) ? pick(r, 0, 2) : -1;
+  auto out = [&](int64_t in, int64_t k) {
+    const int64_t e = in + 2 * p - d * (k - 1) - 1;
+    return e >= 0 ? e / s + 1 : 1;
+  };
+  Shape x{n, g * cg, h, w}, ct{n, g * og, out(h, kh), out(w, kw)}, wt{g * og, cg, kh, kw};
+  if (chance(r, 0.1)) ct = draw_shape(r, true);
+  if (chance(r, 0.05)) x = draw_shape(r, true);
+  const int groups = chance(r, 0.95) ? static_cast<int>(g) : static_cast<int>(pick(r, -1, 4));
+  auto dtype = [&] { return chance(r, 0.85) ? (chance(r, 0.5) ? float32 : float64) : draw_dtype(r); };
+  c.text = fmt::format("kernel=({},{}), stride={}, padding={}, dilation={}, groups={}", kh, kw, s,
+                       p, d, groups);
+  const Pair st{s, s}, pad{p, p}, dil{d, d}, kernel{kh, kw}, size{h, w};
+  if (weight) {
+    c.inputs = {{x, dtype()}, {ct, dtype()}};
+    c.program = [=](const std::vector<array>& a) {
+      return conv2d_weight_grad(a[0], a[1], kernel, st, pad, dil, groups);
+    };
+  } else {
+    c.inputs = {{ct, dtype()}, {wt, dtype()}};
+    c.program = [=](const std::vector<array>& a) {
+      return conv2d_input_grad(a[0], a[1], size, st, pad, dil, groups);
+    };
+  }
+  c.differentiable = true;
+}
+
 const std::vector<OpDef>& ops() {
   static const std::vector<OpDef> table = {
       unary("negative", negative, true),
@@ -534,6 +567,8 @@ const std::vector<OpDef>& ops() {
          c.text = fmt::format("p={}", p);
          c.program = [p](const std::vector<array>& x) { return dropout(x[0], p, random::key(2)); };
        }},
+      {"conv2d_weight_grad", [](Rng& r, Case& c) { draw_conv_grad(r, c, true); }},
+      {"conv2d_input_grad", [](Rng& r, Case& c) { draw_conv_grad(r, c, false); }},
   };
   return table;
 }
