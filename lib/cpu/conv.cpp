@@ -230,7 +230,8 @@ void conv_impl(const array& x, const array& w, array& out, const ConvGeometry& g
 }
 
 // At unit stride the input gradient is a convolution of the cotangent,
-// padded to a full correlation, with the flipped, channel-swapped weights:
+// padded to a full correlation (cropped where the forward's padding exceeds
+// the dilated kernel), with the flipped, channel-swapped weights:
 // its product is as wide as the forward's, where col2im's writes kH*kW
 // times as many columns.
 template <typename T, typename C>
@@ -246,8 +247,13 @@ void input_grad_as_conv(const C* cp, const C* wp, T* o, const ConvGeometry& g) {
   const int64_t z0 = std::clamp<int64_t>(-left, 0, g.wo);
   const int64_t z1 = std::clamp<int64_t>(t.w - left, z0, g.wo);
   std::vector<C> padded;
-  const C* xp = cp;  // 1x1 kernels without padding: the cotangent itself
-  if (t.h != g.ho || t.w != g.wo) {
+  const C* xp = cp;
+  if (top >= 0 && left >= 0) {
+    // At unit stride the full correlation pads both sides alike
+    // (Hp - Ho - top == top): the convolution's own padding, no copy.
+    t.h = g.ho, t.w = g.wo;
+    t.ph = top, t.pw = left;
+  } else {
     padded.assign(static_cast<size_t>(g.n * g.o * t.h * t.w), C(0));
     cpu::parallel_for(g.n * g.o, std::max<int64_t>(1, cpu::kElementwiseGrain / (t.h * t.w)),
                       [&](int64_t p0, int64_t p1) {
