@@ -20,6 +20,15 @@ namespace mfx::gpu_detail {
 
 namespace {
 
+// All-zero bytes, which are 0 in every dtype (a memset CUDA graphs record).
+void fill_zero(array& a, Device device) {
+  if (device.type == Device::Type::gpu) {
+    cuda::fill_zero_async(a.raw_data(), a.nbytes(), device.index);
+  } else {
+    std::memset(a.raw_data(), 0, a.nbytes());
+  }
+}
+
 // x [N, C, H, W] with ph rows and pw columns of zeros on each side (x itself
 // when both are 0), by the Pad primitive's one-op kernel.
 array zero_pad(const array& x, int64_t ph, int64_t pw, compiler::Target target, Device device) {
@@ -28,12 +37,8 @@ array zero_pad(const array& x, int64_t ph, int64_t pw, compiler::Target target, 
   auto pad_prim = std::make_shared<Pad>(Shape{0, 0, ph, pw}, Shape{0, 0, ph, pw});
   std::vector<array> pad_out = {
       array(Shape{s[0], s[1], s[2] + 2 * ph, s[3] + 2 * pw}, x.dtype(), nullptr, {})};
-  array zero = array::empty({}, x.dtype(), device);  // all-zero bytes are 0 in every dtype
-  if (device.type == Device::Type::gpu) {
-    cuda::fill_zero_async(zero.raw_data(), zero.nbytes(), device.index);  // graphs record it
-  } else {
-    std::memset(zero.raw_data(), 0, zero.nbytes());
-  }
+  array zero = array::empty({}, x.dtype(), device);
+  fill_zero(zero, device);
   eval_one_op(*pad_prim, {x, zero}, pad_out, target, device);
   return pad_out[0];
 }
@@ -118,20 +123,13 @@ bool conv2d_input_grad_im2col(Primitive& p, const std::vector<array>& inputs,
   const auto [sh, sw] = prim->stride();
   const auto [ph, pw] = prim->padding();
   const auto [dh, dw] = prim->dilation();
-  auto fill_zero = [&](array& a) {
-    if (device.type == Device::Type::gpu) {
-      cuda::fill_zero_async(a.raw_data(), a.nbytes(), device.index);
-    } else {
-      std::memset(a.raw_data(), 0, a.nbytes());
-    }
-  };
   if (out.size() == 0) {
     out.allocate(device);
     return true;
   }
   if (ct.size() == 0) {
     out.allocate(device);
-    fill_zero(out);
+    fill_zero(out, device);
     return true;
   }
   // Cotangent row y lands on row y*sh + top of the padded input, which is
@@ -147,7 +145,7 @@ bool conv2d_input_grad_im2col(Primitive& p, const std::vector<array>& inputs,
   const auto [y0, y1] = range(Ho, sh, top, Hp);
   const auto [x0, x1] = range(Wo, sw, left, Wp);
   array padded = array::empty({N, O, Hp, Wp}, dt, device);
-  fill_zero(padded);
+  fill_zero(padded, device);
   if (y1 > y0 && x1 > x0) {
     launch(strided_to_strided_kernel(dt, {N, O, y1 - y0, x1 - x0}, {O * Ho * Wo, Ho * Wo, Wo, 1},
                                      y0 * Wo + x0, ct.size(),
@@ -189,11 +187,7 @@ bool conv2d_weight_grad_im2col(Primitive& p, const std::vector<array>& inputs,
   }
   if (N * P == 0) {
     out.allocate(device);
-    if (device.type == Device::Type::gpu) {
-      cuda::fill_zero_async(out.raw_data(), out.nbytes(), device.index);
-    } else {
-      std::memset(out.raw_data(), 0, out.nbytes());
-    }
+    fill_zero(out, device);
     return true;
   }
   const array padded = zero_pad(x, ph, pw, target, device);

@@ -243,9 +243,6 @@ void input_grad_as_conv(const C* cp, const C* wp, T* o, const ConvGeometry& g) {
   t.o = g.c, t.cg = og;
   t.ho = g.h, t.wo = g.w;
   t.ph = t.pw = 0;
-  // Cotangent columns [z0, z1) land inside the padded rows (at z + left).
-  const int64_t z0 = std::clamp<int64_t>(-left, 0, g.wo);
-  const int64_t z1 = std::clamp<int64_t>(t.w - left, z0, g.wo);
   std::vector<C> padded;
   const C* xp = cp;
   if (top >= 0 && left >= 0) {
@@ -254,6 +251,9 @@ void input_grad_as_conv(const C* cp, const C* wp, T* o, const ConvGeometry& g) {
     t.h = g.ho, t.w = g.wo;
     t.ph = top, t.pw = left;
   } else {
+    // Cotangent columns [z0, z1) land inside the padded rows (at z + left).
+    const int64_t z0 = std::clamp<int64_t>(-left, 0, g.wo);
+    const int64_t z1 = std::clamp<int64_t>(t.w - left, z0, g.wo);
     padded.assign(static_cast<size_t>(g.n * g.o * t.h * t.w), C(0));
     cpu::parallel_for(g.n * g.o, std::max<int64_t>(1, cpu::kElementwiseGrain / (t.h * t.w)),
                       [&](int64_t p0, int64_t p1) {
@@ -392,19 +392,28 @@ void conv_weight_grad_impl(const array& x, const array& ct, array& out, const Co
   }
 }
 
+// The geometry of one convolution from its image [N, C, H, W], weight
+// [O, C/g, kH, kW] and output [., ., Ho, Wo] shapes: each primitive passes
+// the shapes it has (the forward's input, a gradient's output, ...).
+ConvGeometry geometry(const Shape& x, const Shape& w, const Shape& y, Conv2d::Pair stride,
+                      Conv2d::Pair padding, Conv2d::Pair dilation, int groups) {
+  ConvGeometry g;
+  g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3];
+  g.o = w[0], g.cg = w[1], g.kh = w[2], g.kw = w[3];
+  g.ho = y[2], g.wo = y[3];
+  g.sh = stride.first, g.sw = stride.second;
+  g.ph = padding.first, g.pw = padding.second;
+  g.dh = dilation.first, g.dw = dilation.second;
+  g.groups = groups;
+  return g;
+}
+
 }  // namespace
 
 void Conv2d::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
   const array &x = in[0], &w = in[1];
-  const Shape &xs = x.shape(), &ws = w.shape(), &os = out[0].shape();
-  ConvGeometry g;
-  g.n = xs[0], g.c = xs[1], g.h = xs[2], g.w = xs[3];
-  g.o = ws[0], g.cg = ws[1], g.kh = ws[2], g.kw = ws[3];
-  g.ho = os[2], g.wo = os[3];
-  g.sh = stride_.first, g.sw = stride_.second;
-  g.ph = padding_.first, g.pw = padding_.second;
-  g.dh = dilation_.first, g.dw = dilation_.second;
-  g.groups = groups_;
+  const ConvGeometry g =
+      geometry(x.shape(), w.shape(), out[0].shape(), stride_, padding_, dilation_, groups_);
   cpu::dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
     conv_impl<T>(x, w, out[0], g);
@@ -413,15 +422,8 @@ void Conv2d::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
 
 void Conv2dInputGrad::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
   const array &ct = in[0], &w = in[1];
-  const Shape &cs = ct.shape(), &ws = w.shape(), &os = out[0].shape();
-  ConvGeometry g;
-  g.n = os[0], g.c = os[1], g.h = os[2], g.w = os[3];
-  g.o = ws[0], g.cg = ws[1], g.kh = ws[2], g.kw = ws[3];
-  g.ho = cs[2], g.wo = cs[3];
-  g.sh = stride_.first, g.sw = stride_.second;
-  g.ph = padding_.first, g.pw = padding_.second;
-  g.dh = dilation_.first, g.dw = dilation_.second;
-  g.groups = groups_;
+  const ConvGeometry g =
+      geometry(out[0].shape(), w.shape(), ct.shape(), stride_, padding_, dilation_, groups_);
   cpu::dispatch_float(ct.dtype(), "conv2d_input_grad", [&](auto tag) {
     using T = typename decltype(tag)::type;
     conv_input_grad_impl<T>(ct, w, out[0], g);
@@ -436,15 +438,8 @@ bool Conv2dInputGrad::is_equivalent(const Primitive& other) const {
 
 void Conv2dWeightGrad::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
   const array &x = in[0], &ct = in[1];
-  const Shape &xs = x.shape(), &cs = ct.shape(), &os = out[0].shape();
-  ConvGeometry g;
-  g.n = xs[0], g.c = xs[1], g.h = xs[2], g.w = xs[3];
-  g.o = os[0], g.cg = os[1], g.kh = os[2], g.kw = os[3];
-  g.ho = cs[2], g.wo = cs[3];
-  g.sh = stride_.first, g.sw = stride_.second;
-  g.ph = padding_.first, g.pw = padding_.second;
-  g.dh = dilation_.first, g.dw = dilation_.second;
-  g.groups = groups_;
+  const ConvGeometry g =
+      geometry(x.shape(), out[0].shape(), ct.shape(), stride_, padding_, dilation_, groups_);
   cpu::dispatch_float(x.dtype(), "conv2d_weight_grad", [&](auto tag) {
     using T = typename decltype(tag)::type;
     conv_weight_grad_impl<T>(x, ct, out[0], g);

@@ -2,10 +2,33 @@
 // (Conv2dInputGrad, Conv2dWeightGrad). All three are bilinear, and each one's
 // derivatives are the other two:
 //   <ct, conv2d(x, w)> = <conv2d_input_grad(ct, w), x> = <conv2d_weight_grad(x, ct), w>.
+#include <functional>
+
 #include "mfx/mfx.h"
 #include "primitives/conv.h"
 
 namespace mfx {
+
+namespace {
+
+// The jvp of a bilinear op f(a, b): f(da, b) + f(a, db) over the tangents
+// given, zeros of f's shape when none is.
+std::vector<array> bilinear_jvp(const std::vector<array>& primals,
+                                const std::vector<array>& tangents,
+                                const std::vector<int>& argnums,
+                                const std::function<array(const array&, const array&)>& f) {
+  array out;
+  for (size_t k = 0; k < argnums.size(); ++k) {
+    const array& a = argnums[k] == 0 ? tangents[k] : primals[0];
+    const array& b = argnums[k] == 1 ? tangents[k] : primals[1];
+    array t = f(a, b);
+    out = out.valid() ? out + t : t;
+  }
+  if (!out.valid()) return {zeros_like(f(primals[0], primals[1]))};
+  return {out};
+}
+
+}  // namespace
 
 std::vector<array> Conv2d::vjp(const std::vector<array>& primals, const std::vector<array>& cts,
                                const std::vector<int>& argnums, const std::vector<array>&) {
@@ -29,18 +52,9 @@ std::vector<array> Conv2d::vjp(const std::vector<array>& primals, const std::vec
 std::vector<array> Conv2d::jvp(const std::vector<array>& primals,
                                const std::vector<array>& tangents,
                                const std::vector<int>& argnums) {
-  // Product rule: conv(dx, w) + conv(x, dw) over the requested inputs.
-  array out;
-  for (size_t k = 0; k < argnums.size(); ++k) {
-    const array& x = argnums[k] == 0 ? tangents[k] : primals[0];
-    const array& w = argnums[k] == 1 ? tangents[k] : primals[1];
-    array t = conv2d(x, w, stride_, padding_, dilation_, groups_);
-    out = out.valid() ? out + t : t;
-  }
-  if (!out.valid()) {
-    return {zeros_like(conv2d(primals[0], primals[1], stride_, padding_, dilation_, groups_))};
-  }
-  return {out};
+  return bilinear_jvp(primals, tangents, argnums, [&](const array& a, const array& b) {
+    return conv2d(a, b, stride_, padding_, dilation_, groups_);
+  });
 }
 
 std::vector<array> Conv2dWeightGrad::vjp(const std::vector<array>& primals,
@@ -66,18 +80,9 @@ std::vector<array> Conv2dWeightGrad::vjp(const std::vector<array>& primals,
 std::vector<array> Conv2dWeightGrad::jvp(const std::vector<array>& primals,
                                          const std::vector<array>& tangents,
                                          const std::vector<int>& argnums) {
-  array out;
-  for (size_t k = 0; k < argnums.size(); ++k) {
-    const array& x = argnums[k] == 0 ? tangents[k] : primals[0];
-    const array& ct = argnums[k] == 1 ? tangents[k] : primals[1];
-    array t = conv2d_weight_grad(x, ct, kernel_, stride_, padding_, dilation_, groups_);
-    out = out.valid() ? out + t : t;
-  }
-  if (!out.valid()) {
-    return {zeros_like(
-        conv2d_weight_grad(primals[0], primals[1], kernel_, stride_, padding_, dilation_, groups_))};
-  }
-  return {out};
+  return bilinear_jvp(primals, tangents, argnums, [&](const array& a, const array& b) {
+    return conv2d_weight_grad(a, b, kernel_, stride_, padding_, dilation_, groups_);
+  });
 }
 
 std::vector<array> Conv2dInputGrad::vjp(const std::vector<array>& primals,
@@ -102,18 +107,9 @@ std::vector<array> Conv2dInputGrad::vjp(const std::vector<array>& primals,
 std::vector<array> Conv2dInputGrad::jvp(const std::vector<array>& primals,
                                         const std::vector<array>& tangents,
                                         const std::vector<int>& argnums) {
-  array out;
-  for (size_t k = 0; k < argnums.size(); ++k) {
-    const array& ct = argnums[k] == 0 ? tangents[k] : primals[0];
-    const array& w = argnums[k] == 1 ? tangents[k] : primals[1];
-    array t = conv2d_input_grad(ct, w, input_size_, stride_, padding_, dilation_, groups_);
-    out = out.valid() ? out + t : t;
-  }
-  if (!out.valid()) {
-    return {zeros_like(conv2d_input_grad(primals[0], primals[1], input_size_, stride_, padding_,
-                                         dilation_, groups_))};
-  }
-  return {out};
+  return bilinear_jvp(primals, tangents, argnums, [&](const array& a, const array& b) {
+    return conv2d_input_grad(a, b, input_size_, stride_, padding_, dilation_, groups_);
+  });
 }
 
 }  // namespace mfx
