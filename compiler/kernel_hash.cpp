@@ -17,8 +17,8 @@ namespace {
 static_assert(sizeof(CodegenOptions) == 1, "hash the new CodegenOptions field");
 static_assert(sizeof(KernelArg) == 24, "hash the new KernelArg field");
 static_assert(sizeof(LocalArray) == 40, "hash the new LocalArray field");
-static_assert(sizeof(Expr) == 64, "hash the new Expr field");
-static_assert(sizeof(Store) == 12, "hash the new Store field");
+static_assert(sizeof(Expr) == 88, "hash the new Expr field");
+static_assert(sizeof(Store) == 48, "hash the new Store field");
 static_assert(sizeof(Materialize) == 8, "hash the new Materialize field");
 static_assert(sizeof(Reduction) == 12, "hash the new Reduction field");
 static_assert(sizeof(Phase) == 152, "hash the new Phase field");
@@ -69,6 +69,7 @@ void encode(Encoder& e, const Expr& x) {
   e.f64(x.value);
   e.i64(x.axis);
   e.i64(x.arg);
+  e.ints(x.choices);
   e.i64(x.local);
   e.enumeration(x.unary_op);
   e.enumeration(x.binary_op);
@@ -84,6 +85,8 @@ void encode(Encoder& e, const Phase& p) {
     e.i64(s.arg);
     e.i64(s.index);
     e.i64(s.value);
+    e.ints(s.choices);
+    e.i64(s.choice);
   });
   e.list(p.materializations, [&](const Materialize& m) {
     e.i64(m.local);

@@ -124,6 +124,16 @@ class Checker {
     require(!k_.phases.empty(), "no phases");
   }
 
+  // The args a load or store picks among: in range, of the first one's dtype and size.
+  void check_choices(const std::vector<int>& choices, int arg, const char* what) {
+    for (int c : choices) {
+      require(c >= 0 && c < static_cast<int>(k_.args.size()),
+              fmt::format("{} choice arg {} out of range", what, c));
+      require(k_.args[c].dtype == k_.args[arg].dtype && k_.args[c].size == k_.args[arg].size,
+              fmt::format("{} choice arg {} differs from arg {} in dtype or size", what, c, arg));
+    }
+  }
+
   void check_phase(const Phase& ph) {
     const int rank = static_cast<int>(ph.domain.size());
     require(ph.lane < 0 || (!k_.grid.empty() && ph.lane < k_.grid[0]),
@@ -160,6 +170,14 @@ class Checker {
       require(expr_ok(s.value) && ph.exprs[s.value].dtype == k_.args[s.arg].dtype,
               fmt::format("store to arg {} ({}): value {} has another dtype", s.arg,
                           dtype_name(k_.args[s.arg].dtype), s.value));
+      if (!s.choices.empty()) {
+        require(s.choices[0] == s.arg, "a store's first choice is not its arg");
+        check_choices(s.choices, s.arg, "store");
+        for (int c : s.choices) require(k_.args[c].output, fmt::format("store to input arg {}", c));
+        require(expr_ok(s.choice) && ph.exprs[s.choice].dtype == int64,
+                fmt::format("store to arg {}: choice {} is not an int64 expression", s.arg,
+                            s.choice));
+      }
     }
     for (const auto& m : ph.materializations) {
       require(m.local >= 0 && m.local < static_cast<int>(k_.locals.size()),
@@ -222,13 +240,18 @@ class Checker {
         require(e.dtype == int64, "domain_index must be int64");
         break;
       case ExprKind::Load:
-        arity(1);
+        arity(e.choices.empty() ? 1 : 2);
         require(e.arg >= 0 && e.arg < static_cast<int>(k_.args.size()),
                 fmt::format("load from arg {} out of range", e.arg));
         require(e.dtype == k_.args[e.arg].dtype,
                 fmt::format("load from arg {} ({}) as {}", e.arg, dtype_name(k_.args[e.arg].dtype),
                             dtype_name(e.dtype)));
         require(operand(0).dtype == int64, "load index must be int64");
+        if (!e.choices.empty()) {
+          require(e.choices[0] == e.arg, "a load's first choice is not its arg");
+          check_choices(e.choices, e.arg, "load");
+          require(operand(1).dtype == int64, "load choice must be int64");
+        }
         break;
       case ExprKind::LoadLocal: {
         require(e.local >= 0 && e.local < static_cast<int>(k_.locals.size()),
@@ -340,7 +363,8 @@ std::string to_string(const Kernel& k) {
           what += fmt::format(" {}", e.axis);
           break;
         case ExprKind::Load:
-          what += fmt::format(" arg{}", e.arg);
+          what += e.choices.empty() ? fmt::format(" arg{}", e.arg)
+                                    : fmt::format(" arg{{{}}}", fmt::join(e.choices, ","));
           break;
         case ExprKind::LoadLocal:
           what += fmt::format(" local{}", e.local);
@@ -359,8 +383,14 @@ std::string to_string(const Kernel& k) {
       s +=
           fmt::format("    %{} = {} {} : {}\n", i, what, fmt::join(ops, ", "), dtype_name(e.dtype));
     }
-    for (const auto& st : ph.stores)
-      s += fmt::format("    store arg{}[%{}] = %{}\n", st.arg, st.index, st.value);
+    for (const auto& st : ph.stores) {
+      if (st.choices.empty()) {
+        s += fmt::format("    store arg{}[%{}] = %{}\n", st.arg, st.index, st.value);
+      } else {
+        s += fmt::format("    store arg{{{}}}[%{}][%{}] = %{}\n", fmt::join(st.choices, ","),
+                         st.choice, st.index, st.value);
+      }
+    }
     for (const auto& m : ph.materializations)
       s += fmt::format("    materialize local{} = %{}\n", m.local, m.value);
     for (const auto& r : ph.reductions) {

@@ -63,7 +63,8 @@ enum class ExprKind {
   Const,        // value (double holds ints exactly up to 2^53), dtype
   GridIndex,    // index of grid dimension `axis` (int64)
   DomainIndex,  // index of the phase's domain dimension `axis` (int64)
-  Load,         // args[arg][index]            operands: {index}
+  Load,         // args[arg][index]            operands: {index}, or {index, choice}
+                //   with `choices`: args[choices[choice]][index]
   LoadLocal,    // locals[local][i0, i1, ...]  operands: one index per local dim
   Unary,        // unary_op(a)                 operands: {a}
   Binary,       // binary_op(a, b)             operands: {a, b} (same dtype)
@@ -80,17 +81,24 @@ struct Expr {
   std::vector<int> operands;
   double value = 0;  // Const
   int axis = -1;     // GridIndex / DomainIndex
-  int arg = -1;      // Load
+  int arg = -1;      // Load (with `choices`: choices[0])
+  /// Load from one of several args of one dtype and size, picked by the int64
+  /// expression operands[1] (in [0, choices.size())): the rolled parts of a
+  /// stitched kernel (compiler/kernel_roll.h) read each repetition's buffer.
+  std::vector<int> choices;
   int local = -1;    // LoadLocal
   UnaryOp unary_op = UnaryOp::Negative;
   BinaryOp binary_op = BinaryOp::Add;
 };
 
-/// args[arg][index] = value (Map phases).
+/// args[arg][index] = value (Map phases); with `choices`, the arg is
+/// choices[choice] for the int64 expression `choice` (as Expr::choices).
 struct Store {
   int arg;
   int index;  // expr id (int64)
   int value;  // expr id, dtype == args[arg].dtype
+  std::vector<int> choices = {};
+  int choice = -1;  // expr id (int64) when `choices` is not empty
 };
 
 /// locals[local][domain point] = value (Map phases); the local's shape must

@@ -67,7 +67,12 @@ Kernel regrid(const Kernel& k, size_t keep) {
       }
       np.exprs.push_back(e);
     }
-    for (Store s : ph.stores) np.stores.push_back({s.arg, s.index + q, s.value + q});
+    for (Store s : ph.stores) {
+      s.index += q;
+      s.value += q;
+      if (!s.choices.empty()) s.choice += q;
+      np.stores.push_back(std::move(s));
+    }
     for (Materialize m : ph.materializations) np.materializations.push_back({m.local, m.value + q});
     for (Reduction r : ph.reductions) np.reductions.push_back({r.op, r.local, r.value + q});
     out.phases.push_back(std::move(np));
@@ -117,11 +122,17 @@ Kernel stitch(const std::vector<StitchPart>& parts, std::vector<KernelArg> args,
       Phase np = ph;
       if (num_lanes > 0) np.lane = lanes[region];
       for (Expr& e : np.exprs) {
-        if (e.kind == ExprKind::Load) e.arg = part.arg_map[e.arg];
+        if (e.kind == ExprKind::Load) {
+          e.arg = part.arg_map[e.arg];
+          for (int& c : e.choices) c = part.arg_map[c];
+        }
         if (e.kind == ExprKind::LoadLocal) e.local += local0;
         if (e.kind == ExprKind::GridIndex && num_lanes > 0) ++e.axis;  // behind the lane axis
       }
-      for (Store& s : np.stores) s.arg = part.arg_map[s.arg];
+      for (Store& s : np.stores) {
+        s.arg = part.arg_map[s.arg];
+        for (int& c : s.choices) c = part.arg_map[c];
+      }
       for (Materialize& m : np.materializations) m.local += local0;
       for (Reduction& r : np.reductions) r.local += local0;
       out.phases.push_back(std::move(np));

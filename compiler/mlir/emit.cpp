@@ -409,7 +409,8 @@ class PhaseEmitter {
   void map_effects(const Phase& ph, ArrayRef<Value> v, ArrayRef<Value> domain) {
     for (const Store& s : ph.stores) {
       Dtype dt = k.args[s.arg].dtype;
-      e.b.create<memref::StoreOp>(e.loc, e.to_storage(v[s.value], dt), args[s.arg],
+      Value dst = s.choices.empty() ? args[s.arg] : pick(s.choices, v[s.choice]);
+      e.b.create<memref::StoreOp>(e.loc, e.to_storage(v[s.value], dt), dst,
                                   ValueRange{e.to_index(v[s.index])});
     }
     for (const Materialize& m : ph.materializations) {
@@ -430,7 +431,8 @@ class PhaseEmitter {
       case ExprKind::DomainIndex:
         return e.to_i64(domain[x.axis]);
       case ExprKind::Load: {
-        Value l = e.b.create<memref::LoadOp>(e.loc, args[x.arg], ValueRange{e.to_index(op(0))});
+        Value src = x.choices.empty() ? args[x.arg] : pick(x.choices, op(1));
+        Value l = e.b.create<memref::LoadOp>(e.loc, src, ValueRange{e.to_index(op(0))});
         return e.from_storage(l, x.dtype);
       }
       case ExprKind::LoadLocal: {
@@ -448,6 +450,17 @@ class PhaseEmitter {
         return e.cast_to(op(0), dt_of(0), x.dtype);
     }
     throw std::logic_error("[codegen] unknown expression kind");
+  }
+
+  // The buffer args[choices[which]] (all of one memref type): a chain of
+  // selects that LLVM hoists out of the loops over the other axes.
+  Value pick(const std::vector<int>& choices, Value which) {
+    Value at = e.to_index(which), buffer = args[choices[0]];
+    for (size_t i = 1; i < choices.size(); ++i) {
+      Value here = e.cmpi(arith::CmpIPredicate::eq, at, e.idx(static_cast<int64_t>(i)));
+      buffer = e.sel(here, args[choices[i]], buffer);
+    }
+    return buffer;
   }
 
   Emitter& e;
