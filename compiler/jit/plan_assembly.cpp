@@ -10,6 +10,7 @@
 #include "compiler/jit/kernel_emitter.h"
 #include "compiler/jit/planner.h"
 #include "compiler/jit/small_contractions.h"
+#include "compiler/kernel_roll.h"
 #include "compiler/kernel_stitch.h"
 #include "cpu/parallel.h"
 #include "primitives/reduction.h"
@@ -326,12 +327,21 @@ Plan Planner::run() {
       kernels.size() > 1) {
     stitch_blocks(drafts, kernels);
   }
+  // One copy of each run of repeated phases (the decoder layers' losses in
+  // one kernel): it compiles that many times faster. Not on the GPU, where
+  // the rolled locals would share less memory (kernel_stitch.h).
+  if (target_ == PlanTarget::CpuProgram) {
+    for (const auto& d : drafts) {
+      if (d.kernel >= 0) kernels[d.kernel].k = compiler::roll_phases(kernels[d.kernel].k);
+    }
+  }
   // Compile the kernels now, so codegen failures fall back (compiled.cpp).
   drafts = compile_kernel_steps(
       std::move(drafts), kernels, options_,
       [this](int gi, const std::string& why) { return unfused_steps(gi, why); });
   std::vector<int> order = topological_order(drafts, g_.values.size());
   Plan plan;
+  plan.compile_profile = compile_profile_text(drafts);
   plan.program.values = g_.values;
   plan.program.inputs = g_.inputs;
   plan.program.constants = g_.constants;
