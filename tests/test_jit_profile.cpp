@@ -37,4 +37,7 @@ TEST_CASE("MFX_JIT_PROFILE times each step and keeps results equal to eager", "[
   }
   CHECK(rows >= 2);
   CHECK(rows <= 5);
+  // Then the kernels by compile time: the one fused kernel.
+  CHECK(text.find("compiling: 1 kernels") != std::string::npos);
+  CHECK(text.find(" phases ") != std::string::npos);
 }

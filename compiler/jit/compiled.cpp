@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "compiler/jit/fused_kernel.h"
@@ -69,6 +70,37 @@ void precompile(const std::vector<StepDraft>& drafts, const std::vector<KernelDr
 }
 
 }  // namespace
+
+std::string compile_profile_text(const std::vector<StepDraft>& steps) {
+  // One row per distinct compiled kernel (equal kernels share one).
+  struct Row {
+    std::string name;
+    size_t phases, exprs;
+    double seconds;
+  };
+  std::vector<Row> rows;
+  std::set<const compiler::CpuKernel*> seen;
+  double total = 0;
+  for (const auto& d : steps) {
+    auto fk = std::dynamic_pointer_cast<FusedKernel>(d.prim);
+    if (!fk) continue;
+    const compiler::CpuKernel& ck = fk->cpu_kernel();
+    if (!seen.insert(&ck).second) continue;
+    rows.push_back({fk->kernel().name, fk->kernel().phases.size(), expression_count(fk->kernel()),
+                    ck.compile_seconds()});
+    total += rows.back().seconds;
+  }
+  if (rows.empty()) return "";
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.seconds > b.seconds; });
+  std::string out = fmt::format(
+      "  compiling: {} kernels, {:.2f} s summed (LLVM, or the load from the disk cache):\n",
+      rows.size(), total);
+  for (size_t i = 0; i < rows.size() && i < 8; ++i) {
+    out += fmt::format("  {:8.3f} s  {:<32} {:4} phases {:6} expressions\n", rows[i].seconds,
+                       rows[i].name, rows[i].phases, rows[i].exprs);
+  }
+  return out;
+}
 
 std::vector<StepDraft> compile_kernel_steps(
     std::vector<StepDraft> drafts, std::vector<KernelDraft>& kernels, const JitOptions& options,
@@ -198,7 +230,7 @@ std::string CompiledFunction::profile_text(size_t top) const {
                        step_seconds_[k] * 1e3 / profiled_calls_, 100 * step_seconds_[k] / total,
                        st.kind, st.name.substr(0, 28), shape, ops);
   }
-  return out;
+  return out + p.compile_profile;
 }
 
 CompiledFunction::~CompiledFunction() {

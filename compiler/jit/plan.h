@@ -29,6 +29,8 @@ struct Plan {
     std::string reason;
   };
   std::vector<Materialized> materialized;
+  /// The fused kernels by compile time, largest first (MFX_JIT_PROFILE prints it).
+  std::string compile_profile;
   /// Steps that launch work (fused kernels and primitive calls; views are free).
   int launches() const {
     int n = 0;

@@ -47,6 +47,10 @@ std::vector<StepDraft> compile_kernel_steps(
     std::vector<StepDraft> drafts, std::vector<KernelDraft>& kernels, const JitOptions& options,
     const std::function<std::vector<StepDraft>(int group, const std::string& why)>& unfused);
 
+/// The compiled kernels of `steps` by compile time, for MFX_JIT_PROFILE
+/// (Plan::compile_profile): a slow first call names its kernels.
+std::string compile_profile_text(const std::vector<StepDraft>& steps);
+
 /// One planning run over a simplified graph: group() assigns every node to a
 /// kernel group, an inline read or a step of its own; run() groups and
 /// assembles the plan.
