@@ -105,6 +105,33 @@ TEST_CASE("conv2d on a wide image uses several column blocks", "[nn][conv]") {
       }
 }
 
+TEST_CASE("conv2d splits images, groups and row blocks into tasks", "[nn][conv]") {
+  // 3 images x 2 groups x 20 blocks of 2 rows (64*3*3 * 40 doubles per row
+  // is a third of a task's columns): every task must land in its own rows.
+  const int64_t n = 3, cg = 64, h = 40, w = 40, og = 2;
+  array x = seq({n, 2 * cg, h, w}, 7, 0, float64), k = seq({2 * og, cg, 3, 3}, 5, 1, float64);
+  array y = conv2d(x, k, {1, 1}, {1, 1}, {1, 1}, 2);
+  REQUIRE(y.shape() == Shape{n, 2 * og, h, w});
+  auto xv = x.to_vector<double>(), kv = k.to_vector<double>(), yv = y.to_vector<double>();
+  for (int64_t b : {0, 2})
+    for (int64_t o : {0, 3})
+      for (int64_t i : {0, 1, 2, 17, 39})
+        for (int64_t j : {0, 20, 39}) {
+          const int64_t gi = o / og;
+          double acc = 0;
+          for (int64_t ci = 0; ci < cg; ++ci)
+            for (int64_t ki = 0; ki < 3; ++ki)
+              for (int64_t kj = 0; kj < 3; ++kj) {
+                const int64_t ih = i - 1 + ki, iw = j - 1 + kj;
+                if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+                acc += xv[((b * 2 * cg + gi * cg + ci) * h + ih) * w + iw] *
+                       kv[((o * cg + ci) * 3 + ki) * 3 + kj];
+              }
+          INFO("b " << b << " o " << o << " i " << i << " j " << j);
+          CHECK(std::abs(yv[((b * 2 * og + o) * h + i) * w + j] - acc) < 1e-9 * (1 + std::abs(acc)));
+        }
+}
+
 TEST_CASE("conv2d with a kernel wider than its output (transposed columns)", "[nn][conv]") {
   // The weight gradient's shape: a wide kernel, a few output columns. Every
   // output against the direct sum, over strides, padding, dilation, groups.

@@ -40,15 +40,29 @@ inline void blas_gemm(bool ta, bool tb, int m, int n, int k, const double* a, in
 inline constexpr int64_t kGemmSplitWork = int64_t{1} << 21;
 inline constexpr int64_t kGemmBlock = 32;
 
+inline void keep_blas_single_threaded() {
+  static std::once_flag single;
+  std::call_once(single, [] { openblas_set_num_threads(1); });
+}
+
 }  // namespace detail
+
+/// C[m, n] = op(A) op(B) (with `accumulate`: C += op(A) op(B)), row-major,
+/// on the calling thread only: for kernels that split their own work over
+/// the pool into tasks that each run a whole product.
+template <typename T>
+void gemm_serial(bool ta, bool tb, int m, int n, int k, const T* a, int lda, const T* b, int ldb,
+                 T* c, int ldc, bool accumulate = false) {
+  detail::keep_blas_single_threaded();
+  detail::blas_gemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+}
 
 /// C[m, n] = op(A) op(B) (with `accumulate`: C += op(A) op(B)), row-major,
 /// split over mfx's thread pool.
 template <typename T>
 void gemm(bool ta, bool tb, int m, int n, int k, const T* a, int lda, const T* b, int ldb, T* c,
           int ldc, bool accumulate = false) {
-  static std::once_flag single;
-  std::call_once(single, [] { openblas_set_num_threads(1); });
+  detail::keep_blas_single_threaded();
   const int64_t work = int64_t{m} * n * k;
   if (work < detail::kGemmSplitWork || num_threads() == 1 ||
       std::max(m, n) < 2 * detail::kGemmBlock) {
