@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "compiler/codegen.h"
-#include "compiler/kernel_hash.h"
 #include "compiler/kernel_builder.h"
+#include "compiler/kernel_hash.h"
 #include "compiler/kernel_roll.h"
 #include "grad_check.h"
 #include "mfx/jit.h"

@@ -3,7 +3,7 @@
 
 usage: python3 benchmarks/peers/run_peers.py [--build build] [--venv DIR] [--jax]
            [--torch-compile] [--rounds 5] [--threads 2] [--json FILE] [--no-detector] [--quick]
-           [--omp-passive] [--sizes N:M,...]
+           [--omp-passive] [--sizes N:M,...] [--convs]
 
 Creates a virtual environment (default benchmarks/peers/.venv) with numpy,
 scipy and CPU PyTorch (JAX too with --jax) unless it has them, and runs
@@ -19,7 +19,9 @@ itself in it. Then, for each workload:
   small detector train step: forward + Hungarian criterion + backward +
       AdamW of the small_cpu detector, transcribed to PyTorch in
       detector_peer.py (on the parameters and batch bench_detector --inputs
-      writes).
+      writes);
+  with --convs, that detector's convolutions one by one: bench_conv_layers
+      against torch.nn.functional.conv2d and aten::convolution_backward.
 
 The workloads' shapes, ground-truth counts and weights are read from the JSON
 the mfx benchmark writes, and its inputs from the safetensors file it writes
@@ -573,6 +575,50 @@ def detector_rows(args, results, checks):
     return workload, samples
 
 
+def conv_rows(args, results):
+    """The small detector's convolutions one by one (bench_conv_layers: forward,
+    input and weight gradients where training computes them) against
+    torch.nn.functional.conv2d and aten::convolution_backward with the
+    matching output mask, on random inputs of the same shapes. Rows: the
+    totals per op and overall; the per-layer medians go to the JSON."""
+    import torch
+    bench = str(Path(args.build) / "benchmarks" / "bench_conv_layers")
+    cmd = [bench] + (["--quick"] if args.quick else [])
+
+    def torch_call(r):
+        x, w = torch.randn(r["x"]), torch.randn(r["w"])
+        s, p = [r["stride"]] * 2, [r["padding"]] * 2
+        if r["op"] == "forward":
+            return lambda: torch.nn.functional.conv2d(x, w, stride=s, padding=p)
+        ct = torch.randn(torch.nn.functional.conv2d(x, w, stride=s, padding=p).shape)
+        mask = [r["op"] == "input_grad", r["op"] == "weight_grad", False]
+        return lambda: torch.ops.aten.convolution_backward(ct, x, w, None, s, p, [1, 1], False,
+                                                           [0, 0], 1, mask)
+
+    layers = {}
+    for i in range(args.rounds):
+        m = run_mfx(cmd, args.threads)
+        for r in m["rows"]:
+            e = layers.setdefault((r["layer"], r["op"]), {"row": r, "mfx": [], "torch": []})
+            e["mfx"].append(r["ms"])
+            e["torch"].append(median_ms(torch_call(r), min_seconds=0.05 if args.quick else 0.3))
+        print(f"round {i + 1}/{args.rounds}: convolutions mfx {m['total_ms']:.1f} ms", flush=True)
+    per_layer = []
+    for (layer, op), e in layers.items():
+        per_layer.append({"layer": layer, "op": op, "x": e["row"]["x"], "w": e["row"]["w"],
+                          "stride": e["row"]["stride"], "mfx_ms": statistics.median(e["mfx"]),
+                          "peer_ms": statistics.median(e["torch"])})
+    config = f"B={m['batch']} {m['size']}x{m['size']}"
+    for op in ["forward", "input_grad", "weight_grad", None]:
+        rows = [r for r in per_layer if op is None or r["op"] == op]
+        what = op.replace("_", " ") + "s" if op else "all of them"
+        results.append({"workload": f"small_cpu detector convolutions ({config}): {what}",
+                        "mfx": "eager", "peer": "PyTorch eager",
+                        "mfx_ms": sum(r["mfx_ms"] for r in rows),
+                        "peer_ms": sum(r["peer_ms"] for r in rows)})
+    return per_layer
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default=str(REPO / "build"), help="mfx build directory")
@@ -584,6 +630,8 @@ def main():
     ap.add_argument("--torch-compile", action="store_true",
                     help="also torch.compile for the match-free loss (minutes to compile)")
     ap.add_argument("--no-detector", action="store_true", help="skip the detector train step")
+    ap.add_argument("--convs", action="store_true",
+                    help="also the detector's convolutions one by one (bench_conv_layers)")
     ap.add_argument("--omp-passive", action="store_true",
                     help="OMP_WAIT_POLICY=PASSIVE for PyTorch (sleeping threads; for a loaded machine)")
     ap.add_argument("--quick", action="store_true", help="the benchmarks' small sizes (a smoke test)")
@@ -636,6 +684,7 @@ def main():
     det_workload, det_samples = ({}, [])
     if not args.no_detector:
         det_workload, det_samples = detector_rows(args, results, checks)
+    conv_layers = conv_rows(args, results) if args.convs else []
 
     print()
     print(f"{'workload':<92} | {'mfx':<5} | {'mfx ms':>8} | {'peer':<36} | {'peer ms':>8} | peer/mfx")
@@ -649,6 +698,7 @@ def main():
                "rows": results, "checks": checks,
                "criteria": {"workload": crit_workload, "samples_ms": crit_samples},
                "detector": {"workload": det_workload, "samples_ms": det_samples},
+               "conv_layers": conv_layers,
                "cpu_count": os.cpu_count(), "load_average": os.getloadavg()}
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
