@@ -42,9 +42,11 @@ class CpuKernel {
 /// Compiles `kernel` for this CPU. When `object_code` is given it receives the
 /// native object file (ELF) the JIT produced, so that load_cpu_kernel can
 /// rebuild the kernel later, in this or another process, without MLIR or LLVM
-/// code generation (the kernel cache stores it on disk).
+/// code generation (the kernel cache stores it on disk). `optimized_ir`
+/// receives the LLVM IR after optimisation (to see what LLVM vectorised).
 std::unique_ptr<CpuKernel> compile_cpu(const Kernel& kernel, const CodegenOptions& options,
-                                       std::string* object_code = nullptr);
+                                       std::string* object_code = nullptr,
+                                       std::string* optimized_ir = nullptr);
 
 /// Links object code from compile_cpu(kernel, ..., &object_code) into a fresh
 /// JIT and returns the kernel; `entry` is that kernel's name and `num_args` its
