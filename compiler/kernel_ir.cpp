@@ -328,6 +328,15 @@ class Checker {
 
 }  // namespace
 
+std::vector<char> full_reduction_locals(const Kernel& k) {
+  std::vector<char> full(k.locals.size(), 0);
+  for (const auto& ph : k.phases) {
+    if (ph.kind != PhaseKind::Reduce || ph.reduced_axes.size() != ph.domain.size()) continue;
+    for (const auto& r : ph.reductions) full[r.local] = 1;
+  }
+  return full;
+}
+
 void validate(const Kernel& kernel) {
   Checker(kernel).run();
 }

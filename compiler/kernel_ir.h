@@ -148,6 +148,11 @@ struct Kernel {
   }
 };
 
+/// Per local, 1 when a Reduce phase folds every axis of its domain into it:
+/// such a local holds one element whatever its shape, and transforms that
+/// widen locals (regrid, roll_phases) give it the new dims only.
+std::vector<char> full_reduction_locals(const Kernel& kernel);
+
 /// Checks a kernel's internal consistency (operand ids, dtypes, effect kinds
 /// per phase, local shapes); throws std::logic_error naming the kernel, phase
 /// and expression when something is wrong. Emitters call it first.

@@ -161,17 +161,6 @@ bool check_run(const Kernel& k, const std::vector<PhaseShape>& shapes, Run& run)
   return true;
 }
 
-// True for locals written by a reduction over every axis of its domain (one
-// element whatever their shape).
-std::vector<char> full_reduction_locals(const Kernel& k) {
-  std::vector<char> full(k.locals.size(), 0);
-  for (const auto& ph : k.phases) {
-    if (ph.kind != PhaseKind::Reduce || ph.reduced_axes.size() != ph.domain.size()) continue;
-    for (const auto& r : ph.reductions) full[r.local] = 1;
-  }
-  return full;
-}
-
 Kernel apply_run(const Kernel& k, const std::vector<PhaseShape>& shapes, const Run& run) {
   const size_t s = run.start, P = run.period, R = run.reps;
   const std::vector<char> full = full_reduction_locals(k);

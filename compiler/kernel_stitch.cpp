@@ -8,21 +8,6 @@
 
 namespace mfx::compiler {
 
-namespace {
-
-// True for reduction locals whose phase folds every domain axis: they are
-// one element, and after a regrid they hold one element per moved grid point.
-std::vector<char> full_reduction_locals(const Kernel& k) {
-  std::vector<char> full(k.locals.size(), 0);
-  for (const auto& ph : k.phases) {
-    if (ph.kind != PhaseKind::Reduce || ph.reduced_axes.size() != ph.domain.size()) continue;
-    for (const auto& r : ph.reductions) full[r.local] = 1;
-  }
-  return full;
-}
-
-}  // namespace
-
 Kernel regrid(const Kernel& k, size_t keep) {
   if (keep >= k.grid.size()) return k;
   const std::vector<int64_t> moved(k.grid.begin() + keep, k.grid.end());

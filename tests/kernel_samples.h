@@ -2,9 +2,32 @@
 // and GPU tests.
 #pragma once
 
+#include <vector>
+
 #include "compiler/kernel_builder.h"
 
 namespace mfx::test {
+
+/// Two phases over row g = grid index 0 of x [., n] (float32, arg `in`):
+/// Reduce local[`local`] = max_i x[g, i], then Map y[g, i] = x[g, i] - that
+/// max, stored to arg `out`.
+inline std::vector<compiler::Phase> row_max_phases(int in, int out, int local, int64_t n) {
+  using namespace compiler;
+  Phase red;
+  red.kind = PhaseKind::Reduce;
+  red.domain = {n};
+  red.reduced_axes = {0};
+  PhaseBuilder b(red);
+  const int at = b.add(b.mul(b.grid_index(0), b.index(n)), b.domain_index(0));
+  b.reduce(ReduceOp::Max, local, b.load(in, float32, at));
+  Phase map;
+  map.domain = {n};
+  PhaseBuilder m(map);
+  const int at2 = m.add(m.mul(m.grid_index(0), m.index(n)), m.domain_index(0));
+  m.store(out, at2,
+          m.binary(BinaryOp::Subtract, m.load(in, float32, at2), m.load_local(local, float32, {})));
+  return {red, map};
+}
 
 /// Row softmax of x [R, C] (float32): grid [R], phases Reduce max /
 /// Reduce sum(exp(x - m)) / Map store. Kernel name "row_softmax".

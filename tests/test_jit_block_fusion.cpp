@@ -12,6 +12,7 @@
 #include "compiler/kernel_stitch.h"
 #include "grad_check.h"
 #include "jit_report.h"
+#include "kernel_samples.h"
 #include "mfx/jit.h"
 #include "mfx/linalg.h"
 
@@ -60,22 +61,7 @@ TEST_CASE("regrid and stitch keep a kernel's results", "[jit][block]") {
   k1.args = {{float32, B * N}, {float32, B * N, true}};
   k1.grid = {B, 1};
   k1.locals = {{float32, {}}};
-  {
-    Phase red;
-    red.kind = PhaseKind::Reduce;
-    red.domain = {N};
-    red.reduced_axes = {0};
-    PhaseBuilder b(red);
-    int at = b.add(b.mul(b.grid_index(0), b.index(N)), b.domain_index(0));
-    b.reduce(ReduceOp::Max, 0, b.load(0, float32, at));
-    Phase map;
-    map.domain = {N};
-    PhaseBuilder m(map);
-    int at2 = m.add(m.mul(m.grid_index(0), m.index(N)), m.domain_index(0));
-    int v = m.binary(BinaryOp::Subtract, m.load(0, float32, at2), m.load_local(0, float32, {}));
-    m.store(1, at2, v);
-    k1.phases = {red, map};
-  }
+  k1.phases = mfx::test::row_max_phases(0, 1, 0, N);
   Kernel k2;
   k2.name = "rowsq";
   k2.args = {{float32, B * N}, {float32, B, true}};

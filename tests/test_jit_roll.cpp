@@ -11,6 +11,7 @@
 #include "compiler/kernel_hash.h"
 #include "compiler/kernel_roll.h"
 #include "grad_check.h"
+#include "kernel_samples.h"
 #include "mfx/jit.h"
 
 using namespace mfx;
@@ -33,21 +34,7 @@ Kernel repeated_kernel(int reps, bool chained, int64_t N = 5) {
   for (int r = 0; r < reps; ++r) {
     const int in = chained && r > 0 ? reps + r - 1 : r;
     k.locals.push_back({float32, {}});
-    Phase red;
-    red.kind = PhaseKind::Reduce;
-    red.domain = {N};
-    red.reduced_axes = {0};
-    PhaseBuilder b(red);
-    int at = b.add(b.mul(b.grid_index(0), b.index(N)), b.domain_index(0));
-    b.reduce(ReduceOp::Max, r, b.load(in, float32, at));
-    Phase map;
-    map.domain = {N};
-    PhaseBuilder m(map);
-    int at2 = m.add(m.mul(m.grid_index(0), m.index(N)), m.domain_index(0));
-    int v = m.binary(BinaryOp::Subtract, m.load(in, float32, at2), m.load_local(r, float32, {}));
-    m.store(reps + r, at2, v);
-    k.phases.push_back(red);
-    k.phases.push_back(map);
+    for (Phase& ph : mfx::test::row_max_phases(in, reps + r, r, N)) k.phases.push_back(ph);
   }
   Phase last;
   PhaseBuilder l(last);
