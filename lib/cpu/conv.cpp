@@ -16,6 +16,7 @@
 #include "cpu/gemm.h"
 #include "cpu/parallel.h"
 #include "cpu/simd_clones.h"
+#include "cpu/small_gemm.h"
 #include "primitives/conv.h"
 
 namespace mfx {
@@ -207,6 +208,21 @@ void conv_rows(const C* xp, const C* wp, T* o, const ConvGeometry& g) {
                (g.ho + per_image - 1) / per_image),
       1, g.ho);
   const int64_t blocks = (g.ho + block - 1) / block, tasks = g.n * g.groups * blocks;
+  // float32 products with whole blocks of 8 output channels go to
+  // small_sgemm (cpu/small_gemm.h), faster than OpenBLAS at these shapes.
+  bool small = false;
+  if constexpr (std::is_same_v<C, float>) small = og % 8 == 0 && cpu::small_sgemm_available();
+  // C[og, width] = W[og, kdim] B[kdim, width] for group gi.
+  auto product = [&](int64_t gi, int64_t width, const C* b, int ldb, C* c, int ldc) {
+    const C* wg = wp + gi * og * kdim;
+    if constexpr (std::is_same_v<C, float>) {
+      if (small && width >= 16) {
+        cpu::small_sgemm(bi(og), bi(width), bi(kdim), wg, bi(kdim), b, ldb, c, ldc);
+        return;
+      }
+    }
+    cpu::gemm_serial(false, false, bi(og), bi(width), bi(kdim), wg, bi(kdim), b, ldb, c, ldc);
+  };
   cpu::parallel_for_each(tasks, [&](int64_t t0, int64_t t1) {
     std::vector<C> col(direct ? 0 : kdim * block * g.wo);
     std::vector<C> obuf(same ? 0 : og * block * g.wo);
@@ -219,16 +235,14 @@ void conv_rows(const C* xp, const C* wp, T* o, const ConvGeometry& g) {
       C* cp = same ? reinterpret_cast<C*>(dst) : obuf.data();
       const int ldc = same ? bi(plane) : bi(width);
       if (direct) {
-        cpu::gemm_serial(false, false, bi(og), bi(width), bi(kdim), wg, bi(kdim), xg + oh0 * g.wo,
-                         bi(plane), cp, ldc);
+        product(gi, width, xg + oh0 * g.wo, bi(plane), cp, ldc);
       } else if (transposed) {
         im2col_transposed(xg, g, oh0, oh1, col.data());
         cpu::gemm_serial(false, true, bi(og), bi(width), bi(kdim), wg, bi(kdim), col.data(),
                          bi(kdim), cp, ldc);
       } else {
         im2col(xg, g, oh0, oh1, col.data());
-        cpu::gemm_serial(false, false, bi(og), bi(width), bi(kdim), wg, bi(kdim), col.data(),
-                         bi(width), cp, ldc);
+        product(gi, width, col.data(), bi(width), cp, ldc);
       }
       if constexpr (!same) {
         for (int64_t oc = 0; oc < og; ++oc)

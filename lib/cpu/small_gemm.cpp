@@ -1,0 +1,133 @@
+// small_sgemm: see small_gemm.h.
+#include "cpu/small_gemm.h"
+
+#include <algorithm>
+#include <vector>
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define MFX_SMALL_GEMM_AVX512 1
+#endif
+
+namespace mfx::cpu {
+
+#ifdef MFX_SMALL_GEMM_AVX512
+
+namespace {
+
+constexpr int kRows = 8;  // rows of C per tile: one broadcast of A each
+
+// C[rows, cols] (rows <= 8, cols <= 16 V) = A[rows, k] times B[k, 16 V]
+// (+= with `accumulate`): 8 x V accumulators for the whole of k. B is read
+// whole (16 V columns; a remainder is copied into a zero-padded block first:
+// masked loads in the loop ran at half speed); columns past `cols` are not
+// stored.
+template <int V>
+__attribute__((target("avx512f"))) void tile(int k, const float* a, int lda, const float* b,
+                                             int ldb, float* c, int ldc, int rows, int cols,
+                                             bool accumulate) {
+  // Rows past `rows` repeat row 0 (read, never stored).
+  const float* ar[kRows];
+  for (int r = 0; r < kRows; ++r) ar[r] = a + static_cast<long>(r < rows ? r : 0) * lda;
+  __mmask16 mask[V];
+  for (int v = 0; v < V; ++v) {
+    const int left = std::clamp(cols - 16 * v, 0, 16);
+    mask[v] = static_cast<__mmask16>((1u << left) - 1u);
+  }
+  __m512 acc[kRows][V];
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r) {
+#pragma GCC unroll 3
+    for (int v = 0; v < V; ++v) {
+      acc[r][v] = accumulate && r < rows
+                      ? _mm512_maskz_loadu_ps(mask[v], c + static_cast<long>(r) * ldc + 16 * v)
+                      : _mm512_setzero_ps();
+    }
+  }
+  for (int kk = 0; kk < k; ++kk) {
+    const float* bk = b + static_cast<long>(kk) * ldb;
+    __m512 bv[V];
+#pragma GCC unroll 3
+    for (int v = 0; v < V; ++v) bv[v] = _mm512_loadu_ps(bk + 16 * v);
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 av = _mm512_set1_ps(ar[r][kk]);
+#pragma GCC unroll 3
+      for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < rows; ++r) {
+    float* cr = c + static_cast<long>(r) * ldc;
+#pragma GCC unroll 3
+    for (int v = 0; v < V; ++v) _mm512_mask_storeu_ps(cr + 16 * v, mask[v], acc[r][v]);
+  }
+}
+
+}  // namespace
+
+bool small_sgemm_available() {
+  static const bool yes = __builtin_cpu_supports("avx512f");
+  return yes;
+}
+
+// Rows of A and B per pass: a pass's slice of B (kDepth rows of the
+// columns) stays in the core's L1/L2 while every 8-row block of A reads it.
+constexpr int kDepth = 256;
+
+void small_sgemm(int m, int n, int k_all, const float* a, int lda, const float* b, int ldb,
+                 float* c, int ldc) {
+  thread_local std::vector<float> padded;  // B's last columns, zero-padded
+  int padded_pass = 0;                     // k0 + 1 of the pass it holds
+  for (int k0 = 0; k0 < k_all; k0 += kDepth) {
+    const int k = std::min(kDepth, k_all - k0);
+    const bool accumulate = k0 > 0;
+    const float* bk = b + static_cast<long>(k0) * ldb;
+    for (int i0 = 0; i0 < m; i0 += kRows) {
+      const int rows = std::min(kRows, m - i0);
+      const float* ap = a + static_cast<long>(i0) * lda + k0;
+      float* ci = c + static_cast<long>(i0) * ldc;
+      // C[rows, j0 : j0 + cols] from B's columns at `bj` (leading dim ldb_j),
+      // with the fewest vectors that cover `cols`.
+      auto run = [&](int j0, int cols, const float* bj, int ldb_j) {
+        float* cj = ci + j0;
+        if (cols > 32)
+          tile<3>(k, ap, lda, bj, ldb_j, cj, ldc, rows, cols, accumulate);
+        else if (cols > 16)
+          tile<2>(k, ap, lda, bj, ldb_j, cj, ldc, rows, cols, accumulate);
+        else
+          tile<1>(k, ap, lda, bj, ldb_j, cj, ldc, rows, cols, accumulate);
+      };
+      // Tiles of 48 columns, then one of 16 or 32; any other remainder is
+      // read from a zero-padded copy, made once per pass.
+      int j0 = 0;
+      for (; j0 + 48 <= n; j0 += 48) run(j0, 48, bk + j0, ldb);
+      const int w = n - j0;
+      if (w == 16 || w == 32) {
+        run(j0, w, bk + j0, ldb);
+      } else if (w > 0) {
+        const int width = 16 * ((w + 15) / 16);
+        if (padded_pass != k0 + 1) {
+          padded.assign(static_cast<size_t>(k) * width, 0.0f);
+          for (int kk = 0; kk < k; ++kk) {
+            const float* row = bk + static_cast<long>(kk) * ldb + j0;
+            std::copy(row, row + w, padded.begin() + static_cast<long>(kk) * width);
+          }
+          padded_pass = k0 + 1;
+        }
+        run(j0, w, padded.data(), width);
+      }
+    }
+  }
+}
+
+#else
+
+bool small_sgemm_available() {
+  return false;
+}
+
+void small_sgemm(int, int, int, const float*, int, const float*, int, float*, int) {}
+
+#endif
+
+}  // namespace mfx::cpu
