@@ -132,6 +132,21 @@ TEST_CASE("conv2d splits images, groups and row blocks into tasks", "[nn][conv]"
         }
 }
 
+TEST_CASE("float32 conv2d through the small product equals float64", "[nn][conv]") {
+  // 16 output channels (two blocks of 8) and 37-wide rows: the tasks'
+  // products go to cpu::small_sgemm on an AVX-512 CPU (48-column tiles and
+  // remainders read from a padded copy), OpenBLAS elsewhere; both must
+  // match float64.
+  array x = seq({3, 16, 37, 37}, 7, 0, float64), k = seq({16, 16, 3, 3}, 5, 1, float64);
+  for (int stride : {1, 2}) {
+    array want = conv2d(x, k, {stride, stride}, {1, 1});
+    array got = conv2d(astype(x, float32), astype(k, float32), {stride, stride}, {1, 1});
+    REQUIRE(got.dtype() == float32);
+    INFO("stride " << stride);
+    check_close(astype(got, float64), want.to_vector<double>(), want.shape(), 1e-5, 1e-5);
+  }
+}
+
 TEST_CASE("conv2d with a kernel wider than its output (transposed columns)", "[nn][conv]") {
   // The weight gradient's shape: a wide kernel, a few output columns. Every
   // output against the direct sum, over strides, padding, dilation, groups.
