@@ -147,6 +147,28 @@ TEST_CASE("float32 conv2d through the small product equals float64", "[nn][conv]
   }
 }
 
+TEST_CASE("float32 conv2d gradients through the small product equal float64", "[nn][conv]") {
+  // 16 output channels and 32 * 3 * 3 = 288 column rows: the weight
+  // gradient accumulates dW^T through cpu::small_sgemm over images and over
+  // blocks of rows (4 of 30 rows at 120 columns) on an AVX-512 CPU; the
+  // unit-stride input gradient is a convolution through it too.
+  const int64_t size = 120;
+  array x = seq({2, 32, size, size}, 7, 0, float64), w = seq({16, 32, 3, 3}, 5, 1, float64);
+  for (int stride : {1, 2}) {
+    const int64_t out = (size + 2 - 3) / stride + 1;
+    array ct = seq({2, 16, out, out}, 3, 2, float64);
+    const Pair s{stride, stride}, p{1, 1};
+    INFO("stride " << stride);
+    array dw = conv2d_weight_grad(x, ct, {3, 3}, s, p);
+    array dw32 = conv2d_weight_grad(astype(x, float32), astype(ct, float32), {3, 3}, s, p);
+    REQUIRE(dw32.dtype() == float32);
+    check_close(astype(dw32, float64), dw.to_vector<double>(), dw.shape(), 1e-5, 1e-5);
+    array dx = conv2d_input_grad(ct, w, {size, size}, s, p);
+    array dx32 = conv2d_input_grad(astype(ct, float32), astype(w, float32), {size, size}, s, p);
+    check_close(astype(dx32, float64), dx.to_vector<double>(), dx.shape(), 1e-5, 1e-5);
+  }
+}
+
 TEST_CASE("conv2d with a kernel wider than its output (transposed columns)", "[nn][conv]") {
   // The weight gradient's shape: a wide kernel, a few output columns. Every
   // output against the direct sum, over strides, padding, dilation, groups.

@@ -75,12 +75,12 @@ bool small_sgemm_available() {
 constexpr int kDepth = 256;
 
 void small_sgemm(int m, int n, int k_all, const float* a, int lda, const float* b, int ldb,
-                 float* c, int ldc) {
+                 float* c, int ldc, bool accumulate_into_c) {
   thread_local std::vector<float> padded;  // B's last columns, zero-padded
   int padded_pass = 0;                     // k0 + 1 of the pass it holds
   for (int k0 = 0; k0 < k_all; k0 += kDepth) {
     const int k = std::min(kDepth, k_all - k0);
-    const bool accumulate = k0 > 0;
+    const bool accumulate = accumulate_into_c || k0 > 0;
     const float* bk = b + static_cast<long>(k0) * ldb;
     for (int i0 = 0; i0 < m; i0 += kRows) {
       const int rows = std::min(kRows, m - i0);
@@ -126,7 +126,7 @@ bool small_sgemm_available() {
   return false;
 }
 
-void small_sgemm(int, int, int, const float*, int, const float*, int, float*, int) {}
+void small_sgemm(int, int, int, const float*, int, const float*, int, float*, int, bool) {}
 
 #endif
 

@@ -14,9 +14,10 @@ namespace mfx::cpu {
 /// True when this CPU has AVX-512F (the only kernel written so far).
 bool small_sgemm_available();
 
-/// C[m, n] = A[m, k] B[k, n] (C overwritten), row-major; m, n, k >= 1,
-/// lda >= k, ldb >= n, ldc >= n. Only call when small_sgemm_available().
+/// C[m, n] = A[m, k] B[k, n] (C += A B with `accumulate`), row-major;
+/// m, n, k >= 1, lda >= k, ldb >= n, ldc >= n. Only call when
+/// small_sgemm_available().
 void small_sgemm(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c,
-                 int ldc);
+                 int ldc, bool accumulate = false);
 
 }  // namespace mfx::cpu
