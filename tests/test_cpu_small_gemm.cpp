@@ -56,11 +56,13 @@ TEST_CASE("small_sgemm equals the float64 product at every tile shape", "[cpu][g
   struct Shape {
     int m, n, k;
   };
-  // Tiles of 48, then 32, 16 or a padded remainder; rows in blocks of 8 and
-  // shorter; depth over 256 (two passes, the second accumulating).
+  // Tiles of 48, then 32, 16 or a padded remainder (48 + 16 as 32 + 32 at
+  // n = 64 and 112); rows in blocks of 8 and shorter; depth over 256 (two
+  // passes, the second accumulating).
   for (Shape s : {Shape{8, 48, 5}, Shape{16, 96, 33}, Shape{8, 32, 7}, Shape{8, 16, 9},
                   Shape{24, 64, 40}, Shape{8, 80, 3}, Shape{32, 49, 300}, Shape{5, 17, 11},
-                  Shape{13, 100, 257}, Shape{64, 1, 600}, Shape{3, 7, 1}, Shape{40, 224, 576}}) {
+                  Shape{13, 100, 257}, Shape{64, 1, 600}, Shape{3, 7, 1}, Shape{40, 224, 576},
+                  Shape{16, 112, 70}}) {
     INFO("m " << s.m << " n " << s.n << " k " << s.k);
     CHECK(max_error(s.m, s.n, s.k, s.k, s.n, s.n, 1) < 1e-6);
     // Leading dimensions wider than the matrices (columns of a larger image).

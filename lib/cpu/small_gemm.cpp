@@ -97,10 +97,17 @@ void small_sgemm(int m, int n, int k_all, const float* a, int lda, const float* 
         else
           tile<1>(k, ap, lda, bj, ldb_j, cj, ldc, rows, cols, accumulate);
       };
-      // Tiles of 48 columns, then one of 16 or 32; any other remainder is
-      // read from a zero-padded copy, made once per pass.
+      // Tiles of 48 columns, then one of 16 or 32; 48 + 16 run as 32 + 32
+      // (a 16-column tile has only 8 accumulators, too few to hide the FMA
+      // latency: it ran at half speed). Any other remainder is read from a
+      // zero-padded copy, made once per pass.
       int j0 = 0;
-      for (; j0 + 48 <= n; j0 += 48) run(j0, 48, bk + j0, ldb);
+      const bool last_two_as_32 = n >= 64 && n % 48 == 16;
+      for (; j0 + 48 <= n - (last_two_as_32 ? 64 : 0); j0 += 48) run(j0, 48, bk + j0, ldb);
+      if (last_two_as_32) {
+        run(j0, 32, bk + j0, ldb);
+        j0 += 32;
+      }
       const int w = n - j0;
       if (w == 16 || w == 32) {
         run(j0, w, bk + j0, ldb);
