@@ -85,31 +85,38 @@ TEST_CASE("grad: conv2d float32 cotangents keep the dtype") {
 
 namespace {
 
-// dW[o, j, a, b] = sum_{n,y,z} ct[n, o, y, z] x[n, g(o) C/g + j, y sh - ph + a dh, z sw - pw + b dw],
-// summed directly in float64.
-std::vector<double> weight_grad_by_sum(const array& x, const array& ct, const Case& c) {
-  const auto xv = values(x), cv = values(ct);
+// Calls fn(ct index, x index, w index) for every output position, weight
+// tap and input pixel the convolution of case `c` multiplies together
+// (output [n, O, ho, wo]; taps that land in the padding are skipped), in
+// the order n, o, y, z, j, a, b.
+template <typename Fn>
+void for_each_tap(const Case& c, int64_t ho, int64_t wo, Fn fn) {
   const int64_t n = c.x[0], ch = c.x[1], h = c.x[2], wd = c.x[3];
-  const int64_t o = c.w[0], cg = c.w[1], kh = c.w[2], kw = c.w[3];
-  const int64_t ho = ct.shape()[2], wo = ct.shape()[3], og = o / c.groups;
-  std::vector<double> dw(static_cast<size_t>(o * cg * kh * kw), 0.0);
-  for (int64_t oi = 0; oi < o; ++oi)
-    for (int64_t j = 0; j < cg; ++j)
-      for (int64_t a = 0; a < kh; ++a)
-        for (int64_t b = 0; b < kw; ++b) {
-          double s = 0;
-          for (int64_t ni = 0; ni < n; ++ni)
-            for (int64_t y = 0; y < ho; ++y)
-              for (int64_t z = 0; z < wo; ++z) {
+  const int64_t o = c.w[0], cg = c.w[1], kh = c.w[2], kw = c.w[3], og = o / c.groups;
+  for (int64_t ni = 0; ni < n; ++ni)
+    for (int64_t oi = 0; oi < o; ++oi)
+      for (int64_t y = 0; y < ho; ++y)
+        for (int64_t z = 0; z < wo; ++z)
+          for (int64_t j = 0; j < cg; ++j)
+            for (int64_t a = 0; a < kh; ++a)
+              for (int64_t b = 0; b < kw; ++b) {
                 const int64_t iy = y * c.stride.first - c.padding.first + a * c.dilation.first;
                 const int64_t iz = z * c.stride.second - c.padding.second + b * c.dilation.second;
                 if (iy < 0 || iy >= h || iz < 0 || iz >= wd) continue;
                 const int64_t ci = (oi / og) * cg + j;
-                s += cv[static_cast<size_t>(((ni * o + oi) * ho + y) * wo + z)] *
-                     xv[static_cast<size_t>(((ni * ch + ci) * h + iy) * wd + iz)];
+                fn(static_cast<size_t>(((ni * o + oi) * ho + y) * wo + z),
+                   static_cast<size_t>(((ni * ch + ci) * h + iy) * wd + iz),
+                   static_cast<size_t>(((oi * cg + j) * kh + a) * kw + b));
               }
-          dw[static_cast<size_t>(((oi * cg + j) * kh + a) * kw + b)] = s;
-        }
+}
+
+// dW[o, j, a, b] = sum_{n,y,z} ct[n, o, y, z] x[n, g(o) C/g + j, y sh - ph + a dh, z sw - pw + b dw],
+// summed directly in float64.
+std::vector<double> weight_grad_by_sum(const array& x, const array& ct, const Case& c) {
+  const auto xv = values(x), cv = values(ct);
+  std::vector<double> dw(static_cast<size_t>(c.w[0] * c.w[1] * c.w[2] * c.w[3]), 0.0);
+  for_each_tap(c, ct.shape()[2], ct.shape()[3],
+               [&](size_t yi, size_t xi, size_t wi) { dw[wi] += cv[yi] * xv[xi]; });
   return dw;
 }
 
@@ -199,25 +206,9 @@ namespace {
 // (o in group g), summed directly in float64.
 std::vector<double> input_grad_by_sum(const array& ct, const array& w, const Case& c) {
   const auto cv = values(ct), wv = values(w);
-  const int64_t n = c.x[0], ch = c.x[1], h = c.x[2], wd = c.x[3];
-  const int64_t o = c.w[0], cg = c.w[1], kh = c.w[2], kw = c.w[3];
-  const int64_t ho = ct.shape()[2], wo = ct.shape()[3], og = o / c.groups;
-  std::vector<double> dx(static_cast<size_t>(n * ch * h * wd), 0.0);
-  for (int64_t ni = 0; ni < n; ++ni)
-    for (int64_t oi = 0; oi < o; ++oi)
-      for (int64_t y = 0; y < ho; ++y)
-        for (int64_t z = 0; z < wo; ++z)
-          for (int64_t j = 0; j < cg; ++j)
-            for (int64_t a = 0; a < kh; ++a)
-              for (int64_t b = 0; b < kw; ++b) {
-                const int64_t iy = y * c.stride.first - c.padding.first + a * c.dilation.first;
-                const int64_t iz = z * c.stride.second - c.padding.second + b * c.dilation.second;
-                if (iy < 0 || iy >= h || iz < 0 || iz >= wd) continue;
-                const int64_t ci = (oi / og) * cg + j;
-                dx[static_cast<size_t>(((ni * ch + ci) * h + iy) * wd + iz)] +=
-                    cv[static_cast<size_t>(((ni * o + oi) * ho + y) * wo + z)] *
-                    wv[static_cast<size_t>(((oi * cg + j) * kh + a) * kw + b)];
-              }
+  std::vector<double> dx(static_cast<size_t>(c.x[0] * c.x[1] * c.x[2] * c.x[3]), 0.0);
+  for_each_tap(c, ct.shape()[2], ct.shape()[3],
+               [&](size_t yi, size_t xi, size_t wi) { dx[xi] += cv[yi] * wv[wi]; });
   return dx;
 }
 

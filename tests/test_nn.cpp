@@ -81,6 +81,29 @@ TEST_CASE("conv2d matches the PyTorch-semantics reference", "[nn][conv]") {
   }
 }
 
+namespace {
+
+// y[b, o, i, j] of a 3x3 convolution with stride 1 and padding 1, summed
+// directly in the order (input channel, kernel row, kernel column): x of
+// shape xs = [n, C, h, w], k [out_channels, C / groups, 3, 3].
+double conv3x3_at(const std::vector<double>& xv, const std::vector<double>& kv, const Shape& xs,
+                  int64_t out_channels, int64_t groups, int64_t b, int64_t o, int64_t i, int64_t j) {
+  const int64_t c = xs[1], h = xs[2], w = xs[3], cg = c / groups;
+  const int64_t gi = o / (out_channels / groups);
+  double acc = 0;
+  for (int64_t ci = 0; ci < cg; ++ci)
+    for (int64_t ki = 0; ki < 3; ++ki)
+      for (int64_t kj = 0; kj < 3; ++kj) {
+        const int64_t ih = i - 1 + ki, iw = j - 1 + kj;
+        if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+        acc += xv[((b * c + gi * cg + ci) * h + ih) * w + iw] *
+               kv[((o * cg + ci) * 3 + ki) * 3 + kj];
+      }
+  return acc;
+}
+
+}  // namespace
+
 TEST_CASE("conv2d on a wide image uses several column blocks", "[nn][conv]") {
   // kdim * W_out = 64*3*3 * 2048 exceeds the kernel's column budget.
   const int64_t c = 64, h = 3, w = 2048;
@@ -92,14 +115,7 @@ TEST_CASE("conv2d on a wide image uses several column blocks", "[nn][conv]") {
   for (int64_t o : {0, 1})
     for (int64_t i : {0, 1, 2})
       for (int64_t j : {0, 1, 1000, 2047}) {
-        double acc = 0;
-        for (int64_t ci = 0; ci < c; ++ci)
-          for (int64_t ki = 0; ki < 3; ++ki)
-            for (int64_t kj = 0; kj < 3; ++kj) {
-              int64_t ih = i - 1 + ki, iw = j - 1 + kj;
-              if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
-              acc += xv[(ci * h + ih) * w + iw] * kv[((o * c + ci) * 3 + ki) * 3 + kj];
-            }
+        const double acc = conv3x3_at(xv, kv, x.shape(), 2, 1, 0, o, i, j);
         INFO("o " << o << " i " << i << " j " << j);
         CHECK(std::abs(yv[(o * h + i) * w + j] - acc) < 1e-10);
       }
@@ -117,16 +133,7 @@ TEST_CASE("conv2d splits images, groups and row blocks into tasks", "[nn][conv]"
     for (int64_t o : {0, 3})
       for (int64_t i : {0, 1, 2, 17, 39})
         for (int64_t j : {0, 20, 39}) {
-          const int64_t gi = o / og;
-          double acc = 0;
-          for (int64_t ci = 0; ci < cg; ++ci)
-            for (int64_t ki = 0; ki < 3; ++ki)
-              for (int64_t kj = 0; kj < 3; ++kj) {
-                const int64_t ih = i - 1 + ki, iw = j - 1 + kj;
-                if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
-                acc += xv[((b * 2 * cg + gi * cg + ci) * h + ih) * w + iw] *
-                       kv[((o * cg + ci) * 3 + ki) * 3 + kj];
-              }
+          const double acc = conv3x3_at(xv, kv, x.shape(), 2 * og, 2, b, o, i, j);
           INFO("b " << b << " o " << o << " i " << i << " j " << j);
           CHECK(std::abs(yv[((b * 2 * og + o) * h + i) * w + j] - acc) < 1e-9 * (1 + std::abs(acc)));
         }

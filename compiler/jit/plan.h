@@ -29,7 +29,7 @@ struct Plan {
     std::string reason;
   };
   std::vector<Materialized> materialized;
-  /// The fused kernels by compile time, largest first (MFX_JIT_PROFILE prints it).
+  /// With MFX_JIT_PROFILE: the fused kernels by compile time, largest first.
   std::string compile_profile;
   /// Steps that launch work (fused kernels and primitive calls; views are free).
   int launches() const {

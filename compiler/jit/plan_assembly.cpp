@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "compiler/jit/block_fusion.h"
+#include "compiler/jit/compiled.h"
 #include "compiler/jit/kernel_emitter.h"
 #include "compiler/jit/planner.h"
 #include "compiler/jit/small_contractions.h"
@@ -341,7 +342,7 @@ Plan Planner::run() {
       [this](int gi, const std::string& why) { return unfused_steps(gi, why); });
   std::vector<int> order = topological_order(drafts, g_.values.size());
   Plan plan;
-  plan.compile_profile = compile_profile_text(drafts);
+  if (CompiledFunction::profiling()) plan.compile_profile = compile_profile_text(drafts);
   plan.program.values = g_.values;
   plan.program.inputs = g_.inputs;
   plan.program.constants = g_.constants;

@@ -16,6 +16,9 @@ namespace mfx::cpu {
 namespace {
 
 constexpr int kRows = 8;  // rows of C per tile: one broadcast of A each
+// Rows of A and B per pass: a pass's slice of B (kDepth rows of the
+// columns) stays in the core's L1/L2 while every 8-row block of A reads it.
+constexpr int kDepth = 256;
 
 // C[rows, cols] (rows <= 8, cols <= 16 V) = A[rows, k] times B[k, 16 V]
 // (+= with `accumulate`): 8 x V accumulators for the whole of k. B is read
@@ -69,10 +72,6 @@ bool small_sgemm_available() {
   static const bool yes = __builtin_cpu_supports("avx512f");
   return yes;
 }
-
-// Rows of A and B per pass: a pass's slice of B (kDepth rows of the
-// columns) stays in the core's L1/L2 while every 8-row block of A reads it.
-constexpr int kDepth = 256;
 
 void small_sgemm(int m, int n, int k_all, const float* a, int lda, const float* b, int ldb,
                  float* c, int ldc, bool accumulate_into_c) {
