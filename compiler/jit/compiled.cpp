@@ -157,12 +157,18 @@ const std::vector<array>& CompiledFunction::constants_on(Device device) const {
   return device_constants_.emplace(device.index, std::move(copies)).first->second;
 }
 
-bool CompiledFunction::profiling() {
-  static const bool on = [] {
+bool CompiledFunction::profiling() { return profile_rows() > 0; }
+
+// MFX_JIT_PROFILE=1 prints the 20 costliest steps at exit; a larger number that many.
+size_t CompiledFunction::profile_rows() {
+  static const size_t rows = [] {
     const char* v = std::getenv("MFX_JIT_PROFILE");
-    return v && *v && std::string(v) != "0";
+    if (!v || !*v || std::string(v) == "0") return size_t{0};
+    char* end = nullptr;
+    const long n = std::strtol(v, &end, 10);
+    return (*end == '\0' && n > 1) ? size_t(n) : size_t{20};
   }();
-  return on;
+  return rows;
 }
 
 // Step by step, each evaluated before the next, with its wall time.
@@ -235,7 +241,7 @@ std::string CompiledFunction::profile_text(size_t top) const {
 
 CompiledFunction::~CompiledFunction() {
   if (profiling()) {
-    const std::string text = profile_text(20);
+    const std::string text = profile_text(profile_rows());
     if (!text.empty()) std::fprintf(stderr, "[MFX_JIT_PROFILE] %s", text.c_str());
   }
 }

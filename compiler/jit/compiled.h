@@ -22,6 +22,8 @@ class CompiledFunction {
   /// MFX_JIT_PROFILE=1 (read once): CPU calls run the plan one step at a time,
   /// each evaluated before the next and timed.
   static bool profiling();
+  /// How many steps the exit table lists: 20, or N for MFX_JIT_PROFILE=N > 1 (0: off).
+  static size_t profile_rows();
   /// The `top` costliest steps of the profiled calls so far, per call ("" if none).
   std::string profile_text(size_t top) const;
 
