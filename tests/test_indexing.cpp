@@ -183,6 +183,33 @@ TEST_CASE("scatter_add accumulates duplicates", "[indexing][scatter]") {
   check_close(scatter(zeros({3, 2, 1}, float64), idx, u, 0), {3, 0, 5, 0, 0, 6}, {3, 2, 1});
 }
 
+TEST_CASE("large scatters split over rows equal a serial loop", "[indexing][scatter]") {
+  // 2000 rows of 40 updates into 91 classes (enough to split over the pool),
+  // with duplicates within a row: the sums and the last-duplicate rule hold.
+  const int64_t R = 2000, M = 40, K = 91;
+  std::vector<int64_t> ids(R * M);
+  std::vector<double> upd(R * M);
+  for (int64_t i = 0; i < R * M; ++i) {
+    ids[i] = (i * 7 + i / M) % K % 23;  // only 23 distinct classes: many duplicates
+    upd[i] = ((i * 13) % 17) * 0.125 - 1.0;
+  }
+  std::vector<double> base(R * K), added(R * K), last(R * K);
+  for (int64_t i = 0; i < R * K; ++i) base[i] = (i % 5) * 0.5;
+  added = last = base;
+  for (int64_t r = 0; r < R; ++r) {
+    for (int64_t j = 0; j < M; ++j) {
+      added[r * K + ids[r * M + j]] += upd[r * M + j];
+      last[r * K + ids[r * M + j]] = upd[r * M + j];
+    }
+  }
+  array a(base, {R, K}), idx(ids, {R, M}), u(upd, {R, M});
+  check_close(scatter_add(a, idx, u, 1), added, {R, K}, 0, 0);
+  check_close(scatter(a, idx, u, 1), last, {R, K}, 0, 0);
+  // The same along axis 0 of the transposed layout (strided updates).
+  check_close(transpose(scatter_add(transpose(a), transpose(idx), transpose(u), 0)), added, {R, K},
+              0, 0);
+}
+
 TEST_CASE("scatter errors", "[indexing][scatter][errors]") {
   array a = zeros({3, 4});
   check_throws_with([&] { scatter(a, array({0}), array({1.f}), 1); },

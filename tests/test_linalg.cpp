@@ -112,6 +112,27 @@ TEST_CASE("matmul reads strided operands", "[linalg][matmul]") {
   check_against_naive(slice(seq({4, 5}), {1, 2}, {4, 5}), slice(seq({5, 4}, 5), {1, 1}, {4, 3}));
 }
 
+TEST_CASE("batches of small products run as tasks and equal a naive product",
+          "[linalg][matmul]") {
+  // Each element is small and the batch's work large enough to split, so the
+  // elements run on the pool's threads (float32 with plain layouts through
+  // the small product). Odd sizes leave partial tiles.
+  for (Dtype t : {float32, float64}) {
+    const double tol = t == float32 ? 1e-5 : 1e-12;
+    array a = seq({12, 37, 90}, 3, 0, t), b = seq({12, 90, 70}, 5, 1, t);
+    check_against_naive(a, b, tol);
+    // Transposed and broadcast operands, and a left operand gathered per element.
+    check_against_naive(transpose(seq({12, 90, 37}, 7, 2, t), {0, 2, 1}), b, tol);
+    check_against_naive(a, transpose(seq({12, 70, 90}, 5, 3, t), {0, 2, 1}), tol);
+    check_against_naive(a, broadcast_to(seq({1, 90, 70}, 7, 1, t), {12, 90, 70}), tol);
+    check_against_naive(slice(seq({12, 37, 180}, 3, 4, t), {0, 0, 0}, {12, 37, 180}, {1, 1, 2}),
+                        b, tol);
+  }
+  array h = matmul(seq({12, 37, 90}, 3, 0, float16), seq({12, 90, 70}, 5, 1, float16));
+  check_close(astype(h, float64), naive_values(seq({12, 37, 90}), seq({12, 90, 70}, 5, 1)),
+              {12, 37, 70}, 2e-2, 2e-2);
+}
+
 TEST_CASE("matmul dtypes", "[linalg][matmul]") {
   // Integers and bool compute in float32.
   array ai({1, 2, 3, 4}, {2, 2});

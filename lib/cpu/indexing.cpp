@@ -4,7 +4,10 @@
 // precomputed element offsets, which handles any strided input.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "cpu/copy.h"
+#include "cpu/parallel.h"
 #include "cpu/strided_copy.h"
 #include "primitives/indexing.h"
 
@@ -118,22 +121,30 @@ void Scatter::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
     using C = cpu::compute_t<T>;
     const T* src = upd.data_ptr<T>();
     T* dst = o.data_ptr<T>();
-    size_t p = 0;
-    for (size_t r = 0; r < u.outer.size(); ++r) {
-      for (int64_t j = 0; j < m; ++j) {
-        for (size_t t = 0; t < u.inner.size(); ++t, ++p) {
-          const T v = src[u.outer[r] + j * u.stride + u.inner[t]];
-          T& target = dst[d.outer[r] + ids[p] * d.stride + d.inner[t]];
-          if (reduce_ == ScatterReduce::None) {
-            target = v;
-          } else if constexpr (std::is_same_v<T, bool>) {
-            target = target || v;
-          } else {
-            target = T(C(target) + C(v));
+    // Updates of different outer rows land in different slices of the output,
+    // so rows split over the pool; within a row they apply in order (the same
+    // sums, bit for bit, as one thread).
+    const int64_t per_row = m * static_cast<int64_t>(u.inner.size());
+    const int64_t rows = static_cast<int64_t>(u.outer.size());
+    const int64_t grain = std::max<int64_t>(1, cpu::kElementwiseGrain / std::max<int64_t>(1, per_row));
+    cpu::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+      size_t p = static_cast<size_t>(r0 * per_row);
+      for (int64_t r = r0; r < r1; ++r) {
+        for (int64_t j = 0; j < m; ++j) {
+          for (size_t t = 0; t < u.inner.size(); ++t, ++p) {
+            const T v = src[u.outer[r] + j * u.stride + u.inner[t]];
+            T& target = dst[d.outer[r] + ids[p] * d.stride + d.inner[t]];
+            if (reduce_ == ScatterReduce::None) {
+              target = v;
+            } else if constexpr (std::is_same_v<T, bool>) {
+              target = target || v;
+            } else {
+              target = T(C(target) + C(v));
+            }
           }
         }
       }
-    }
+    });
   });
 }
 

@@ -1,4 +1,5 @@
-// CPU kernel of Matmul: one OpenBLAS gemm per batch element. Operands whose
+// CPU kernel of Matmul: one OpenBLAS gemm per batch element (small elements
+// as tasks over the pool, large ones each split over it). Operands whose
 // last two axes are a row-major or transposed-row-major layout are passed to
 // BLAS in place (CblasNoTrans / CblasTrans); other layouts, and half
 // types, are gathered into a small per-matrix scratch buffer.
@@ -7,6 +8,7 @@
 
 #include "cpu/dispatch.h"
 #include "cpu/gemm.h"
+#include "cpu/small_gemm.h"
 #include "cpu/strided.h"
 #include "primitives/linalg.h"
 
@@ -16,6 +18,10 @@ namespace {
 
 using cpu::compute_t;
 using cpu::gemm;
+
+// Batch elements up to this many multiply-adds each run as whole products
+// on one thread (a 300 x 256 x 32 probe product is 2.5M).
+constexpr int64_t kBatchTaskWork = int64_t{1} << 24;
 
 // How BLAS can read a rows x cols matrix with strides (s_r, s_c) in place.
 struct BlasView {
@@ -95,39 +101,69 @@ void matmul_impl(const array& a, const array& b, array& out) {
     }
   }
 
-  std::vector<C> abuf(A.view.direct ? 0 : M * K), bbuf(B.view.direct ? 0 : K * N);
-  std::vector<C> cbuf(same ? 0 : M * N);
-  // Consecutive batch elements often share a broadcast operand: gather once.
-  int64_t a_prev = -1, b_prev = -1;
-  for (int64_t i = 0; i < nbatch; ++i) {
-    auto operand = [&](const Operand& op, std::vector<C>& buf, int64_t& prev, const C*& ptr,
-                       bool& trans, int64_t& ld) {
-      int64_t loc = cpu::elem_to_loc(i, bshape, op.batch_strides);
-      const T* src = op.arr.template data_ptr<T>() + loc;
-      if (op.view.direct) {
-        ptr = reinterpret_cast<const C*>(src);
-        trans = op.view.trans;
-        ld = op.view.ld;
-        return;
+  // A batch of small products (attention heads, per-image probes) runs its
+  // elements as tasks, each a whole product on one thread: splitting every
+  // small product over the pool pays a hand-off per element and runs the BLAS
+  // kernels on thin blocks.
+  const int64_t element_work = M * N * K;
+  const bool element_tasks = nbatch >= 2 && cpu::num_threads() > 1 &&
+                             element_work <= kBatchTaskWork &&
+                             nbatch * element_work >= cpu::detail::kGemmSplitWork;
+  auto run_elements = [&](int64_t i0, int64_t i1) {
+    std::vector<C> abuf(A.view.direct ? 0 : M * K), bbuf(B.view.direct ? 0 : K * N);
+    std::vector<C> cbuf(same ? 0 : M * N);
+    // Consecutive batch elements often share a broadcast operand: gather once.
+    int64_t a_prev = -1, b_prev = -1;
+    for (int64_t i = i0; i < i1; ++i) {
+      auto operand = [&](const Operand& op, std::vector<C>& buf, int64_t& prev, const C*& ptr,
+                         bool& trans, int64_t& ld) {
+        int64_t loc = cpu::elem_to_loc(i, bshape, op.batch_strides);
+        const T* src = op.arr.template data_ptr<T>() + loc;
+        if (op.view.direct) {
+          ptr = reinterpret_cast<const C*>(src);
+          trans = op.view.trans;
+          ld = op.view.ld;
+          return;
+        }
+        if (loc != prev) gather(src, op.rows, op.cols, op.s_r, op.s_c, buf.data());
+        prev = loc;
+        ptr = buf.data();
+        trans = false;
+        ld = op.cols;
+      };
+      const C *ap, *bp;
+      bool ta, tb;
+      int64_t lda, ldb;
+      operand(A, abuf, a_prev, ap, ta, lda);
+      operand(B, bbuf, b_prev, bp, tb, ldb);
+      T* dst = o + i * M * N;
+      C* cp = same ? reinterpret_cast<C*>(dst) : cbuf.data();
+      if constexpr (std::is_same_v<C, float>) {
+        if (element_tasks && !ta && !tb && cpu::small_sgemm_available()) {
+          cpu::small_sgemm(blas_int(M), blas_int(N), blas_int(K), ap, blas_int(lda), bp,
+                           blas_int(ldb), cp, blas_int(N));
+          if constexpr (!same) {
+            for (int64_t j = 0; j < M * N; ++j) dst[j] = T(cbuf[j]);
+          }
+          continue;
+        }
       }
-      if (loc != prev) gather(src, op.rows, op.cols, op.s_r, op.s_c, buf.data());
-      prev = loc;
-      ptr = buf.data();
-      trans = false;
-      ld = op.cols;
-    };
-    const C *ap, *bp;
-    bool ta, tb;
-    int64_t lda, ldb;
-    operand(A, abuf, a_prev, ap, ta, lda);
-    operand(B, bbuf, b_prev, bp, tb, ldb);
-    T* dst = o + i * M * N;
-    C* cp = same ? reinterpret_cast<C*>(dst) : cbuf.data();
-    gemm(ta, tb, blas_int(M), blas_int(N), blas_int(K), ap, blas_int(lda), bp, blas_int(ldb), cp,
-         blas_int(N));
-    if constexpr (!same) {
-      for (int64_t j = 0; j < M * N; ++j) dst[j] = T(cbuf[j]);
+      if (element_tasks) {
+        cpu::gemm_serial(ta, tb, blas_int(M), blas_int(N), blas_int(K), ap, blas_int(lda), bp,
+                         blas_int(ldb), cp, blas_int(N));
+      } else {
+        gemm(ta, tb, blas_int(M), blas_int(N), blas_int(K), ap, blas_int(lda), bp,
+             blas_int(ldb), cp, blas_int(N));
+      }
+      if constexpr (!same) {
+        for (int64_t j = 0; j < M * N; ++j) dst[j] = T(cbuf[j]);
+      }
     }
+  };
+  if (element_tasks) {
+    cpu::parallel_for(nbatch, 1, run_elements);
+  } else {
+    run_elements(0, nbatch);
   }
 }
 
