@@ -108,6 +108,7 @@ int KernelEmitter::emit_index(int v, const std::vector<int>& idx) {
     }
     return b_->load(arg->second, g_.values[v].dtype, b_->linear_index(idx, strides));
   }
+  if (recomputed_.count(v)) return emit_recomputed(v, idx);
   const auto& n = g_.nodes[producer_[v]];
   const Primitive& p = *n.prim;
   const int u = n.inputs[0];
@@ -247,6 +248,36 @@ int KernelEmitter::emit_concat(const Graph::Node& n, int axis, const std::vector
       r = b_->select(before_next, value, r);
     }
   }
+  return r;
+}
+
+int KernelEmitter::emit_recomputed(int v, const std::vector<int>& idx) {
+  const auto& n = g_.nodes[producer_[v]];
+  const Primitive& p = *n.prim;
+  std::vector<int> in;
+  for (int u : n.inputs) {
+    // Same rank (choose_recomputed): a size-1 dim is broadcast.
+    const Shape& us = g_.values[u].shape;
+    std::vector<int> ui(us.size());
+    for (size_t i = 0; i < us.size(); ++i) ui[i] = us[i] == 1 ? zero() : idx[i];
+    in.push_back(emit_index(u, ui));
+  }
+  const Dtype dtype = g_.values[v].dtype;
+  int r;
+  if (auto* un = dynamic_cast<const Unary*>(&p)) {
+    r = b_->unary(un->op(), in[0]);
+  } else if (auto* bin = dynamic_cast<const Binary*>(&p)) {
+    r = b_->binary(bin->op(), in[0], in[1]);
+  } else if (dynamic_cast<const Select*>(&p)) {
+    r = b_->select(in[0], in[1], in[2]);
+  } else if (dynamic_cast<const AsType*>(&p)) {
+    r = b_->cast(in[0], dtype);
+  } else if (dynamic_cast<const StopGradient*>(&p)) {
+    r = in[0];
+  } else {
+    throw std::logic_error("[jit] planner: recomputed value is not elementwise");
+  }
+  if (b_->dtype_of(r) != dtype) r = b_->cast(r, dtype);
   return r;
 }
 

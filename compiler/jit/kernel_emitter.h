@@ -21,12 +21,14 @@ namespace mfx::jit_detail {
 /// planner's state: each value's group and producer node, the space axes of
 /// members' dims (vaxes) and of reductions' inputs (red_in_axes).
 /// `cache_bytes` bounds the locals holding values computed once for several
-/// phases (shared memory on a GPU).
+/// phases (shared memory on a GPU). `recomputed`: values of other groups that
+/// this kernel computes from their inputs where it reads them.
 class KernelEmitter {
  public:
   KernelEmitter(const Graph& g, const Group& grp, const std::vector<int>& group_of_value, int id,
                 const std::vector<int>& producer, const std::vector<std::vector<int>>& vaxes,
-                const std::map<int, std::vector<int>>& red_in_axes, int64_t cache_bytes)
+                const std::map<int, std::vector<int>>& red_in_axes, int64_t cache_bytes,
+                const std::set<int>& recomputed)
       : cache_bytes_(cache_bytes),
         g_(g),
         grp_(grp),
@@ -34,7 +36,8 @@ class KernelEmitter {
         id_(id),
         producer_(producer),
         vaxes_(vaxes),
-        red_in_axes_(red_in_axes) {}
+        red_in_axes_(red_in_axes),
+        recomputed_(recomputed) {}
 
   /// The kernel reading `args` (values in memory) and storing `outs`.
   compiler::Kernel build(const std::vector<int>& args, const std::vector<int>& outs,
@@ -49,6 +52,7 @@ class KernelEmitter {
   const std::vector<int>& producer_;
   const std::vector<std::vector<int>>& vaxes_;
   const std::map<int, std::vector<int>>& red_in_axes_;
+  const std::set<int>& recomputed_;  // other groups' values computed here from memory
   compiler::Kernel k_;
   std::vector<int> domain_axes_, grid_axes_;
   std::map<int, int> arg_of_value_;
@@ -88,6 +92,8 @@ class KernelEmitter {
   int emit_value(int v, const std::vector<int>& axes);
   int emit_member(int v);
   int emit_index(int v, const std::vector<int>& idx);
+  // Another group's elementwise value at `idx`, from its inputs.
+  int emit_recomputed(int v, const std::vector<int>& idx);
   /// `gathered`: the gather's result, whose indices are range-checked only
   /// when it has elements.
   int gather_index(int indices, const std::vector<int>& at, int64_t size, int gathered);

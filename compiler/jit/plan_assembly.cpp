@@ -234,13 +234,10 @@ void Planner::add_opaque_steps(std::vector<StepDraft>& drafts) const {
 std::vector<StepDraft> Planner::unfused_steps(int gi, const std::string& why) const {
   std::vector<StepDraft> out;
   if (inline_emitted_.size() != g_.nodes.size()) inline_emitted_.assign(g_.nodes.size(), 0);
-  std::function<void(int)> add_inline = [&](int v) {
-    if (kind_[v] != ValueKind::Inline || view_step_[producer_[v]]) return;
-    const int p = producer_[v];
-    if (inline_emitted_[p]) return;
-    inline_emitted_[p] = 1;
-    const auto& n = g_.nodes[p];
-    for (int u : n.inputs) add_inline(u);
+  // Each node once: a value another group recomputes may be made here by
+  // its own group's fallback or by a reader's.
+  auto emit = [&](int node) {
+    const auto& n = g_.nodes[node];
     out.push_back({n.inputs,
                    n.outputs,
                    n.prim,
@@ -249,13 +246,20 @@ std::vector<StepDraft> Planner::unfused_steps(int gi, const std::string& why) co
                     {n.prim->name()},
                     "CODEGEN_UNSUPPORTED: " + why}});
   };
+  std::function<void(int)> add_inline = [&](int v) {
+    const bool inline_read = kind_[v] == ValueKind::Inline && !view_step_[producer_[v]];
+    if (!inline_read && !recomputed_.count(v)) return;
+    const int p = producer_[v];
+    if (inline_emitted_[p]) return;
+    inline_emitted_[p] = 1;
+    for (int u : g_.nodes[p].inputs) add_inline(u);
+    emit(p);
+  };
   for (int node : groups_[gi].members) {
-    const auto& n = g_.nodes[node];
-    for (int u : n.inputs) add_inline(u);
-    out.push_back({n.inputs,
-                   n.outputs,
-                   n.prim,
-                   {"primitive", n.prim->name(), {n.prim->name()}, "CODEGEN_UNSUPPORTED: " + why}});
+    if (inline_emitted_[node]) continue;
+    inline_emitted_[node] = 1;
+    for (int u : g_.nodes[node].inputs) add_inline(u);
+    emit(node);
   }
   return out;
 }
@@ -271,11 +275,13 @@ void Planner::add_group_kernel(int gi, std::vector<StepDraft>& drafts,
       if (materialize_reason_.count(v)) outs.push_back(v);
     }
   }
+  // Every value it made for others is recomputed by its readers.
+  if (outs.empty()) return;
   // Arguments: materialised values read by members, directly or via views.
   std::set<int> args_set;
   std::function<void(int)> collect = [&](int v) {
     if (kind_[v] == ValueKind::Member && group_of_value_[v] == gi) return;
-    if (kind_[v] == ValueKind::Inline) {
+    if (kind_[v] == ValueKind::Inline || recomputed_.count(v)) {
       for (int u : g_.nodes[producer_[v]].inputs) collect(u);
       return;
     }
@@ -295,7 +301,8 @@ void Planner::add_group_kernel(int gi, std::vector<StepDraft>& drafts,
     // A GPU kernel keeps its cached values in shared memory.
     const int64_t cache_bytes =
         target_ == PlanTarget::GpuProgram ? kGpuCacheBytes : std::numeric_limits<int64_t>::max();
-    KernelEmitter em(g_, grp, group_of_value_, gi, producer_, vaxes_, red_in_axes_, cache_bytes);
+    KernelEmitter em(g_, grp, group_of_value_, gi, producer_, vaxes_, red_in_axes_, cache_bytes,
+                     recomputed_);
     Kernel k = em.build(args, outs, name);
     kernels.push_back({std::move(k),
                        args,
@@ -315,6 +322,9 @@ void Planner::add_group_kernel(int gi, std::vector<StepDraft>& drafts,
 
 Plan Planner::run() {
   group();
+  if (options_.fuse && options_.recompute && target_ == PlanTarget::CpuProgram) {
+    choose_recomputed();
+  }
   // Steps: (inputs, outputs, primitive, report entry), then a topological order.
   std::vector<StepDraft> drafts;
   std::vector<KernelDraft> kernels;

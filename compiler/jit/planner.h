@@ -72,6 +72,9 @@ class Planner {
   std::vector<std::set<int>> value_deps_;  // non-members: groups upstream
   std::vector<Group> groups_;
   std::map<int, std::string> materialize_reason_;  // member values stored by their group
+  // Member values other groups compute from values in memory instead of
+  // loading them (choose_recomputed).
+  std::set<int> recomputed_;
   std::vector<char> view_step_;                    // inline view nodes executed as steps
   // Inline nodes that unfused_steps already emitted as steps of their own.
   mutable std::vector<char> inline_emitted_;
@@ -130,6 +133,12 @@ class Planner {
   void assign(int node);
   // The grouping pass: every node assigned, graph outputs materialised.
   void group();
+  // Values stored only for other kernels that are a few elementwise
+  // operations on values in memory: the readers recompute them
+  // (planner_recompute.cpp; CPU plans).
+  void choose_recomputed();
+  static constexpr int kMaxRecomputeCost = 32;  // operations per element
+  static constexpr int kMaxRecomputeWork = 64;  // that, times the reading nodes
   // Assembly (plan_assembly.cpp).
   void add_opaque_steps(std::vector<StepDraft>& drafts) const;
   std::vector<StepDraft> unfused_steps(int gi, const std::string& why) const;

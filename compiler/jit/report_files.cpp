@@ -108,6 +108,7 @@ nlohmann::json plan_report(const Plan& plan, const JitStats& stats, const JitOpt
   j["fuse"] = options.fuse;
   j["fast_math"] = options.fast_math;
   j["block_fusion"] = options.block_fusion;
+  j["recompute"] = options.recompute;
   j["plan_for_gpu"] = options.plan_for_gpu;
   j["kernels_per_call"] = stats.kernels;
   j["host_syncs_per_call"] = 0;

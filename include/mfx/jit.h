@@ -41,6 +41,11 @@ struct JitOptions {
   /// elements whose values stay within one element become one kernel, one
   /// grid point per element running all of them.
   bool block_fusion = true;
+  /// CPU plans: a value a kernel would store only for later kernels, when it
+  /// is a few elementwise operations on values already in memory, is
+  /// computed again by the kernels that read it instead (less memory
+  /// traffic for a little arithmetic; the fusion report lists what is stored).
+  bool recompute = true;
   /// Plan as for a GPU (locals bounded by shared memory, small scatter-adds
   /// and matmuls as fused reductions) even when the program runs on the
   /// CPU: its kernels are then compiled for the CPU, which is how the GPU
