@@ -8,6 +8,7 @@
 // multiplies the transposed weights by the cotangent into columns and adds
 // them back into the image (col2im).
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -79,6 +80,18 @@ void copy_padded_run(const C* src, int64_t step, int64_t lo, int64_t hi, int64_t
 }
 
 // Column rows (ci, ki, kj) x output positions of rows [oh0, oh1).
+// A scratch buffer of at least n elements, one per thread and kind, reused
+// from call to call and never zeroed: a fresh multi-megabyte buffer per call
+// costs its zero fill and the page faults of new memory (its user writes
+// every element it reads).
+template <typename C, int Kind>
+C* scratch(size_t n) {
+  thread_local std::vector<C> buffer;
+  if (buffer.size() < n) buffer.resize(n);
+  return buffer.data();
+}
+enum ScratchKind { kReorderedWeights, kGradColumns, kCotangentT };
+
 template <typename C>
 void im2col(const C* x, const ConvGeometry& g, int64_t oh0, int64_t oh1, C* col) {
   const int64_t rows = g.cg * g.kh * g.kw, width = (oh1 - oh0) * g.wo;
@@ -204,13 +217,15 @@ void conv_rows(const C* xp, const C* wp, T* o, const ConvGeometry& g) {
     return;
   }
   const bool transposed = g.kw > g.wo;  // see im2col_transposed
-  // Rows per task: columns of about kTaskColumnBytes, and at least one task
-  // per thread.
+  // Rows per task: columns of about kTaskColumnBytes, at least one task per
+  // thread, and blocks of equal height: a short last block (one row of
+  // layer4's 8 x 8 output) re-reads all the weights for a few columns.
   const int64_t per_image = (cpu::num_threads() + g.n * g.groups - 1) / (g.n * g.groups);
-  const int64_t block = std::clamp<int64_t>(
-      std::min(kTaskColumnBytes / static_cast<int64_t>(sizeof(C)) / (kdim * g.wo),
-               (g.ho + per_image - 1) / per_image),
-      1, g.ho);
+  const double rows_in_budget = std::max(
+      1.0, static_cast<double>(kTaskColumnBytes) / sizeof(C) / static_cast<double>(kdim * g.wo));
+  const int64_t even_blocks = std::clamp<int64_t>(
+      std::max<int64_t>(std::llround(g.ho / rows_in_budget), per_image), 1, g.ho);
+  const int64_t block = (g.ho + even_blocks - 1) / even_blocks;
   const int64_t blocks = (g.ho + block - 1) / block, tasks = g.n * g.groups * blocks;
   // float32 products with whole blocks of 8 output channels go to
   // small_sgemm (cpu/small_gemm.h), faster than OpenBLAS at these shapes.
@@ -319,19 +334,19 @@ void input_grad_as_conv(const C* cp, const C* wp, T* o, const ConvGeometry& g) {
   // wt[gi C/g + c, o, a, b] = w[gi O/g + o, c, kH-1-a, kW-1-b]: the taps of
   // each (output, input) pair reversed.
   const int64_t taps = g.kh * g.kw;
-  // Every element is written below: no zero fill (2.4 MB at 256 channels).
-  std::unique_ptr<C[]> wt(new C[static_cast<size_t>(g.o * g.cg * taps)]);
+  // Every element is written below (2.4 MB at 256 channels).
+  C* wt = scratch<C, kReorderedWeights>(static_cast<size_t>(g.o * g.cg * taps));
   cpu::parallel_for(g.groups * g.cg, std::max<int64_t>(1, cpu::kElementwiseGrain / (og * taps)),
                     [&](int64_t r0, int64_t r1) {
                       for (int64_t r = r0; r < r1; ++r) {
                         const int64_t gi = r / g.cg, c = r % g.cg;
                         for (int64_t oi = 0; oi < og; ++oi) {
                           const C* src = wp + ((gi * og + oi) * g.cg + c) * taps;
-                          std::reverse_copy(src, src + taps, wt.get() + (r * og + oi) * taps);
+                          std::reverse_copy(src, src + taps, wt + (r * og + oi) * taps);
                         }
                       }
                     });
-  conv_rows(xp, wt.get(), o, t);
+  conv_rows(xp, wt, o, t);
 }
 
 // dx[n, g] = col2im(w[g]^T [(c, a, b), O/g] x ct[n, g] [O/g, Ho*Wo]) for
@@ -413,7 +428,7 @@ void conv_weight_grad_impl(const array& x, const array& ct, array& out, const Co
     const bool direct =
         g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
     const int64_t block = std::clamp<int64_t>(kColumnBudget / (kdim * g.wo), 1, g.ho);
-    std::vector<C> col(direct ? 0 : kdim * block * g.wo);
+    C* col = direct ? nullptr : scratch<C, kGradColumns>(static_cast<size_t>(kdim * block * g.wo));
     auto bi = [](int64_t v) { return cpu::blas_int(v, "conv2d_weight_grad"); };
     // float32 with output channels in blocks of 16, enough rows for every
     // thread and dW within a core's L2: dW^T [kdim, og] += columns [kdim,
@@ -426,7 +441,8 @@ void conv_weight_grad_impl(const array& x, const array& ct, array& out, const Co
       small = !direct && og % 16 == 0 && kdim >= 256 && kdim * og <= kSmallWeightGradElements &&
               cpu::small_sgemm_available();
     }
-    std::vector<C> dwt(small ? g.groups * kdim * og : 0), ctt(small ? block * g.wo * og : 0);
+    std::vector<C> dwt(small ? g.groups * kdim * og : 0);
+    C* ctt = small ? scratch<C, kCotangentT>(static_cast<size_t>(block * g.wo * og)) : nullptr;
     for (int64_t n = 0; n < g.n; ++n) {
       for (int64_t gi = 0; gi < g.groups; ++gi) {
         const C* xg = xp + (n * g.c + gi * g.cg) * g.h * g.w;
@@ -439,7 +455,7 @@ void conv_weight_grad_impl(const array& x, const array& ct, array& out, const Co
         }
         for (int64_t oh0 = 0; oh0 < g.ho; oh0 += block) {
           const int64_t oh1 = std::min(g.ho, oh0 + block), width = (oh1 - oh0) * g.wo;
-          im2col(xg, g, oh0, oh1, col.data());
+          im2col(xg, g, oh0, oh1, col);
           if constexpr (std::is_same_v<C, float>) {
             if (small) {
               const C* block_ct = cg + oh0 * g.wo;
@@ -448,14 +464,14 @@ void conv_weight_grad_impl(const array& x, const array& ct, array& out, const Co
               }
               C* dwtg = dwt.data() + gi * kdim * og;
               cpu::parallel_for(kdim, 64, [&](int64_t r0, int64_t r1) {
-                cpu::small_sgemm(bi(r1 - r0), bi(og), bi(width), col.data() + r0 * width,
-                                 bi(width), ctt.data(), bi(og), dwtg + r0 * og, bi(og), true);
+                cpu::small_sgemm(bi(r1 - r0), bi(og), bi(width), col + r0 * width,
+                                 bi(width), ctt, bi(og), dwtg + r0 * og, bi(og), true);
               });
               continue;
             }
           }
           cpu::gemm(false, true, bi(og), bi(kdim), bi(width), cg + oh0 * g.wo, bi(plane),
-                    col.data(), bi(width), dwg, bi(kdim), true);
+                    col, bi(width), dwg, bi(kdim), true);
         }
       }
     }
