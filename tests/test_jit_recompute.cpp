@@ -47,6 +47,10 @@ TEST_CASE("a cheap value stored for a later kernel is recomputed there", "[jit][
   check_close(got[0], values(want[0]), want[0].shape(), 1e-12, 1e-12);
   CHECK(stored_for_other_kernels(jf) == 0);
   CHECK(mfx::test::fused_kernels(jf) == 2);
+  // The report names the value the reader recomputes: exp(x) * 2 - 1, [64, 32].
+  const auto report = nlohmann::json::parse(jf.report_json());
+  REQUIRE(report["recomputed"].size() == 1);
+  CHECK(report["recomputed"][0]["shape"] == nlohmann::json::array({64, 32}));
   // Its gradient: the backward reads exp(x) again behind the matmul's.
   const array ct = rand_like({64}, 7);
   auto pullback = [f, ct](const std::vector<array>& in) { return vjp(f, in, {ct}).second; };
@@ -71,6 +75,7 @@ TEST_CASE("a costly value is stored once, not recomputed", "[jit][recompute]") {
   INFO(jf.report_json());
   check_close(got[0], values(want[0]), want[0].shape(), 1e-12, 1e-12);
   CHECK(stored_for_other_kernels(jf) == 1);
+  CHECK(nlohmann::json::parse(jf.report_json())["recomputed"].empty());
 }
 
 TEST_CASE("a value a library call also reads stays in memory", "[jit][recompute]") {

@@ -263,22 +263,17 @@ int KernelEmitter::emit_recomputed(int v, const std::vector<int>& idx) {
     in.push_back(emit_index(u, ui));
   }
   const Dtype dtype = g_.values[v].dtype;
-  int r;
-  if (auto* un = dynamic_cast<const Unary*>(&p)) {
-    r = b_->unary(un->op(), in[0]);
-  } else if (auto* bin = dynamic_cast<const Binary*>(&p)) {
-    r = b_->binary(bin->op(), in[0], in[1]);
-  } else if (dynamic_cast<const Select*>(&p)) {
-    r = b_->select(in[0], in[1], in[2]);
-  } else if (dynamic_cast<const AsType*>(&p)) {
-    r = b_->cast(in[0], dtype);
-  } else if (dynamic_cast<const StopGradient*>(&p)) {
-    r = in[0];
-  } else {
-    throw std::logic_error("[jit] planner: recomputed value is not elementwise");
-  }
-  if (b_->dtype_of(r) != dtype) r = b_->cast(r, dtype);
-  return r;
+  const int r = apply_elementwise(p, in, dtype);
+  return b_->dtype_of(r) != dtype ? b_->cast(r, dtype) : r;
+}
+
+int KernelEmitter::apply_elementwise(const Primitive& p, const std::vector<int>& in, Dtype dtype) {
+  if (auto* un = dynamic_cast<const Unary*>(&p)) return b_->unary(un->op(), in[0]);
+  if (auto* bin = dynamic_cast<const Binary*>(&p)) return b_->binary(bin->op(), in[0], in[1]);
+  if (dynamic_cast<const Select*>(&p)) return b_->select(in[0], in[1], in[2]);
+  if (dynamic_cast<const AsType*>(&p)) return b_->cast(in[0], dtype);
+  if (dynamic_cast<const StopGradient*>(&p)) return in[0];
+  throw std::logic_error("[jit] planner: " + p.name() + " is not elementwise");
 }
 
 int KernelEmitter::emit_value(int v, const std::vector<int>& axes) {
@@ -306,19 +301,10 @@ int KernelEmitter::emit_member(int v) {
     throw std::logic_error("[jit] planner: reduction read before its phase");
   } else if (auto* cat = fusable_concat(p, n.inputs.size())) {
     r = emit_concat(n, cat->axis(), positional(g_.values[v].shape, vaxes_[v]), dtype);
-  } else if (auto* un = dynamic_cast<const Unary*>(&p)) {
-    r = b_->unary(un->op(), emit_value(n.inputs[0], vaxes_[v]));
-  } else if (auto* bin = dynamic_cast<const Binary*>(&p)) {
-    int a = emit_value(n.inputs[0], vaxes_[v]);
-    r = b_->binary(bin->op(), a, emit_value(n.inputs[1], vaxes_[v]));
-  } else if (dynamic_cast<const Select*>(&p)) {
-    int c = emit_value(n.inputs[0], vaxes_[v]);
-    int a = emit_value(n.inputs[1], vaxes_[v]);
-    r = b_->select(c, a, emit_value(n.inputs[2], vaxes_[v]));
-  } else if (dynamic_cast<const AsType*>(&p)) {
-    r = b_->cast(emit_value(n.inputs[0], vaxes_[v]), dtype);
-  } else if (dynamic_cast<const StopGradient*>(&p)) {
-    r = emit_value(n.inputs[0], vaxes_[v]);
+  } else if (is_elementwise(p)) {
+    std::vector<int> in;
+    for (int u : n.inputs) in.push_back(emit_value(u, vaxes_[v]));
+    r = apply_elementwise(p, in, dtype);
   } else {  // a view of a member: the same element at the same space point
     r = emit_member(n.inputs[0]);
   }

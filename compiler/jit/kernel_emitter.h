@@ -94,6 +94,8 @@ class KernelEmitter {
   int emit_index(int v, const std::vector<int>& idx);
   // Another group's elementwise value at `idx`, from its inputs.
   int emit_recomputed(int v, const std::vector<int>& idx);
+  // An elementwise primitive on its operands' expressions.
+  int apply_elementwise(const Primitive& p, const std::vector<int>& in, Dtype dtype);
   /// `gathered`: the gather's result, whose indices are range-checked only
   /// when it has elements.
   int gather_index(int indices, const std::vector<int>& at, int64_t size, int gathered);

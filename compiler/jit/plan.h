@@ -29,6 +29,9 @@ struct Plan {
     std::string reason;
   };
   std::vector<Materialized> materialized;
+  /// Values a kernel would have stored only for later kernels, which those
+  /// compute again from values in memory instead (JitOptions::recompute).
+  std::vector<int> recomputed;
   /// With MFX_JIT_PROFILE: the fused kernels by compile time, largest first.
   std::string compile_profile;
   /// Steps that launch work (fused kernels and primitive calls; views are free).

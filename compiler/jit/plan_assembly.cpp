@@ -364,6 +364,7 @@ Plan Planner::run() {
   for (auto& [v, reason] : materialize_reason_) {
     plan.materialized.push_back({v, reason});
   }
+  plan.recomputed = not_stored_;
   return plan;
 }
 

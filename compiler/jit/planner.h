@@ -73,8 +73,9 @@ class Planner {
   std::vector<Group> groups_;
   std::map<int, std::string> materialize_reason_;  // member values stored by their group
   // Member values other groups compute from values in memory instead of
-  // loading them (choose_recomputed).
+  // loading them (choose_recomputed), and those of them no longer stored.
   std::set<int> recomputed_;
+  std::vector<int> not_stored_;
   std::vector<char> view_step_;                    // inline view nodes executed as steps
   // Inline nodes that unfused_steps already emitted as steps of their own.
   mutable std::vector<char> inline_emitted_;

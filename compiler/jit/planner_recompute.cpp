@@ -105,6 +105,7 @@ void Planner::choose_recomputed() {
       memo.erase(v);
       continue;
     }
+    not_stored_.push_back(v);
   }
   // Every member value read by another group and no longer stored is
   // recomputed there, with the members of its cone that are not stored either.

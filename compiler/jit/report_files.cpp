@@ -193,6 +193,15 @@ nlohmann::json plan_report(const Plan& plan, const JitStats& stats, const JitOpt
                    {"reason", m.reason}});
   }
   j["materialized"] = std::move(mat);
+  json recomputed = json::array();
+  for (int v : plan.recomputed) {
+    const auto& val = g.values[v];
+    recomputed.push_back({{"value", v},
+                          {"shape", val.shape},
+                          {"dtype", dtype_name(val.dtype)},
+                          {"bytes", bytes_of(val)}});
+  }
+  j["recomputed"] = std::move(recomputed);
   return j;
 }
 
@@ -234,6 +243,11 @@ void write_plan_report(const Plan& plan, const JitStats& stats, const JitOptions
     summary += fmt::format("  value {} {} {}: {}\n", m.value,
                            dtype_name(plan.program.values[m.value].dtype),
                            shape_str(plan.program.values[m.value].shape), m.reason);
+  }
+  if (!plan.recomputed.empty()) summary += "\nrecomputed by the kernels that read them (not stored):\n";
+  for (int v : plan.recomputed) {
+    summary += fmt::format("  value {} {} {}\n", v, dtype_name(plan.program.values[v].dtype),
+                           shape_str(plan.program.values[v].shape));
   }
   write_file(root / "summary.txt", summary);
   write_file(root / "graph.html", report_html(j));

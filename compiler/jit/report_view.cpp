@@ -351,6 +351,12 @@ std::string report_overview(const json& report) {
   };
   counted("values written between steps, by reason:\n", o.materialized_reasons,
           &o.materialized_bytes);
+  if (report.contains("recomputed") && !report["recomputed"].empty()) {
+    int64_t bytes = 0;
+    for (const auto& r : report["recomputed"]) bytes += r.value("bytes", int64_t{0});
+    t += fmt::format("  recomputed by their readers instead: {} values, {}\n",
+                     report["recomputed"].size(), bytes_text(static_cast<double>(bytes)));
+  }
   counted("steps outside fused kernels, by reason:\n", o.step_reasons, nullptr);
   return t;
 }

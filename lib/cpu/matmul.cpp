@@ -106,8 +106,8 @@ void matmul_impl(const array& a, const array& b, array& out) {
   // small product over the pool pays a hand-off per element and runs the BLAS
   // kernels on thin blocks.
   const int64_t element_work = M * N * K;
-  const bool element_tasks = nbatch >= 2 && cpu::num_threads() > 1 &&
-                             element_work <= kBatchTaskWork &&
+  // (Not decided by the thread count, so results do not depend on it.)
+  const bool element_tasks = nbatch >= 2 && element_work <= kBatchTaskWork &&
                              nbatch * element_work >= cpu::detail::kGemmSplitWork;
   auto run_elements = [&](int64_t i0, int64_t i1) {
     std::vector<C> abuf(A.view.direct ? 0 : M * K), bbuf(B.view.direct ? 0 : K * N);
@@ -138,23 +138,22 @@ void matmul_impl(const array& a, const array& b, array& out) {
       operand(B, bbuf, b_prev, bp, tb, ldb);
       T* dst = o + i * M * N;
       C* cp = same ? reinterpret_cast<C*>(dst) : cbuf.data();
-      if constexpr (std::is_same_v<C, float>) {
-        if (element_tasks && !ta && !tb && cpu::small_sgemm_available()) {
-          cpu::small_sgemm(blas_int(M), blas_int(N), blas_int(K), ap, blas_int(lda), bp,
-                           blas_int(ldb), cp, blas_int(N));
-          if constexpr (!same) {
-            for (int64_t j = 0; j < M * N; ++j) dst[j] = T(cbuf[j]);
+      [&] {
+        if constexpr (std::is_same_v<C, float>) {
+          if (element_tasks && !ta && !tb && cpu::small_sgemm_available()) {
+            cpu::small_sgemm(blas_int(M), blas_int(N), blas_int(K), ap, blas_int(lda), bp,
+                             blas_int(ldb), cp, blas_int(N));
+            return;
           }
-          continue;
         }
-      }
-      if (element_tasks) {
-        cpu::gemm_serial(ta, tb, blas_int(M), blas_int(N), blas_int(K), ap, blas_int(lda), bp,
-                         blas_int(ldb), cp, blas_int(N));
-      } else {
-        gemm(ta, tb, blas_int(M), blas_int(N), blas_int(K), ap, blas_int(lda), bp,
-             blas_int(ldb), cp, blas_int(N));
-      }
+        if (element_tasks) {
+          cpu::gemm_serial(ta, tb, blas_int(M), blas_int(N), blas_int(K), ap, blas_int(lda), bp,
+                           blas_int(ldb), cp, blas_int(N));
+        } else {
+          gemm(ta, tb, blas_int(M), blas_int(N), blas_int(K), ap, blas_int(lda), bp,
+               blas_int(ldb), cp, blas_int(N));
+        }
+      }();
       if constexpr (!same) {
         for (int64_t j = 0; j < M * N; ++j) dst[j] = T(cbuf[j]);
       }
