@@ -458,10 +458,16 @@ void conv_weight_grad_impl(const array& x, const array& ct, array& out, const Co
           im2col(xg, g, oh0, oh1, col);
           if constexpr (std::is_same_v<C, float>) {
             if (small) {
+              // ct^T in blocks of 16 positions (their rows of ctt stay in L1).
               const C* block_ct = cg + oh0 * g.wo;
-              for (int64_t o = 0; o < og; ++o) {
-                for (int64_t p = 0; p < width; ++p) ctt[p * og + o] = block_ct[o * plane + p];
-              }
+              cpu::parallel_for((width + 15) / 16, 8, [&](int64_t b0, int64_t b1) {
+                for (int64_t pb = b0 * 16; pb < std::min(width, b1 * 16); pb += 16) {
+                  const int64_t pe = std::min(width, pb + 16);
+                  for (int64_t o = 0; o < og; ++o) {
+                    for (int64_t p = pb; p < pe; ++p) ctt[p * og + o] = block_ct[o * plane + p];
+                  }
+                }
+              });
               C* dwtg = dwt.data() + gi * kdim * og;
               cpu::parallel_for(kdim, 64, [&](int64_t r0, int64_t r1) {
                 cpu::small_sgemm(bi(r1 - r0), bi(og), bi(width), col + r0 * width,
