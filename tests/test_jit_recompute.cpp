@@ -32,6 +32,19 @@ std::vector<array> behind_a_matmul(const std::vector<array>& in, array (*g)(cons
   return {sum(a * h, {1})};
 }
 
+// f jitted (recompute on), after checking its results against eager ones.
+JitFunction jit_equal_to_eager(const ArrayFn& f, const std::vector<array>& args,
+                               const std::string& name) {
+  const auto want = f(args);
+  JitFunction jf = jit(f, {.name = name});
+  const auto got = jf(args);
+  INFO(jf.report_json());
+  for (size_t k = 0; k < want.size(); ++k) {
+    check_close(got[k], values(want[k]), want[k].shape(), 1e-12, 1e-12);
+  }
+  return jf;
+}
+
 array cheap(const array& x) { return exp(x) * 2.0 - 1.0; }
 array costly(const array& x) { return tanh(tanh(tanh(tanh(tanh(x))))); }  // 5 x 8 > 32
 
@@ -40,11 +53,8 @@ array costly(const array& x) { return tanh(tanh(tanh(tanh(tanh(x))))); }  // 5 x
 TEST_CASE("a cheap value stored for a later kernel is recomputed there", "[jit][recompute]") {
   array x = rand_like({64, 32}, 1), w = rand_like({1, 32}, 2);
   auto f = [](const std::vector<array>& in) { return behind_a_matmul(in, cheap); };
-  const auto want = f({x, w});
-  JitFunction jf = jit(f, {.name = "recompute_cheap"});
-  const auto got = jf({x, w});
+  JitFunction jf = jit_equal_to_eager(f, {x, w}, "recompute_cheap");
   INFO(jf.report_json());
-  check_close(got[0], values(want[0]), want[0].shape(), 1e-12, 1e-12);
   CHECK(stored_for_other_kernels(jf) == 0);
   CHECK(mfx::test::fused_kernels(jf) == 2);
   // The report names the value the reader recomputes: exp(x) * 2 - 1, [64, 32].
@@ -69,11 +79,8 @@ TEST_CASE("a cheap value stored for a later kernel is recomputed there", "[jit][
 TEST_CASE("a costly value is stored once, not recomputed", "[jit][recompute]") {
   array x = rand_like({64, 32}, 3), w = rand_like({1, 32}, 4);
   auto f = [](const std::vector<array>& in) { return behind_a_matmul(in, costly); };
-  const auto want = f({x, w});
-  JitFunction jf = jit(f, {.name = "recompute_costly"});
-  const auto got = jf({x, w});
+  JitFunction jf = jit_equal_to_eager(f, {x, w}, "recompute_costly");
   INFO(jf.report_json());
-  check_close(got[0], values(want[0]), want[0].shape(), 1e-12, 1e-12);
   CHECK(stored_for_other_kernels(jf) == 1);
   CHECK(nlohmann::json::parse(jf.report_json())["recomputed"].empty());
 }
@@ -89,12 +96,7 @@ TEST_CASE("a value a library call also reads stays in memory", "[jit][recompute]
     array read_by_library = matmul(a, in[2]);
     return std::vector<array>{read_by_kernel, sum(read_by_library, {1})};
   };
-  const auto want = f({x, w, w2});
-  JitFunction jf = jit(f, {.name = "recompute_library_reader"});
-  const auto got = jf({x, w, w2});
+  JitFunction jf = jit_equal_to_eager(f, {x, w, w2}, "recompute_library_reader");
   INFO(jf.report_json());
-  for (size_t k = 0; k < want.size(); ++k) {
-    check_close(got[k], values(want[k]), want[k].shape(), 1e-12, 1e-12);
-  }
   CHECK(stored_for_other_kernels(jf) == 1);
 }

@@ -26,6 +26,31 @@ inline bool is_elementwise(const Primitive& p) {
          dynamic_cast<const Select*>(&p) || dynamic_cast<const AsType*>(&p) ||
          dynamic_cast<const StopGradient*>(&p);
 }
+/// A function evaluated as a polynomial or a library call (tens of
+/// operations per element): worth computing once, not again per reader.
+inline bool is_transcendental(const Primitive& p) {
+  if (auto* un = dynamic_cast<const Unary*>(&p)) {
+    switch (un->op()) {
+      case UnaryOp::Exp:
+      case UnaryOp::Log:
+      case UnaryOp::Log1p:
+      case UnaryOp::Expm1:
+      case UnaryOp::Sin:
+      case UnaryOp::Cos:
+      case UnaryOp::Tan:
+      case UnaryOp::Arctan:
+      case UnaryOp::Tanh:
+      case UnaryOp::Sigmoid:
+      case UnaryOp::Erf:
+      case UnaryOp::Erfinv:
+        return true;
+      default:
+        return false;
+    }
+  }
+  auto* bin = dynamic_cast<const Binary*>(&p);
+  return bin && (bin->op() == BinaryOp::Power || bin->op() == BinaryOp::Arctan2);
+}
 /// Reads its input's elements in another order: fuses as index arithmetic.
 inline bool is_view(const Primitive& p) {
   return dynamic_cast<const Reshape*>(&p) || dynamic_cast<const Transpose*>(&p) ||

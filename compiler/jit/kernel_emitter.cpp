@@ -16,29 +16,7 @@ bool KernelEmitter::expensive(int v) const {
   std::set<int> seen;
   reach(v, seen);
   for (int u : seen) {
-    const Primitive& p = *g_.nodes[producer_[u]].prim;
-    if (auto* un = dynamic_cast<const Unary*>(&p)) {
-      switch (un->op()) {
-        case UnaryOp::Exp:
-        case UnaryOp::Log:
-        case UnaryOp::Log1p:
-        case UnaryOp::Expm1:
-        case UnaryOp::Sin:
-        case UnaryOp::Cos:
-        case UnaryOp::Tan:
-        case UnaryOp::Arctan:
-        case UnaryOp::Tanh:
-        case UnaryOp::Sigmoid:
-        case UnaryOp::Erf:
-        case UnaryOp::Erfinv:
-          return true;
-        default:
-          break;
-      }
-    }
-    if (auto* bin = dynamic_cast<const Binary*>(&p)) {
-      if (bin->op() == BinaryOp::Power || bin->op() == BinaryOp::Arctan2) return true;
-    }
+    if (is_transcendental(*g_.nodes[producer_[u]].prim)) return true;
   }
   return false;
 }

@@ -12,37 +12,21 @@
 #include <vector>
 
 #include "compiler/jit/planner.h"
-#include "primitives/elementwise.h"
 
 namespace mfx::jit_detail {
 
 namespace {
 
 // What recomputing one element of a node's output costs, in simple operations
-// (a transcendental function is a polynomial of about this many).
+// (a transcendental function is a polynomial of about 8; a power is exp(log)).
 int op_cost(const Primitive& p) {
-  if (auto* u = dynamic_cast<const Unary*>(&p)) {
-    switch (u->op()) {
-      case UnaryOp::Exp:
-      case UnaryOp::Expm1:
-      case UnaryOp::Log:
-      case UnaryOp::Log1p:
-      case UnaryOp::Sigmoid:
-      case UnaryOp::Tanh:
-      case UnaryOp::Erf:
-      case UnaryOp::Sin:
-      case UnaryOp::Cos:
-        return 8;
-      case UnaryOp::Sqrt:
-      case UnaryOp::Rsqrt:
-        return 2;
-      default:
-        return 1;
-    }
-  }
-  if (auto* b = dynamic_cast<const Binary*>(&p)) {
-    if (b->op() == BinaryOp::Power) return 16;
-    if (b->op() == BinaryOp::Divide) return 2;
+  auto* b = dynamic_cast<const Binary*>(&p);
+  if (b && b->op() == BinaryOp::Power) return 16;
+  if (is_transcendental(p)) return 8;
+  auto* u = dynamic_cast<const Unary*>(&p);
+  if ((u && (u->op() == UnaryOp::Sqrt || u->op() == UnaryOp::Rsqrt)) ||
+      (b && b->op() == BinaryOp::Divide)) {
+    return 2;
   }
   return 1;
 }
@@ -97,12 +81,11 @@ void Planner::choose_recomputed() {
       if (group_of_node_[c] != home) ++readers;
     }
     if (!fits) continue;
+    // Priced as if not stored (a stored value costs 0); kept if too dear.
     materialize_reason_.erase(reason);
-    memo.erase(v);
     const int c = cost(v);
     if (c < 0 || c > kMaxRecomputeCost || c * readers > kMaxRecomputeWork) {
       materialize_reason_.emplace(v, "OTHER_KERNEL_CONSUMER");
-      memo.erase(v);
       continue;
     }
     not_stored_.push_back(v);

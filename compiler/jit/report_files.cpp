@@ -244,7 +244,9 @@ void write_plan_report(const Plan& plan, const JitStats& stats, const JitOptions
                            dtype_name(plan.program.values[m.value].dtype),
                            shape_str(plan.program.values[m.value].shape), m.reason);
   }
-  if (!plan.recomputed.empty()) summary += "\nrecomputed by the kernels that read them (not stored):\n";
+  if (!plan.recomputed.empty()) {
+    summary += "\nrecomputed by the kernels that read them (not stored):\n";
+  }
   for (int v : plan.recomputed) {
     summary += fmt::format("  value {} {} {}\n", v, dtype_name(plan.program.values[v].dtype),
                            shape_str(plan.program.values[v].shape));

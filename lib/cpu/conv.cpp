@@ -79,19 +79,19 @@ void copy_padded_run(const C* src, int64_t step, int64_t lo, int64_t hi, int64_t
   std::fill(d + hi, d + n, C(0));
 }
 
-// Column rows (ci, ki, kj) x output positions of rows [oh0, oh1).
 // A scratch buffer of at least n elements, one per thread and kind, reused
 // from call to call and never zeroed: a fresh multi-megabyte buffer per call
 // costs its zero fill and the page faults of new memory (its user writes
 // every element it reads).
-template <typename C, int Kind>
+enum ScratchKind { kTaskColumns, kTaskOutput, kReorderedWeights, kGradColumns, kCotangentT };
+template <typename C, ScratchKind Kind>
 C* scratch(size_t n) {
   thread_local std::vector<C> buffer;
   if (buffer.size() < n) buffer.resize(n);
   return buffer.data();
 }
-enum ScratchKind { kReorderedWeights, kGradColumns, kCotangentT };
 
+// Column rows (ci, ki, kj) x output positions of rows [oh0, oh1).
 template <typename C>
 void im2col(const C* x, const ConvGeometry& g, int64_t oh0, int64_t oh1, C* col) {
   const int64_t rows = g.cg * g.kh * g.kw, width = (oh1 - oh0) * g.wo;
@@ -244,27 +244,25 @@ void conv_rows(const C* xp, const C* wp, T* o, const ConvGeometry& g) {
   };
   cpu::parallel_for_each(tasks, [&](int64_t t0, int64_t t1) {
     // Per thread and reused: im2col overwrites every column, so no zeroing.
-    thread_local std::vector<C> col, obuf;
-    if (!direct && col.size() < static_cast<size_t>(kdim * block * g.wo))
-      col.resize(kdim * block * g.wo);
-    if (!same && obuf.size() < static_cast<size_t>(og * block * g.wo)) obuf.resize(og * block * g.wo);
+    C* col = direct ? nullptr : scratch<C, kTaskColumns>(static_cast<size_t>(kdim * block * g.wo));
+    C* obuf = same ? nullptr : scratch<C, kTaskOutput>(static_cast<size_t>(og * block * g.wo));
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t n = t / (g.groups * blocks), gi = t / blocks % g.groups, b = t % blocks;
       const int64_t oh0 = b * block, oh1 = std::min(g.ho, oh0 + block), width = (oh1 - oh0) * g.wo;
       const C* xg = xp + (n * g.c + gi * g.cg) * g.h * g.w;
       const C* wg = wp + gi * og * kdim;
       T* dst = o + (n * g.o + gi * og) * plane + oh0 * g.wo;
-      C* cp = same ? reinterpret_cast<C*>(dst) : obuf.data();
+      C* cp = same ? reinterpret_cast<C*>(dst) : obuf;
       const int ldc = same ? bi(plane) : bi(width);
       if (direct) {
         product(gi, width, xg + oh0 * g.wo, bi(plane), cp, ldc);
       } else if (transposed) {
-        im2col_transposed(xg, g, oh0, oh1, col.data());
-        cpu::gemm_serial(false, true, bi(og), bi(width), bi(kdim), wg, bi(kdim), col.data(),
+        im2col_transposed(xg, g, oh0, oh1, col);
+        cpu::gemm_serial(false, true, bi(og), bi(width), bi(kdim), wg, bi(kdim), col,
                          bi(kdim), cp, ldc);
       } else {
-        im2col(xg, g, oh0, oh1, col.data());
-        product(gi, width, col.data(), bi(width), cp, ldc);
+        im2col(xg, g, oh0, oh1, col);
+        product(gi, width, col, bi(width), cp, ldc);
       }
       if constexpr (!same) {
         for (int64_t oc = 0; oc < og; ++oc)

@@ -126,7 +126,8 @@ void Scatter::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
     // sums, bit for bit, as one thread).
     const int64_t per_row = m * static_cast<int64_t>(u.inner.size());
     const int64_t rows = static_cast<int64_t>(u.outer.size());
-    const int64_t grain = std::max<int64_t>(1, cpu::kElementwiseGrain / std::max<int64_t>(1, per_row));
+    const int64_t grain =
+        std::max<int64_t>(1, cpu::kElementwiseGrain / std::max<int64_t>(1, per_row));
     cpu::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
       size_t p = static_cast<size_t>(r0 * per_row);
       for (int64_t r = r0; r < r1; ++r) {
