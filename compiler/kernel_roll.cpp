@@ -111,13 +111,9 @@ bool check_run(const Kernel& k, const std::vector<PhaseShape>& shapes, Run& run)
       const Phase& ph = k.phases[s + r * P + p];
       for (int l : written_locals(ph)) wrote_local[r].insert(l);
       for (const Expr& e : ph.exprs) {
-        if (e.kind == ExprKind::Load) loads[r].insert(e.arg);
-        for (int c : e.choices) loads[r].insert(c);
+        if (e.kind == ExprKind::Load) loads[r].insert(e.arg);  // no choices (checked above)
       }
-      for (const Store& st : ph.stores) {
-        stores[r].insert(st.arg);
-        for (int c : st.choices) stores[r].insert(c);
-      }
+      for (const Store& st : ph.stores) stores[r].insert(st.arg);
     }
     run_locals.insert(wrote_local[r].begin(), wrote_local[r].end());
   }
