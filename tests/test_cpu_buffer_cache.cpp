@@ -1,10 +1,22 @@
 // The CPU buffer cache: freed buffers are reused, the limit holds, and
 // reused memory never leaks into results (ops that need zeros write them).
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+
 #include "mfx/cpu.h"
 #include "mfx/ops.h"
 #include "test_utils.h"
 
 using namespace mfx;
+
+// Declared first: the other cases set the limit.
+TEST_CASE("the default limit is a quarter of the memory, at most 8 GiB") {
+  if (std::getenv("MFX_CPU_BUFFER_CACHE_BYTES")) return;
+  const size_t ram = size_t(::sysconf(_SC_PHYS_PAGES)) * size_t(::sysconf(_SC_PAGESIZE));
+  CHECK(cpu::buffer_cache_stats().limit_bytes == std::min(ram / 4, size_t(8) << 30));
+}
 
 TEST_CASE("freed CPU buffers are reused within the limit") {
   cpu::set_buffer_cache_limit(size_t(64) << 20);

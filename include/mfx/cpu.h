@@ -17,8 +17,8 @@ namespace mfx::cpu {
 
 /// Freed CPU array buffers are kept by size and reused (like the GPU's
 /// caching allocator), so eager code does not map and zero fresh pages for
-/// every op. The cache holds at most limit_bytes (default: an eighth of the
-/// machine's memory, at most 2 GiB; the environment variable
+/// every op. The cache holds at most limit_bytes (default: a quarter of the
+/// machine's memory, at most 8 GiB; the environment variable
 /// MFX_CPU_BUFFER_CACHE_BYTES sets it, 0 turns caching off); a block is
 /// reused for a request when it wastes at most a quarter of it. With
 /// MFX_CPU_BUFFER_POISON set, every buffer starts as 0xFF bytes (NaN for

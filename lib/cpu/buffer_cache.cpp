@@ -30,10 +30,12 @@ size_t default_limit() {
     const unsigned long long x = std::strtoull(v, &end, 10);
     if (end != v && *end == '\0') return static_cast<size_t>(x);
   }
-  // An eighth of the machine's memory, at most 2 GiB.
+  // A quarter of the machine's memory, at most 8 GiB: the blocks one step of
+  // a large loss frees (2-3 GiB at 2700 queries) must fit, or every step
+  // maps and zeroes its largest buffers afresh.
   const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
   const size_t ram = pages > 0 && page > 0 ? size_t(pages) * size_t(page) : size_t(8) << 30;
-  return std::min<size_t>(ram / 8, size_t(2) << 30);
+  return std::min<size_t>(ram / 4, size_t(8) << 30);
 }
 
 std::mutex& cache_mutex() {
