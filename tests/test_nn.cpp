@@ -176,6 +176,41 @@ TEST_CASE("float32 conv2d gradients through the small product equal float64", "[
   }
 }
 
+TEST_CASE("float32 stride-1 conv2d read in place from the padded image equals float64",
+          "[nn][conv]") {
+  // Stride 1 with whole blocks of 8 output channels: on an AVX-512 CPU the
+  // product reads its columns from the padded planes (cpu::small_sgemm_rows)
+  // in the padded row pitch and drops the columns past each row. Padding
+  // on one axis only, wider than the kernel, dilation, groups, kernels
+  // wider than the output, more than 256 column rows (two product passes)
+  // and images long enough for several tasks each; the input gradient of
+  // each goes the same way. Every output against float64.
+  struct Case {
+    int64_t n, c, h, w, o, kh, kw, ph, pw, dh, dw, groups;
+  };
+  for (const Case& q : {Case{2, 32, 11, 29, 16, 3, 3, 1, 1, 1, 1, 1},
+                        Case{1, 6, 9, 14, 16, 3, 5, 0, 2, 1, 1, 2},
+                        Case{2, 4, 13, 10, 8, 3, 3, 2, 1, 2, 2, 1},
+                        Case{1, 3, 7, 5, 8, 3, 7, 1, 3, 1, 1, 1},
+                        Case{1, 8, 5, 6, 8, 1, 1, 2, 2, 1, 1, 1},
+                        Case{3, 2, 40, 64, 24, 3, 3, 1, 1, 1, 1, 1}}) {
+    const int64_t cg = q.c / q.groups;
+    array x = seq({q.n, q.c, q.h, q.w}, 3, 0, float64);
+    array k = seq({q.o, cg, q.kh, q.kw}, 5, 1, float64);
+    const Pair s{1, 1}, p{q.ph, q.pw}, d{q.dh, q.dw};
+    const int g = static_cast<int>(q.groups);
+    INFO("x " << shape_str(x.shape()) << " w " << shape_str(k.shape()));
+    array want = conv2d(x, k, s, p, d, g);
+    array got = conv2d(astype(x, float32), astype(k, float32), s, p, d, g);
+    REQUIRE(got.dtype() == float32);
+    check_close(astype(got, float64), want.to_vector<double>(), want.shape(), 1e-5, 1e-5);
+    array ct = seq(want.shape(), 7, 2, float64);
+    array dx = conv2d_input_grad(ct, k, {q.h, q.w}, s, p, d, g);
+    array dx32 = conv2d_input_grad(astype(ct, float32), astype(k, float32), {q.h, q.w}, s, p, d, g);
+    check_close(astype(dx32, float64), dx.to_vector<double>(), dx.shape(), 1e-5, 1e-5);
+  }
+}
+
 TEST_CASE("conv2d with a kernel wider than its output (transposed columns)", "[nn][conv]") {
   // The weight gradient's shape: a wide kernel, a few output columns. Every
   // output against the direct sum, over strides, padding, dilation, groups.

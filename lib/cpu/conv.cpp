@@ -83,7 +83,14 @@ void copy_padded_run(const C* src, int64_t step, int64_t lo, int64_t hi, int64_t
 // from call to call and never zeroed: a fresh multi-megabyte buffer per call
 // costs its zero fill and the page faults of new memory (its user writes
 // every element it reads).
-enum ScratchKind { kTaskColumns, kTaskOutput, kReorderedWeights, kGradColumns, kCotangentT };
+enum ScratchKind {
+  kTaskColumns,
+  kTaskOutput,
+  kReorderedWeights,
+  kGradColumns,
+  kCotangentT,
+  kPaddedImages
+};
 template <typename C, ScratchKind Kind>
 C* scratch(size_t n) {
   thread_local std::vector<C> buffer;
@@ -194,6 +201,82 @@ const C* compute_buffer(const array& a, array& keep, std::vector<C>& scratch) {
   }
 }
 
+// Stride-1 float32 convolutions without im2col: the column matrix's row
+// (ci, ki, kj) is channel ci's zero-padded plane shifted by tap (ki, kj), so
+// small_sgemm_rows reads it in place and no column is ever copied (im2col
+// wrote kh * kw copies of the image). Product columns run over the padded
+// image's rows: column q is output (q / pitch, q % pitch), pitch = wo +
+// dw (kw - 1), and the pitch - wo columns past each row's end are computed
+// and dropped.
+bool implicit_conv_applies(const ConvGeometry& g) {
+  return g.sh == 1 && g.sw == 1 && (g.o / g.groups) % 8 == 0 && cpu::small_sgemm_available();
+}
+
+void conv_rows_implicit(const float* xp, const float* wp, float* o, const ConvGeometry& g) {
+  const int64_t og = g.o / g.groups, kdim = g.cg * g.kh * g.kw, plane = g.ho * g.wo;
+  const int64_t rows_p = g.ho + g.dh * (g.kh - 1), pitch = g.wo + g.dw * (g.kw - 1);
+  const int64_t plane_p = rows_p * pitch, cols = (g.ho - 1) * pitch + g.wo;
+  auto bi = [](int64_t v) { return cpu::blas_int(v, "conv2d"); };
+  // The padded planes, then 16 zeros: the last tile loads whole vectors up
+  // to 15 floats past its columns (zeros, not stale denormals, which slow
+  // the FMAs down).
+  const int64_t planes = g.n * g.c, padded_size = planes * plane_p + 16;
+  float* padded = scratch<float, kPaddedImages>(static_cast<size_t>(padded_size));
+  std::fill(padded + planes * plane_p, padded + padded_size, 0.0f);
+  cpu::parallel_for(planes, std::max<int64_t>(1, cpu::kElementwiseGrain / plane_p),
+                    [&](int64_t p0, int64_t p1) {
+                      for (int64_t pl = p0; pl < p1; ++pl) {
+                        for (int64_t r = 0; r < rows_p; ++r) {
+                          float* d = padded + pl * plane_p + r * pitch;
+                          const int64_t ir = r - g.ph;
+                          if (ir < 0 || ir >= g.h) {
+                            std::fill(d, d + pitch, 0.0f);
+                            continue;
+                          }
+                          // padded column s is input column s - pw
+                          const int64_t lo = std::min(g.pw, pitch);
+                          const int64_t hi = std::clamp<int64_t>(g.w + g.pw, lo, pitch);
+                          const float* src = xp + (pl * g.h + ir) * g.w - g.pw;
+                          std::fill(d, d + lo, 0.0f);
+                          std::copy(src + lo, src + hi, d + lo);
+                          std::fill(d + hi, d + pitch, 0.0f);
+                        }
+                      }
+                    });
+  // Tasks of whole 48-column tiles, at least one per thread, at most 1536
+  // columns (a k pass of the product then reads ~200 KiB of planes).
+  const int64_t per_image = (cpu::num_threads() + g.n * g.groups - 1) / (g.n * g.groups);
+  const int64_t want = std::max<int64_t>(per_image, (cols + 1535) / 1536);
+  const int64_t block = ((cols + want - 1) / want + 47) / 48 * 48;
+  const int64_t blocks = (cols + block - 1) / block, tasks = g.n * g.groups * blocks;
+  cpu::parallel_for_each(tasks, [&](int64_t t0, int64_t t1) {
+    float* cbuf = scratch<float, kTaskOutput>(static_cast<size_t>(og * block));
+    std::vector<const float*> rows(static_cast<size_t>(kdim));
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t n = t / (g.groups * blocks), gi = t / blocks % g.groups, b = t % blocks;
+      const int64_t q0 = b * block, q1 = std::min(cols, q0 + block), width = q1 - q0;
+      const float* xg = padded + (n * g.c + gi * g.cg) * plane_p + q0;
+      for (int64_t r = 0; r < kdim; ++r) {
+        const int64_t ci = r / (g.kh * g.kw), ki = r / g.kw % g.kh, kj = r % g.kw;
+        rows[r] = xg + ci * plane_p + ki * g.dh * pitch + kj * g.dw;
+      }
+      cpu::small_sgemm_rows(bi(og), bi(width), bi(kdim), wp + gi * og * kdim, bi(kdim),
+                            rows.data(), cbuf, bi(width));
+      // Rows oh of the output that columns [q0, q1) cover, without the
+      // columns past wo.
+      float* dst = o + (n * g.o + gi * og) * plane;
+      for (int64_t oh = q0 / pitch; oh * pitch < q1; ++oh) {
+        const int64_t a = std::max(q0, oh * pitch), e = std::min(q1, oh * pitch + g.wo);
+        if (a >= e) continue;
+        for (int64_t oc = 0; oc < og; ++oc) {
+          const float* src = cbuf + oc * width + (a - q0);
+          std::copy(src, src + (e - a), dst + oc * plane + oh * g.wo + (a - oh * pitch));
+        }
+      }
+    }
+  });
+}
+
 // The convolution of row-major x and w (in the compute type) into o.
 // Columns are built and multiplied in tasks of whole output rows of one
 // image and group, each on one thread with a single-threaded product: the
@@ -215,6 +298,9 @@ void conv_rows(const C* xp, const C* wp, T* o, const ConvGeometry& g) {
       }
     }
     return;
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    if (!direct && implicit_conv_applies(g)) return conv_rows_implicit(xp, wp, o, g);
   }
   const bool transposed = g.kw > g.wo;  // see im2col_transposed
   // Rows per task: columns of about kTaskColumnBytes, at least one task per

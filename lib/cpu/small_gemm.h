@@ -20,4 +20,12 @@ bool small_sgemm_available();
 void small_sgemm(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c,
                  int ldc, bool accumulate = false);
 
+/// C[m, n] = A[m, k] B[k, n] where B's row kk is b_rows[kk][0, n): an
+/// implicit matrix, such as a stride-1 convolution's columns read straight
+/// from the padded image (row (c, i, j) is the plane of channel c shifted by
+/// tap (i, j)). Every row must be readable 15 floats past n (the last tile
+/// loads whole vectors; columns past n are never stored).
+void small_sgemm_rows(int m, int n, int k, const float* a, int lda, const float* const* b_rows,
+                      float* c, int ldc);
+
 }  // namespace mfx::cpu
