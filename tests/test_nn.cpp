@@ -176,30 +176,36 @@ TEST_CASE("float32 conv2d gradients through the small product equal float64", "[
   }
 }
 
-TEST_CASE("float32 stride-1 conv2d read in place from the padded image equals float64",
+TEST_CASE("float32 conv2d read in place from the padded image's phases equals float64",
           "[nn][conv]") {
-  // Stride 1 with whole blocks of 8 output channels: on an AVX-512 CPU the
-  // product reads its columns from the padded planes (cpu::small_sgemm_rows)
-  // in the padded row pitch and drops the columns past each row. Padding
-  // on one axis only, wider than the kernel, dilation, groups, kernels
+  // Whole blocks of 8 output channels: on an AVX-512 CPU the product reads
+  // its columns from the zero-padded image split into its stride phases
+  // (cpu::small_sgemm_rows), in the phases' row pitch, and drops the
+  // columns past each row. Padding on one axis only, wider than the
+  // kernel, dilation, groups, strides 2 and 3 (a stem-like 7 x 7), kernels
   // wider than the output, more than 256 column rows (two product passes)
   // and images long enough for several tasks each; the input gradient of
-  // each goes the same way. Every output against float64.
+  // each goes the same way at unit stride. Every output against float64.
   struct Case {
-    int64_t n, c, h, w, o, kh, kw, ph, pw, dh, dw, groups;
+    int64_t n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, groups;
   };
-  for (const Case& q : {Case{2, 32, 11, 29, 16, 3, 3, 1, 1, 1, 1, 1},
-                        Case{1, 6, 9, 14, 16, 3, 5, 0, 2, 1, 1, 2},
-                        Case{2, 4, 13, 10, 8, 3, 3, 2, 1, 2, 2, 1},
-                        Case{1, 3, 7, 5, 8, 3, 7, 1, 3, 1, 1, 1},
-                        Case{1, 8, 5, 6, 8, 1, 1, 2, 2, 1, 1, 1},
-                        Case{3, 2, 40, 64, 24, 3, 3, 1, 1, 1, 1, 1}}) {
+  for (const Case& q : {Case{2, 32, 11, 29, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+                        Case{1, 6, 9, 14, 16, 3, 5, 1, 1, 0, 2, 1, 1, 2},
+                        Case{2, 4, 13, 10, 8, 3, 3, 1, 1, 2, 1, 2, 2, 1},
+                        Case{1, 3, 7, 5, 8, 3, 7, 1, 1, 1, 3, 1, 1, 1},
+                        Case{1, 8, 5, 6, 8, 1, 1, 1, 1, 2, 2, 1, 1, 1},
+                        Case{3, 2, 40, 64, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+                        Case{2, 3, 37, 41, 32, 7, 7, 2, 2, 3, 3, 1, 1, 1},
+                        Case{1, 6, 17, 12, 16, 3, 3, 2, 2, 1, 1, 1, 1, 2},
+                        Case{1, 4, 19, 23, 8, 3, 5, 3, 2, 2, 1, 2, 1, 1},
+                        Case{2, 8, 9, 9, 8, 1, 1, 2, 2, 0, 0, 1, 1, 1}}) {
     const int64_t cg = q.c / q.groups;
     array x = seq({q.n, q.c, q.h, q.w}, 3, 0, float64);
     array k = seq({q.o, cg, q.kh, q.kw}, 5, 1, float64);
-    const Pair s{1, 1}, p{q.ph, q.pw}, d{q.dh, q.dw};
+    const Pair s{q.sh, q.sw}, p{q.ph, q.pw}, d{q.dh, q.dw};
     const int g = static_cast<int>(q.groups);
-    INFO("x " << shape_str(x.shape()) << " w " << shape_str(k.shape()));
+    INFO("x " << shape_str(x.shape()) << " w " << shape_str(k.shape()) << " stride " << q.sh
+              << "," << q.sw);
     array want = conv2d(x, k, s, p, d, g);
     array got = conv2d(astype(x, float32), astype(k, float32), s, p, d, g);
     REQUIRE(got.dtype() == float32);

@@ -2,7 +2,9 @@
 // per batch element and group. The forward builds and multiplies columns in
 // tasks of a few output rows, each on one thread, so the columns stay in
 // that core's cache and bounded for large images; 1x1 convolutions with unit
-// stride and no padding use the input plane as the column matrix directly.
+// stride and no padding use the input plane as the column matrix directly,
+// and float32 on AVX-512 reads the columns in place from the padded image's
+// stride phases (conv_rows_implicit).
 // The weight gradient multiplies the cotangent by the same columns,
 // transposed, summing over images and row blocks; the input gradient
 // multiplies the transposed weights by the cotangent into columns and adds
@@ -201,44 +203,63 @@ const C* compute_buffer(const array& a, array& keep, std::vector<C>& scratch) {
   }
 }
 
-// Stride-1 float32 convolutions without im2col: the column matrix's row
-// (ci, ki, kj) is channel ci's zero-padded plane shifted by tap (ki, kj), so
-// small_sgemm_rows reads it in place and no column is ever copied (im2col
-// wrote kh * kw copies of the image). Product columns run over the padded
-// image's rows: column q is output (q / pitch, q % pitch), pitch = wo +
-// dw (kw - 1), and the pitch - wo columns past each row's end are computed
-// and dropped.
+// float32 convolutions without im2col. Split the zero-padded image into
+// its stride phases, phase (p, q) holding padded pixels (sh i + p, sw j + q)
+// (at unit stride the padded image itself). Column row (ci, ki, kj) of the
+// product is then phase ((ki dh) % sh, (kj dw) % sw) of channel ci shifted
+// by ((ki dh) / sh, (kj dw) / sw), so small_sgemm_rows reads it in place:
+// the image is copied once, where im2col wrote kh kw / (sh sw) copies.
+// Product columns run over the phases' rows: column q is output
+// (q / pitch, q % pitch), and the pitch - wo columns past each row's end
+// are computed and dropped.
+// Only where every phase is read: a 1 x 1 stride-2 convolution reads one
+// of its four, and copying all of them took twice im2col's time.
 bool implicit_conv_applies(const ConvGeometry& g) {
-  return g.sh == 1 && g.sw == 1 && (g.o / g.groups) % 8 == 0 && cpu::small_sgemm_available();
+  auto all_residues = [](int64_t taps, int64_t dilation, int64_t stride) {
+    std::vector<char> seen(static_cast<size_t>(stride), 0);
+    for (int64_t t = 0; t < taps; ++t) seen[static_cast<size_t>(t * dilation % stride)] = 1;
+    return std::all_of(seen.begin(), seen.end(), [](char c) { return c != 0; });
+  };
+  return (g.o / g.groups) % 8 == 0 && all_residues(g.kh, g.dh, g.sh) &&
+         all_residues(g.kw, g.dw, g.sw) && cpu::small_sgemm_available();
 }
 
 void conv_rows_implicit(const float* xp, const float* wp, float* o, const ConvGeometry& g) {
   const int64_t og = g.o / g.groups, kdim = g.cg * g.kh * g.kw, plane = g.ho * g.wo;
-  const int64_t rows_p = g.ho + g.dh * (g.kh - 1), pitch = g.wo + g.dw * (g.kw - 1);
-  const int64_t plane_p = rows_p * pitch, cols = (g.ho - 1) * pitch + g.wo;
+  const int64_t rows_p = g.ho + g.dh * (g.kh - 1) / g.sh, pitch = g.wo + g.dw * (g.kw - 1) / g.sw;
+  const int64_t phases = g.sh * g.sw, plane_p = rows_p * pitch, cols = (g.ho - 1) * pitch + g.wo;
   auto bi = [](int64_t v) { return cpu::blas_int(v, "conv2d"); };
-  // The padded planes, then 16 zeros: the last tile loads whole vectors up
+  // The phase planes, then 16 zeros: the last tile loads whole vectors up
   // to 15 floats past its columns (zeros, not stale denormals, which slow
   // the FMAs down).
-  const int64_t planes = g.n * g.c, padded_size = planes * plane_p + 16;
+  const int64_t planes = g.n * g.c * phases, padded_size = planes * plane_p + 16;
   float* padded = scratch<float, kPaddedImages>(static_cast<size_t>(padded_size));
   std::fill(padded + planes * plane_p, padded + padded_size, 0.0f);
   cpu::parallel_for(planes, std::max<int64_t>(1, cpu::kElementwiseGrain / plane_p),
                     [&](int64_t p0, int64_t p1) {
                       for (int64_t pl = p0; pl < p1; ++pl) {
+                        const int64_t p = pl % phases / g.sw, q = pl % g.sw;
+                        // phase column j is input column sw j + q - pw,
+                        // inside the image for j in [lo, hi)
+                        auto first = [&](int64_t col) {  // first j with sw j + q - pw >= col
+                          return std::clamp<int64_t>(
+                              (col + g.pw - q + g.sw - 1 + g.sw * pitch) / g.sw - pitch, 0, pitch);
+                        };
+                        const int64_t lo = first(0), hi = std::max(lo, first(g.w));
                         for (int64_t r = 0; r < rows_p; ++r) {
                           float* d = padded + pl * plane_p + r * pitch;
-                          const int64_t ir = r - g.ph;
+                          const int64_t ir = g.sh * r + p - g.ph;
                           if (ir < 0 || ir >= g.h) {
                             std::fill(d, d + pitch, 0.0f);
                             continue;
                           }
-                          // padded column s is input column s - pw
-                          const int64_t lo = std::min(g.pw, pitch);
-                          const int64_t hi = std::clamp<int64_t>(g.w + g.pw, lo, pitch);
-                          const float* src = xp + (pl * g.h + ir) * g.w - g.pw;
+                          const float* src = xp + ((pl / phases) * g.h + ir) * g.w;
                           std::fill(d, d + lo, 0.0f);
-                          std::copy(src + lo, src + hi, d + lo);
+                          if (g.sw == 1) {
+                            std::copy(src + lo + q - g.pw, src + hi + q - g.pw, d + lo);
+                          } else if (hi > lo) {
+                            copy_strided_f32(src + g.sw * lo + q - g.pw, g.sw, hi - lo, d + lo);
+                          }
                           std::fill(d + hi, d + pitch, 0.0f);
                         }
                       }
@@ -255,10 +276,12 @@ void conv_rows_implicit(const float* xp, const float* wp, float* o, const ConvGe
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t n = t / (g.groups * blocks), gi = t / blocks % g.groups, b = t % blocks;
       const int64_t q0 = b * block, q1 = std::min(cols, q0 + block), width = q1 - q0;
-      const float* xg = padded + (n * g.c + gi * g.cg) * plane_p + q0;
+      const float* xg = padded + (n * g.c + gi * g.cg) * phases * plane_p + q0;
       for (int64_t r = 0; r < kdim; ++r) {
         const int64_t ci = r / (g.kh * g.kw), ki = r / g.kw % g.kh, kj = r % g.kw;
-        rows[r] = xg + ci * plane_p + ki * g.dh * pitch + kj * g.dw;
+        const int64_t y = ki * g.dh, x = kj * g.dw;
+        const int64_t phase = y % g.sh * g.sw + x % g.sw;
+        rows[r] = xg + (ci * phases + phase) * plane_p + y / g.sh * pitch + x / g.sw;
       }
       cpu::small_sgemm_rows(bi(og), bi(width), bi(kdim), wp + gi * og * kdim, bi(kdim),
                             rows.data(), cbuf, bi(width));
