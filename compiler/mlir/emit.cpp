@@ -3,6 +3,7 @@
 // points of a phase are visited and how partial reductions are combined
 // (sequential loops on the CPU, threads/warps/blocks on the GPU).
 #include "compiler/mlir/emit.h"
+#include "compiler/kernel_access.h"
 #include "compiler/mlir/expr_emitter.h"
 
 #include <fmt/format.h>
@@ -185,6 +186,16 @@ class CpuSchedule : public PhaseSchedule {
 
   void map(const Phase& ph, DomainFn body) override {
     SmallVector<Value> d;
+    const int inner = map_inner_axis(*kernel, ph);
+    if (inner != static_cast<int>(ph.domain.size()) - 1) {
+      // Another axis innermost (see kernel_access.h); the cuts follow the last.
+      SmallVector<int> order;
+      for (int a = 0; a < static_cast<int>(ph.domain.size()); ++a)
+        if (a != inner) order.push_back(a);
+      order.push_back(inner);
+      d.assign(ph.domain.size(), Value());
+      return nest_in_order(ph.domain, order, 0, d, body);
+    }
     cuts_ = inner_cuts(ph);
     nest(ph.domain, 0, d, body);
     cuts_.clear();
@@ -252,6 +263,16 @@ class CpuSchedule : public PhaseSchedule {
         return SmallVector<Value>{};
       });
     }
+  }
+  // Loops over the axes in `order`, outermost first; idx stays in axis order.
+  void nest_in_order(ArrayRef<int64_t> ext, ArrayRef<int> order, size_t a,
+                     SmallVector<Value>& idx, DomainFn body) {
+    if (a == order.size()) return body(idx);
+    loop(e.idx(0), e.idx(ext[order[a]]), e.idx(1), {}, [&](Value iv, ValueRange) {
+      idx[order[a]] = iv;
+      nest_in_order(ext, order, a + 1, idx, body);
+      return SmallVector<Value>{};
+    });
   }
   SmallVector<int64_t> cuts_;  // of the map phase being emitted (inner_cuts)
   SmallVector<Value> reduce_nest(const Phase& ph, const Split& s, ArrayRef<Value> kidx, size_t a,
