@@ -5,6 +5,11 @@
 #include "test_utils.h"
 
 using namespace mfx;
+
+namespace {
+const double kNanE = std::numeric_limits<double>::quiet_NaN();
+const double kInfE = std::numeric_limits<double>::infinity();
+}  // namespace
 using mfx::test::check_close;
 using mfx::test::check_throws_with;
 
@@ -70,6 +75,14 @@ TEST_CASE("unary math", "[elementwise]") {
   check_close(arctan(x), map(xv, std::atan), {5}, 1e-12, 1e-15);
   check_close(abs(x), {2, 0.5, 0, 0.5, 2}, {5});
   check_close(sign(x), {-1, -1, 0, 1, 1}, {5});
+  // NaN stays NaN, -0 gives +0, infinities their sign; float32 and int32 too.
+  for (Dtype dt : {float64, float32}) {
+    auto sv = sign(astype(array({kNanE, -0.0, -kInfE, kInfE, -3.0, 1e-30}), dt)).to_vector<double>();
+    CHECK(std::isnan(sv[0]));
+    CHECK((sv[1] == 0 && !std::signbit(sv[1])));
+    CHECK(std::vector<double>(sv.begin() + 2, sv.end()) == std::vector<double>{-1, 1, -1, 1});
+  }
+  CHECK(sign(array({-7, 0, 9}, {3}, int32)).to_vector<int>() == std::vector<int>{-1, 0, 1});
   check_close(square(x), {4, 0.25, 0, 0.25, 4}, {5});
   check_close(negative(x), {2, 0.5, 0, -0.5, -2}, {5});
   check_close(sigmoid(x), {1 / (1 + std::exp(2.0)), 1 / (1 + std::exp(0.5)), 0.5,

@@ -210,6 +210,34 @@ TEST_CASE("large scatters split over rows equal a serial loop", "[indexing][scat
               0, 0);
 }
 
+TEST_CASE("take_along_axis and scatter_add with an index broadcast over rows", "[indexing]") {
+  // The matching criteria's shape: logits [B, N, K] gathered at each
+  // ground truth's class, an index [B, 1, M] broadcast over the N queries
+  // (kept unexpanded), and its transpose scatter_add. Against loops; enough
+  // rows to split over the pool; a bad index in the broadcast row throws.
+  const int64_t B = 3, N = 700, K = 11, M = 9;
+  std::vector<double> xv(B * N * K);
+  for (size_t i = 0; i < xv.size(); ++i) xv[i] = static_cast<double>((i * 37) % 101) - 50;
+  std::vector<int32_t> lab(B * M);
+  for (int64_t i = 0; i < B * M; ++i) lab[i] = static_cast<int32_t>((i * 5) % K) - (i % 4 == 0 ? K : 0);
+  array x(xv, {B, N, K});
+  array idx = broadcast_to(array(lab, {B, 1, M}), {B, N, M});
+  std::vector<double> picked(B * N * M), added(B * N * K, 0.0);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t m = 0; m < M; ++m) {
+        const int64_t k = (lab[b * M + m] + K) % K;  // negative indices wrap
+        picked[(b * N + n) * M + m] = xv[(b * N + n) * K + k];
+        added[(b * N + n) * K + k] += 0.5 * m;
+      }
+  check_close(take_along_axis(x, idx, 2), picked, {B, N, M}, 0, 0);
+  array u = broadcast_to(reshape(arange(0, M, 1, float64) * 0.5, {1, 1, M}), {B, N, M});
+  check_close(scatter_add(zeros({B, N, K}, float64), idx, u, 2), added, {B, N, K}, 0, 0);
+  lab[B * M - 1] = static_cast<int32_t>(K);
+  array bad = take_along_axis(x, broadcast_to(array(lab, {B, 1, M}), {B, N, M}), 2);
+  check_throws_with([&] { bad.eval(); }, {"[take_along_axis]", "index 11", "axis 2", "size 11"});
+}
+
 TEST_CASE("scatter errors", "[indexing][scatter][errors]") {
   array a = zeros({3, 4});
   check_throws_with([&] { scatter(a, array({0}), array({1.f}), 1); },

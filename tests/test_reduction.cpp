@@ -552,3 +552,32 @@ TEST_CASE("allclose", "[reduction][compare]") {
       },
       {"[allclose]", "(2,3)", "(3,2)"});
 }
+
+TEST_CASE("sums of short contiguous rows add in order, bit for bit", "[reduction]") {
+  // Rows of 2, 3 and 4 (box coordinates) take an inline loop that must
+  // add like the vector kernel does at that length: in order, in the
+  // dtype. Enough rows to split over the pool.
+  const int64_t rows = 100003;
+  for (int64_t n : {2, 3, 4}) {
+    array x = random::normal(random::key(static_cast<uint32_t>(n)), {rows, n}) * 1e3f;
+    auto xv = x.to_vector<float>();
+    auto got32 = sum(x, {1}).to_vector<float>();
+    auto got64 = sum(astype(x, float64), {1}).to_vector<double>();
+    INFO("n " << n);
+    int bad = 0;
+    for (int64_t r = 0; r < rows && bad < 5; ++r) {
+      float want32 = 0;
+      double want64 = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        want32 += xv[r * n + i];
+        want64 += static_cast<double>(xv[r * n + i]);
+      }
+      if (got32[r] != want32 || got64[r] != want64) {
+        ++bad;
+        FAIL_CHECK("row " << r << ": " << got32[r] << " vs " << want32 << ", " << got64[r]
+                          << " vs " << want64);
+      }
+    }
+    CHECK(bad == 0);
+  }
+}

@@ -155,12 +155,11 @@ void eval_unary_any(UnaryOp op, const array& x, array& out) {
         return cpu::unary_loop<T, T>(x, out, [](T v) { return T(C(v) < C(0) ? cpu::wrap_neg(C(v)) : C(v)); });
       }
     case UnaryOp::Sign:
+      // No early return for NaN: a select keeps the loop vectorised.
       return cpu::unary_loop<T, T>(x, out, [](T v) {
-        C c = C(v);
-        if constexpr (std::is_floating_point_v<C>) {
-          if (std::isnan(c)) return T(c);
-        }
-        return T(C((C(0) < c) - (c < C(0))));
+        const C c = C(v);
+        const C s = C(C(C(0) < c) - C(c < C(0)));
+        return T(c == c ? s : c);
       });
     case UnaryOp::Square: return cpu::unary_loop<T, T>(x, out, [](T v) { return T(cpu::wrap_mul(C(v), C(v))); });
     case UnaryOp::IsNan:

@@ -1,6 +1,7 @@
 // CPU kernels of the gather/scatter primitives. Indices are loaded once into
-// a validated row-major int64 list (so a bad index throws before any output
-// is allocated); the axes around the indexed axis are walked through
+// a validated int64 list (so a bad index throws before any output is
+// allocated; take_along_axis and scatter keep broadcast index dims
+// unexpanded); the axes around the indexed axis are walked through
 // precomputed element offsets, which handles any strided input.
 #include <fmt/format.h>
 
@@ -33,6 +34,45 @@ std::vector<int64_t> load_indices(const array& idx, int64_t size, int axis, cons
     i = k;
   }
   return ids;
+}
+
+// The indices of a take_along_axis or scatter as int64, validated, without
+// their broadcast: `ids` holds each distinct element once (row-major over
+// idx's shape with its stride-0 dims as 1), and `strides` reads them over
+// idx's full shape (0 along those dims). A [B, 1, M] index broadcast over
+// N queries stays B M entries instead of B N M.
+struct Indices {
+  std::vector<int64_t> ids;
+  Strides strides;
+};
+Indices load_indices_compact(const array& idx, int64_t size, int axis, const char* op) {
+  const int nd = idx.ndim();
+  Shape compact(nd);
+  Strides read(nd, 0);
+  int64_t n = 1;
+  for (int d = nd - 1; d >= 0; --d) {
+    const bool broadcast = idx.strides()[d] == 0 && idx.shape()[d] > 1;
+    compact[d] = broadcast ? 1 : idx.shape()[d];
+    read[d] = broadcast ? 0 : n;
+    n *= compact[d];
+  }
+  Indices out{std::vector<int64_t>(static_cast<size_t>(n)), read};
+  if (n == 0) return out;
+  const std::vector<int64_t> at = view_offsets(compact, idx.strides());
+  cpu::dispatch_all(idx.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* p = static_cast<const T*>(idx.raw_data());
+    for (size_t e = 0; e < at.size(); ++e) out.ids[e] = static_cast<int64_t>(p[at[e]]);
+  });
+  for (int64_t& i : out.ids) {
+    int64_t k = i < 0 ? i + size : i;
+    if (k < 0 || k >= size) {
+      throw std::invalid_argument(
+          fmt::format("[{}] index {} is out of range for axis {} with size {}", op, i, axis, size));
+    }
+    i = k;
+  }
+  return out;
 }
 
 // The offsets of a view's elements before and after `axis`, over `shape`
@@ -84,24 +124,33 @@ void Gather::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
 void GatherAxis::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
   const array& a = in[0];
   array& o = out[0];
-  std::vector<int64_t> ids = load_indices(in[1], a.shape()[axis_], axis_, "take_along_axis");
+  Indices ix = load_indices_compact(in[1], a.shape()[axis_], axis_, "take_along_axis");
   // a's view has o's shape off the axis, so o's shape drives the walk.
   AxisSplit s = split_at(o.shape(), a.strides(), axis_);
-  const int64_t m = o.shape()[axis_];
+  AxisSplit is = split_at(o.shape(), ix.strides, axis_);
+  const int64_t m = o.shape()[axis_], inner_n = static_cast<int64_t>(s.inner.size());
+  const int64_t rows = static_cast<int64_t>(s.outer.size()), per_row = m * inner_n;
   o.allocate();
   cpu::dispatch_width(a.dtype(), [&](auto tag) {
     using W = typename decltype(tag)::type;
     const W* src = static_cast<const W*>(a.raw_data());
     W* dst = static_cast<W*>(o.raw_data());
-    size_t p = 0;
-    for (int64_t outer : s.outer) {
-      for (int64_t j = 0; j < m; ++j) {
-        for (int64_t inner : s.inner) {
-          dst[p] = src[outer + ids[p] * s.stride + inner];
-          ++p;
+    const int64_t* ids = ix.ids.data();
+    // Outer rows write disjoint slices of the output: split over the pool.
+    const int64_t grain =
+        std::max<int64_t>(1, cpu::kElementwiseGrain / std::max<int64_t>(1, per_row));
+    cpu::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        W* d = dst + r * per_row;
+        const W* row = src + s.outer[r];
+        const int64_t* id = ids + is.outer[r];
+        for (int64_t j = 0; j < m; ++j) {
+          for (int64_t t = 0; t < inner_n; ++t) {
+            d[j * inner_n + t] = row[id[j * is.stride + is.inner[t]] * s.stride + s.inner[t]];
+          }
         }
       }
-    }
+    });
   });
 }
 
@@ -111,10 +160,12 @@ void Scatter::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
   const array& upd = in[2];
   array& o = out[0];
   const char* op = reduce_ == ScatterReduce::Add ? "scatter_add" : "scatter";
-  std::vector<int64_t> ids = load_indices(idx, a.shape()[axis_], axis_, op);
+  Indices ix = load_indices_compact(idx, a.shape()[axis_], axis_, op);
   cpu::copy_into(a, o);  // row-major copy of a that the updates land in
   AxisSplit u = split_at(upd.shape(), upd.strides(), axis_);
   AxisSplit d = split_at(upd.shape(), o.strides(), axis_);
+  AxisSplit is = split_at(upd.shape(), ix.strides, axis_);
+  const int64_t* ids = ix.ids.data();
   const int64_t m = upd.shape()[axis_];
   cpu::dispatch_all(o.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -129,12 +180,12 @@ void Scatter::eval_cpu(const std::vector<array>& in, std::vector<array>& out) {
     const int64_t grain =
         std::max<int64_t>(1, cpu::kElementwiseGrain / std::max<int64_t>(1, per_row));
     cpu::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
-      size_t p = static_cast<size_t>(r0 * per_row);
       for (int64_t r = r0; r < r1; ++r) {
         for (int64_t j = 0; j < m; ++j) {
-          for (size_t t = 0; t < u.inner.size(); ++t, ++p) {
+          for (size_t t = 0; t < u.inner.size(); ++t) {
             const T v = src[u.outer[r] + j * u.stride + u.inner[t]];
-            T& target = dst[d.outer[r] + ids[p] * d.stride + d.inner[t]];
+            const int64_t id = ids[is.outer[r] + j * is.stride + is.inner[t]];
+            T& target = dst[d.outer[r] + id * d.stride + d.inner[t]];
             if (reduce_ == ScatterReduce::None) {
               target = v;
             } else if constexpr (std::is_same_v<T, bool>) {

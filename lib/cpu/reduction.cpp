@@ -136,6 +136,20 @@ constexpr int64_t kParallelWork = int64_t{1} << 21;
 // Elements per partial result when one output's reduction is split.
 constexpr int64_t kSplitChunk = 1 << 16;
 
+// o[k] = sum of x[k N, k N + N) for K contiguous rows of N < the vector
+// width, in reduce_run's order: a zero lane sum, then the elements one by one.
+template <class P, int N>
+void sum_short_rows(const typename P::In* x, typename P::Out* o, int64_t K) {
+  using L = typename P::Lane;
+  cpu::parallel_for(K, cpu::kElementwiseGrain / N, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) {
+      L t = 0;
+      for (int i = 0; i < N; ++i) t += P::load(x[k * N + i]);
+      o[k] = P::finish(P::merge(P::acc_init(), P::fold(P::acc_init(), t)));
+    }
+  });
+}
+
 // Innermost dim reduced: out[k] = merge over outer reduced r of run(k, r).
 template <class P>
 void run_rows(const Plan& plan, const typename P::In* x, typename P::Out* o) {
@@ -184,6 +198,20 @@ void run_rows(const Plan& plan, const typename P::In* x, typename P::Out* o) {
     return;
   }
 
+  if constexpr (P::kSimd == SimdKind::Sum) {
+    // Short contiguous rows (the 4 coordinates of boxes, an L1 distance):
+    // reduce_run would add each in order after its empty vector pass, so
+    // the same adds inline, with the row length known, vectorise across rows.
+    if (R == 1 && s == 1 && N <= 8 && plan.dims.size() == 2 && plan.dims[0].in == N &&
+        plan.dims[0].out == 1) {
+      switch (N) {
+        case 2: return sum_short_rows<P, 2>(x, o, K);
+        case 3: return sum_short_rows<P, 3>(x, o, K);
+        case 4: return sum_short_rows<P, 4>(x, o, K);
+        default: break;
+      }
+    }
+  }
   const int64_t per_output = std::max<int64_t>(1, R * N);
   const int64_t grain = K * per_output >= kParallelWork
                             ? std::max<int64_t>(1, cpu::kElementwiseGrain / per_output)
