@@ -2,10 +2,12 @@
 // call per primitive; evaluated nodes drop their inputs.
 #include <fmt/format.h>
 
+#include <chrono>
 #include <unordered_set>
 
 #include "mfx/array.h"
 #include "mfx/gpu.h"
+#include "eager_profile.h"
 #include "eval_when_empty.h"
 #include "mfx/primitive.h"
 #include "transforms/trace.h"
@@ -74,6 +76,7 @@ void eval(std::vector<array> roots) {
   }
   std::vector<array> moved;
   Device gpu;
+  const bool profiling = detail::eager_profile_rows() > 0;
   for (auto& a : tape) {
     if (a.is_evaluated()) {
       a = array();
@@ -84,6 +87,7 @@ void eval(std::vector<array> roots) {
     }
     std::vector<array> outs = a.outputs();
     Primitive& p = a.primitive();
+    const auto t0 = profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     if (!place_on_gpu(p, a.inputs(), moved, gpu)) {
       // Nothing to compute: kernels that size scratch from the other dims
       // (a sort axis of 2^62 beside a zero dim) must not run.
@@ -103,6 +107,11 @@ void eval(std::vector<array> roots) {
     } else {
       p.eval_gpu(moved, outs);
       moved.clear();
+    }
+    if (profiling) {
+      detail::eager_profile_add(
+          p.name(), a.shape(),
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
     for (auto& o : outs) {
       if (!o.is_evaluated()) {
