@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cpu/dispatch.h"
+#include "cpu/parallel.h"
 #include "cpu/strided.h"
 
 namespace mfx::cpu {
@@ -85,7 +86,8 @@ inline void copy_view(const array& src, void* dst, const Strides& dst_strides) {
                       } else {
                         for (int64_t i = 0; i < n; ++i) dp[i * inc[1]] = sp[i * inc[0]];
                       }
-                    });
+                    },
+                    /*parallel=*/true);  // dst rows are disjoint
   });
 }
 
@@ -96,7 +98,9 @@ inline void fill_elements(void* dst, const void* value, int64_t n, Dtype t) {
     W v;
     std::memcpy(&v, value, sizeof(W));
     W* d = static_cast<W*>(dst);
-    for (int64_t i = 0; i < n; ++i) d[i] = v;
+    parallel_for(n, kElementwiseGrain, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) d[i] = v;
+    });
   });
 }
 
