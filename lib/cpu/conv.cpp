@@ -11,10 +11,12 @@
 // them back into the image (col2im).
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <utility>
 #include <vector>
 
+#include "cpu/buffer_cache.h"
 #include "cpu/copy.h"
 #include "cpu/dispatch.h"
 #include "cpu/gemm.h"
@@ -85,14 +87,7 @@ void copy_padded_run(const C* src, int64_t step, int64_t lo, int64_t hi, int64_t
 // from call to call and never zeroed: a fresh multi-megabyte buffer per call
 // costs its zero fill and the page faults of new memory (its user writes
 // every element it reads).
-enum ScratchKind {
-  kTaskColumns,
-  kTaskOutput,
-  kReorderedWeights,
-  kGradColumns,
-  kCotangentT,
-  kPaddedImages
-};
+enum ScratchKind { kTaskColumns, kTaskOutput, kReorderedWeights, kGradColumns, kCotangentT };
 template <typename C, ScratchKind Kind>
 C* scratch(size_t n) {
   thread_local std::vector<C> buffer;
@@ -231,9 +226,14 @@ void conv_rows_implicit(const float* xp, const float* wp, float* o, const ConvGe
   auto bi = [](int64_t v) { return cpu::blas_int(v, "conv2d"); };
   // The phase planes, then 16 zeros: the last tile loads whole vectors up
   // to 15 floats past its columns (zeros, not stale denormals, which slow
-  // the FMAs down).
+  // the FMAs down). From the buffer cache, not a per-thread scratch: as
+  // large as the input, it must not stay pinned after a large image.
   const int64_t planes = g.n * g.c * phases, padded_size = planes * plane_p + 16;
-  float* padded = scratch<float, kPaddedImages>(static_cast<size_t>(padded_size));
+  const size_t padded_bytes = static_cast<size_t>(padded_size) * sizeof(float);
+  std::unique_ptr<float, std::function<void(float*)>> padded_block(
+      static_cast<float*>(cpu::acquire_buffer(padded_bytes)),
+      [padded_bytes](float* p) { cpu::release_buffer(p, padded_bytes); });
+  float* padded = padded_block.get();
   std::fill(padded + planes * plane_p, padded + padded_size, 0.0f);
   cpu::parallel_for(planes, std::max<int64_t>(1, cpu::kElementwiseGrain / plane_p),
                     [&](int64_t p0, int64_t p1) {
