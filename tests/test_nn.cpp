@@ -373,6 +373,44 @@ TEST_CASE("pooling details", "[nn][pool]") {
               {18, 22, 50, 54}, {1, 1, 2, 2});
 }
 
+TEST_CASE("max_pool2d: ties send the gradient to the first maximum, NaN wins", "[nn][pool]") {
+  // PyTorch's max_pool2d_with_indices semantics: each window's gradient goes
+  // to its first maximum in row-major order (a ReLU's zeros tie often); a
+  // NaN in a window is its value and takes the gradient.
+  array x({0.0, 0.0, 2.0, 2.0,   //
+           0.0, 0.0, 1.0, 2.0,   //
+           5.0, 3.0, 7.0, 7.0,   //
+           5.0, 4.0, 7.0, 7.0},
+          {1, 1, 4, 4});
+  auto g = grad([](const array& v) { return sum(max_pool2d(v, {2, 2}) * array({1.0, 2.0, 3.0, 4.0}, {1, 1, 2, 2})); })(x);
+  check_close(g, {1, 0, 2, 0, 0, 0, 0, 0, 3, 0, 4, 0, 0, 0, 0, 0}, {1, 1, 4, 4}, 0, 0);
+  // Overlapping windows (stride 1) add their shares at a shared maximum.
+  auto g2 = grad([](const array& v) { return sum(max_pool2d(v, {2, 2}, Pair{1, 1})); })(x);
+  check_close(g2, {1, 0, 2, 0, 0, 0, 0, 0, 2, 0, 4, 0, 0, 0, 0, 0}, {1, 1, 4, 4}, 0, 0);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  array y({1.0, nan, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0}, {1, 1, 3, 3});
+  auto v = max_pool2d(y, {2, 2}, Pair{1, 1}).to_vector<double>();
+  CHECK(std::isnan(v[0]));
+  CHECK(std::isnan(v[1]));
+  CHECK(v[2] == 8.0);
+  CHECK(v[3] == 9.0);
+  // The NaN at (0, 1) is the maximum of the two windows that hold it.
+  auto gy = vjp([](const std::vector<array>& in) {
+              return std::vector<array>{max_pool2d(in[0], {2, 2}, Pair{1, 1})};
+            },
+            {y}, {ones({1, 1, 2, 2}, float64)})
+                .second[0]
+                .to_vector<double>();
+  CHECK(gy == std::vector<double>{0, 2, 0, 0, 0, 0, 0, 1, 1});
+  // Forward mode through the same argmax: d(x^2) = 2 x at each window's first maximum.
+  auto tan = jvp([](const std::vector<array>& in) {
+               return std::vector<array>{max_pool2d(in[0] * in[0], {2, 2})};
+             },
+             {x}, {ones_like(x)})
+                 .second;
+  check_close(tan[0], {0, 4, 10, 14}, {1, 1, 2, 2}, 0, 0);
+}
+
 TEST_CASE("pooling errors", "[nn][pool]") {
   array x = zeros({1, 2, 5, 5});
   check_throws_with(

@@ -6,6 +6,7 @@
 #include "mfx/gpu.h"
 #include "primitives/creation.h"
 #include "primitives/detection.h"
+#include "primitives/pooling.h"
 #include "primitives/random.h"
 
 namespace mfx::gpu_detail {
@@ -42,6 +43,7 @@ void register_host_steps(GpuKernelRegistry& r) {
   r.add<GridSampleBackward>(run_on_host, route, true);
   r.add<MSDeformAttnDot>(run_on_host, route, true);
   r.add<MSDeformAttnScatter>(run_on_host, route, true);
+  r.add<MaxPool2d>(run_on_host, route, true);
 }
 
 bool runs_on_host(const Primitive& p) {

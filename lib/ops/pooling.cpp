@@ -1,10 +1,10 @@
-// max_pool2d and avg_pool2d as composites: one strided slice of the padded
-// input per kernel offset, combined with maximum / add. Kernels are small
-// (2x2, 3x3), so this is kH*kW elementwise passes over the output.
-#include <limits>
-
+// max_pool2d through the MaxPool2d primitive (primitives/pooling.h);
+// avg_pool2d as a composite: one strided slice of the padded input per
+// kernel offset, summed. Kernels are small (2x2, 3x3), so this is kH*kW
+// elementwise passes over the output.
 #include "mfx/nn.h"
 #include "ops/op_utils.h"
+#include "primitives/pooling.h"
 
 namespace mfx {
 
@@ -66,34 +66,12 @@ array window(const array& padded, const PoolGeometry& g, int64_t i, int64_t j) {
   return slice(padded, start, stop, step);
 }
 
-// The smallest value of `t`, so that padding never wins a maximum.
-array lowest(Dtype t) {
-  switch (t) {
-    case bool_:
-      return array(false);
-    case uint8:
-      return array(uint8_t{0});
-    case int32:
-      return array(std::numeric_limits<int32_t>::lowest());
-    case int64:
-      return array(std::numeric_limits<int64_t>::lowest());
-    default:
-      return astype(array(-std::numeric_limits<float>::infinity()), t);
-  }
-}
-
 }  // namespace
 
 array max_pool2d(const array& x, Pair kernel, std::optional<Pair> stride, Pair padding) {
   PoolGeometry g = pool_geometry(x, kernel, stride, padding, "max_pool2d");
-  array padded = pad_hw(x, g.p, lowest(x.dtype()));
-  array out = window(padded, g, 0, 0);
-  for (int64_t i = 0; i < g.k.first; ++i) {
-    for (int64_t j = 0; j < g.k.second; ++j) {
-      if (i != 0 || j != 0) out = maximum(out, window(padded, g, i, j));
-    }
-  }
-  return out;
+  if (x.ndim() == 3) return squeeze(max_pool2d(expand_dims(x, 0), kernel, stride, padding), {0});
+  return max_pool2d_with_argmax(x, g.k, g.s, g.p).first;
 }
 
 array avg_pool2d(const array& x, Pair kernel, std::optional<Pair> stride, Pair padding,
