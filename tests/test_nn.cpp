@@ -421,6 +421,9 @@ TEST_CASE("pooling errors", "[nn][pool]") {
   check_throws_with([&] { avg_pool2d(x, {6, 2}); }, {"[avg_pool2d]", "kernel (6,2)", "(5,5)"});
   check_throws_with([&] { max_pool2d(zeros({5, 5}), {2, 2}); }, {"[max_pool2d]", "(5,5)"});
   check_throws_with([&] { max_pool2d(x, {0, 2}); }, {"[max_pool2d]", "kernel (0,2)"});
+  // Unevaluated: the shape alone is refused (the argmax is an int32 plane index).
+  check_throws_with([&] { max_pool2d(zeros({1, 1, 50000, 50000}), {2, 2}); },
+                    {"[max_pool2d]", "50000 x 50000", "int32"});
   check_throws_with([&] { avg_pool2d(x, {2, 2}, Pair{0, 1}); }, {"[avg_pool2d]", "stride (0,1)"});
 }
 

@@ -2,6 +2,8 @@
 // avg_pool2d as a composite: one strided slice of the padded input per
 // kernel offset, summed. Kernels are small (2x2, 3x3), so this is kH*kW
 // elementwise passes over the output.
+#include <limits>
+
 #include "mfx/nn.h"
 #include "ops/op_utils.h"
 #include "primitives/pooling.h"
@@ -70,6 +72,12 @@ array window(const array& padded, const PoolGeometry& g, int64_t i, int64_t j) {
 
 array max_pool2d(const array& x, Pair kernel, std::optional<Pair> stride, Pair padding) {
   PoolGeometry g = pool_geometry(x, kernel, stride, padding, "max_pool2d");
+  if (g.h * g.w > std::numeric_limits<int32_t>::max()) {
+    // The argmax (for the gradient) is an int32 index into one plane.
+    throw std::invalid_argument(fmt::format(
+        "[max_pool2d] planes of {} x {} elements in input {} exceed the int32 index range",
+        g.h, g.w, shape_str(x.shape())));
+  }
   if (x.ndim() == 3) return squeeze(max_pool2d(expand_dims(x, 0), kernel, stride, padding), {0});
   return max_pool2d_with_argmax(x, g.k, g.s, g.p).first;
 }
