@@ -87,6 +87,11 @@ int map_inner_axis(const Kernel& kernel, const Phase& ph) {
     if (x.kind == ExprKind::Load && kernel.args[x.arg].size > 1) count(x.operands[0]);
   }
   for (const Store& s : ph.stores) count(s.index);
+  // A materialisation writes its local at the domain point, row-major:
+  // unit stride along the last axis only.
+  for (size_t m = 0; m < ph.materializations.size(); ++m) {
+    for (int a = 0; a < last; ++a) ++against[a];
+  }
   int best = last;
   for (int a = 0; a < axes; ++a) {
     if (ph.domain[a] >= 16 && against[a] < against[best]) best = a;

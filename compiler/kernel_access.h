@@ -13,7 +13,8 @@ namespace mfx::compiler {
 /// against an axis unless its index is invariant along it or moves by
 /// exactly one element (indices that are sums of constant multiples of
 /// domain indices; a gathered or divided index counts against every axis it
-/// depends on). The axis with the fewest such accesses wins, if it spans at
+/// depends on; a materialisation into a local counts against all but the
+/// last axis). The axis with the fewest such accesses wins, if it spans at
 /// least 16 points; ties keep the last axis. Map phases only (their points
 /// are independent, so any loop order computes the same values).
 int map_inner_axis(const Kernel& kernel, const Phase& phase);

@@ -16,7 +16,7 @@ namespace mfx::compiler {
 
 /// Bumped whenever code generation or the hashed encoding changes in a way
 /// that makes earlier cache entries wrong; it is part of every hash.
-inline constexpr int kKernelHashVersion = 7;
+inline constexpr int kKernelHashVersion = 8;
 
 /// A 128-bit hash value.
 struct KernelHash {

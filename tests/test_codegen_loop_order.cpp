@@ -51,6 +51,12 @@ TEST_CASE("map_inner_axis picks the axis its accesses move along by one", "[code
   // An axis shorter than 16 points never runs innermost.
   Kernel narrow = transposed_store_kernel(2, 12, 24, 7, 3);
   CHECK(map_inner_axis(narrow, narrow.phases[0]) == 1);
+  // Materialisations into a local (row-major over the domain) count for
+  // the last axis: four of them outweigh the three stores.
+  Kernel local = transposed_store_kernel(2, 40, 24, 7, 3);
+  local.locals.push_back({float32, {40, 24}});
+  for (int i = 0; i < 4; ++i) local.phases[0].materializations.push_back({0, 0});
+  CHECK(map_inner_axis(local, local.phases[0]) == 1);
   // Reduce phases keep their order.
   Phase red = k.phases[0];
   red.kind = PhaseKind::Reduce;
