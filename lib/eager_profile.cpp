@@ -84,14 +84,16 @@ Profile& profile() {
 
 }  // namespace
 
+size_t profile_rows_from_env(const char* variable) {
+  const char* v = std::getenv(variable);
+  if (!v || !*v || std::string(v) == "0") return 0;
+  char* end = nullptr;
+  const long n = std::strtol(v, &end, 10);
+  return (*end == '\0' && n > 1) ? size_t(n) : size_t{20};
+}
+
 size_t eager_profile_rows() {
-  static const size_t rows = [] {
-    const char* v = std::getenv("MFX_EAGER_PROFILE");
-    if (!v || !*v || std::string(v) == "0") return size_t{0};
-    char* end = nullptr;
-    const long n = std::strtol(v, &end, 10);
-    return (*end == '\0' && n > 1) ? size_t(n) : size_t{20};
-  }();
+  static const size_t rows = profile_rows_from_env("MFX_EAGER_PROFILE");
   return rows;
 }
 

@@ -11,8 +11,11 @@
 
 namespace mfx::detail {
 
-/// Rows to print at exit: 0 when MFX_EAGER_PROFILE is unset or "0", N for
-/// MFX_EAGER_PROFILE=N > 1, else 20.
+/// Rows a profiling variable asks for: 0 when `variable` is unset or "0",
+/// N for N > 1, else 20 (MFX_EAGER_PROFILE here, MFX_JIT_PROFILE in jit).
+size_t profile_rows_from_env(const char* variable);
+
+/// profile_rows_from_env("MFX_EAGER_PROFILE"), read once.
 size_t eager_profile_rows();
 
 /// Adds one evaluation of `primitive` with first output `shape`.

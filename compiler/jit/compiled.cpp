@@ -8,7 +8,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -19,6 +18,7 @@
 #include "compiler/jit/fused_kernel.h"
 #include "compiler/jit/planner.h"
 #include "compiler/kernel_cache.h"
+#include "eager_profile.h"
 
 #include "mfx/gpu.h"
 #include "mfx/ops.h"
@@ -161,13 +161,7 @@ bool CompiledFunction::profiling() { return profile_rows() > 0; }
 
 // MFX_JIT_PROFILE=1 prints the 20 costliest steps at exit; a larger number that many.
 size_t CompiledFunction::profile_rows() {
-  static const size_t rows = [] {
-    const char* v = std::getenv("MFX_JIT_PROFILE");
-    if (!v || !*v || std::string(v) == "0") return size_t{0};
-    char* end = nullptr;
-    const long n = std::strtol(v, &end, 10);
-    return (*end == '\0' && n > 1) ? size_t(n) : size_t{20};
-  }();
+  static const size_t rows = detail::profile_rows_from_env("MFX_JIT_PROFILE");
   return rows;
 }
 

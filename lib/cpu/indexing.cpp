@@ -19,12 +19,9 @@ namespace {
 using cpu::dims;
 using cpu::view_offsets;
 
-// Row-major int64 copy of `idx` with negative entries wrapped; throws naming
-// the op, the index, the axis and its size when one is out of range.
-std::vector<int64_t> load_indices(const array& idx, int64_t size, int axis, const char* op) {
-  std::vector<int64_t> ids(static_cast<size_t>(idx.size()));
-  if (ids.empty()) return ids;
-  cpu::copy_to_row_major(idx, ids.data(), int64);
+// Wraps negative indices; throws naming the op, the index, the axis and its
+// size when one is out of range.
+void wrap_and_check(std::vector<int64_t>& ids, int64_t size, int axis, const char* op) {
   for (int64_t& i : ids) {
     int64_t k = i < 0 ? i + size : i;
     if (k < 0 || k >= size) {
@@ -33,6 +30,14 @@ std::vector<int64_t> load_indices(const array& idx, int64_t size, int axis, cons
     }
     i = k;
   }
+}
+
+// Row-major int64 copy of `idx`, wrapped and checked.
+std::vector<int64_t> load_indices(const array& idx, int64_t size, int axis, const char* op) {
+  std::vector<int64_t> ids(static_cast<size_t>(idx.size()));
+  if (ids.empty()) return ids;
+  cpu::copy_to_row_major(idx, ids.data(), int64);
+  wrap_and_check(ids, size, axis, op);
   return ids;
 }
 
@@ -64,14 +69,7 @@ Indices load_indices_compact(const array& idx, int64_t size, int axis, const cha
     const T* p = static_cast<const T*>(idx.raw_data());
     for (size_t e = 0; e < at.size(); ++e) out.ids[e] = static_cast<int64_t>(p[at[e]]);
   });
-  for (int64_t& i : out.ids) {
-    int64_t k = i < 0 ? i + size : i;
-    if (k < 0 || k >= size) {
-      throw std::invalid_argument(
-          fmt::format("[{}] index {} is out of range for axis {} with size {}", op, i, axis, size));
-    }
-    i = k;
-  }
+  wrap_and_check(out.ids, size, axis, op);
   return out;
 }
 
